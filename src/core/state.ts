@@ -1,0 +1,24 @@
+import { signalName } from "./signals.ts";
+import type { ExitStatus, State } from "./types.ts";
+
+/** Upstream's Rust Debug rendering, e.g. `Error(Exited(Pid(12), 1))`; clients parse it. */
+export function stateString(state: State): string {
+  if (state.kind !== "Error") return state.kind;
+  const { pid, status } = state;
+  return status.kind === "exited"
+    ? `Error(Exited(Pid(${pid}), ${status.code}))`
+    : `Error(Signaled(Pid(${pid}), ${signalName(status.signal)}, ${status.core}))`;
+}
+
+/** The state a main process leaves behind when it ends. */
+export function exitState(pid: number, status: ExitStatus): State {
+  return status.kind === "exited" && status.code === 0
+    ? { kind: "Success" }
+    : { kind: "Error", pid, status };
+}
+
+export function describeExit(status: ExitStatus): string {
+  return status.kind === "exited"
+    ? `exited with code ${status.code}`
+    : `killed by ${signalName(status.signal)}${status.core ? " (core dumped)" : ""}`;
+}
