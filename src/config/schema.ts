@@ -33,7 +33,8 @@ export function parseService(text: string, source: string): ServiceConfig {
     lineCounter,
     prettyErrors: false,
     uniqueKeys: true,
-    logLevel: "silent",
+    // "error", not "silent": silent also drops errors such as a second document.
+    logLevel: "error",
   });
   const error = doc.errors[0];
   if (error) {
