@@ -29,7 +29,7 @@ function collect(fd: number, maxLine?: number): Promise<Result> {
 /** A pipe already holding `bytes` (small enough for the pipe buffer) with its write end closed. */
 function filledPipe(bytes: Uint8Array | string): number {
   const p = nonBlockingPipe();
-  writeSync(p.write, bytes);
+  writeSync(p.write, typeof bytes === "string" ? Buffer.from(bytes) : bytes);
   closeSync(p.write);
   return p.read;
 }
