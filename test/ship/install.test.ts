@@ -1,0 +1,286 @@
+// install.sh against a fake release served on 127.0.0.1: the happy path, every refusal, and
+// that a refusal leaves an installed zinit byte-for-byte untouched.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ReleaseServer, runInstaller, Sandbox, sha256, sums } from "./release.ts";
+
+/**
+ * Stands in for the real binary: answers --version and, for `--run`, plays a daemon whose
+ * "socket" is a file holding its pid (`list` succeeds while that pid lives).
+ */
+const FAKE = `#!/bin/sh
+if [ "$1" = --version ]; then echo "zinit 9.9.9 (fake)"; exit 0; fi
+[ "$1" = -s ] || exit 2
+sock="$2"; shift 2
+case "$1" in
+  list) [ -f "$sock" ] && kill -0 "$(cat "$sock")" 2>/dev/null ;;
+  init) echo "$*" > "$sock.args"; echo $$ > "$sock"; echo "fake daemon up"; exec sleep 1000 ;;
+  *) exit 2 ;;
+esac
+`;
+const OLD = "#!/bin/sh\necho 'zinit 0.0.1 (old)'\n";
+
+let server: ReleaseServer | null = null;
+let box: Sandbox | null = null;
+const daemons: number[] = [];
+
+afterEach(() => {
+  server?.stop();
+  server = null;
+  for (const pid of daemons.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // it already exited
+    }
+  }
+  box?.cleanup();
+  box = null;
+});
+
+function setup(assets: ConstructorParameters<typeof ReleaseServer>[0]): {
+  srv: ReleaseServer;
+  sb: Sandbox;
+} {
+  server = new ReleaseServer(assets);
+  box = new Sandbox();
+  return { srv: server, sb: box };
+}
+
+function release(name: string, data: string | Uint8Array = FAKE) {
+  return { [name]: data, SHA256SUMS: sums({ [name]: data }) };
+}
+
+function env(
+  srv: ReleaseServer,
+  sb: Sandbox,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ZINIT_RELEASE_URL: srv.url,
+    PREFIX: sb.prefix,
+    HOME: sb.dir,
+    ZINIT_ARCH: "x86_64",
+    ...extra,
+  };
+}
+
+/** Puts an "installed" zinit in place, as a previous install would have. */
+function preinstall(sb: Sandbox): void {
+  mkdirSync(sb.bin, { recursive: true });
+  writeFileSync(sb.target, OLD, { mode: 0o755 });
+}
+
+function expectUntouched(sb: Sandbox): void {
+  expect(readFileSync(sb.target, "utf8")).toBe(OLD);
+  expect(sb.binEntries()).toEqual(["zinit"]);
+}
+
+describe("install.sh", () => {
+  test("piped into sh: downloads, verifies and installs into $PREFIX/bin", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(readFileSync(sb.target, "utf8")).toBe(FAKE);
+    expect(statSync(sb.target).mode & 0o777).toBe(0o755);
+    expect(sb.binEntries()).toEqual(["zinit"]);
+    expect(r.stdout).toContain(`installed zinit 9.9.9 (fake) to ${sb.target}\n`);
+    expect(r.stdout).toContain(`note: ${sb.bin} is not in your PATH\n`);
+    expect(srv.requests.sort()).toEqual(["SHA256SUMS", "zinit-linux-x86_64"]);
+  });
+
+  test("piped into bash: arm64 + musl pick zinit-linux-aarch64-musl and replace an old zinit", async () => {
+    const { srv, sb } = setup(release("zinit-linux-aarch64-musl"));
+    preinstall(sb);
+    const r = await runInstaller("bash", env(srv, sb, { ZINIT_ARCH: "arm64", ZINIT_LIBC: "musl" }));
+    expect(r.code).toBe(0);
+    expect(readFileSync(sb.target, "utf8")).toBe(FAKE);
+    expect(sb.binEntries()).toEqual(["zinit"]);
+    expect(srv.requests).toContain("zinit-linux-aarch64-musl");
+  });
+
+  test("amd64 is x86_64; a binary-mode SHA256SUMS entry (*name) is accepted", async () => {
+    const { srv, sb } = setup({
+      "zinit-linux-x86_64": FAKE,
+      SHA256SUMS: `${sha256(FAKE)} *zinit-linux-x86_64\n`,
+    });
+    const r = await runInstaller("sh", env(srv, sb, { ZINIT_ARCH: "amd64" }));
+    expect(r.code).toBe(0);
+    expect(readFileSync(sb.target, "utf8")).toBe(FAKE);
+  });
+
+  test("checksum mismatch: refuses, and the installed zinit stays as it was", async () => {
+    const { srv, sb } = setup({
+      "zinit-linux-x86_64": FAKE,
+      SHA256SUMS: sums({ "zinit-linux-x86_64": "other" }),
+    });
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `zinit-install: error: checksum mismatch for zinit-linux-x86_64: expected ${sha256("other")}, got ${sha256(FAKE)} (truncated or corrupted download); nothing was installed\n`,
+    );
+    expectUntouched(sb);
+  });
+
+  test("SHA256SUMS without an entry for the artifact: refuses", async () => {
+    const { srv, sb } = setup({
+      "zinit-linux-x86_64": FAKE,
+      SHA256SUMS: sums({ "zinit-linux-aarch64": FAKE }),
+    });
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `zinit-install: error: SHA256SUMS from ${srv.url} has no entry for zinit-linux-x86_64\n`,
+    );
+    expectUntouched(sb);
+  });
+
+  test("unknown architecture: clear error before any download", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const r = await runInstaller("sh", env(srv, sb, { ZINIT_ARCH: "riscv64" }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "zinit-install: error: unsupported CPU architecture 'riscv64' (zinit is built for x86_64 and aarch64)\n",
+    );
+    expect(srv.requests).toEqual([]);
+    expect(existsSync(sb.bin)).toBe(false);
+  });
+
+  test("not Linux: clear error before any download", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const r = await runInstaller("sh", env(srv, sb, { ZINIT_OS: "Darwin" }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "zinit-install: error: zinit runs on Linux only; this system reports 'Darwin'\n",
+    );
+    expect(srv.requests).toEqual([]);
+  });
+
+  test("404 for the artifact: refuses, installed zinit untouched", async () => {
+    const { srv, sb } = setup({ SHA256SUMS: sums({ "zinit-linux-x86_64": FAKE }) });
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `zinit-install: error: could not download ${srv.url}/zinit-linux-x86_64\n`,
+    );
+    expectUntouched(sb);
+  });
+
+  test("404 for SHA256SUMS: refuses", async () => {
+    const { srv, sb } = setup({ "zinit-linux-x86_64": FAKE });
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`zinit-install: error: could not download ${srv.url}/SHA256SUMS\n`);
+    expectUntouched(sb);
+  });
+
+  test("download cut off mid-transfer: refuses, installed zinit untouched", async () => {
+    const big = new Uint8Array(1 << 20).fill(7);
+    const { srv, sb } = setup({
+      "zinit-linux-x86_64": { cutAfter: big },
+      SHA256SUMS: sums({ "zinit-linux-x86_64": big }),
+    });
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `zinit-install: error: could not download ${srv.url}/zinit-linux-x86_64\n`,
+    );
+    expectUntouched(sb);
+  });
+
+  test("truncated file served whole: the checksum catches it", async () => {
+    const full = new TextEncoder().encode(FAKE);
+    const short = full.subarray(0, 20);
+    const { srv, sb } = setup({
+      "zinit-linux-x86_64": short,
+      SHA256SUMS: sums({ "zinit-linux-x86_64": full }),
+    });
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("zinit-install: error: checksum mismatch for zinit-linux-x86_64");
+    expectUntouched(sb);
+  });
+
+  test("a verified download that does not run is not installed", async () => {
+    const broken = "#!/bin/sh\necho 'exec format error' >&2\nexit 126\n";
+    const { srv, sb } = setup(release("zinit-linux-x86_64", broken));
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "zinit-install: error: the downloaded zinit-linux-x86_64 does not run on this machine: exec format error; nothing was installed\n",
+    );
+    expectUntouched(sb);
+  });
+
+  test("unknown option: usage error, nothing downloaded", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const r = await runInstaller("sh", env(srv, sb), ["--bogus"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("zinit-install: error: unknown argument '--bogus' (try --help)\n");
+    expect(srv.requests).toEqual([]);
+  });
+
+  test("--run starts `zinit init` once, prints the socket, and leaves a running one alone", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const socket = join(sb.dir, "run/zinit.sock");
+    const config = join(sb.dir, "services");
+    const log = join(sb.dir, "log/zinit.log");
+    const e = env(srv, sb, { ZINIT_SOCKET: socket, ZINIT_CONFIG_DIR: config, ZINIT_LOG: log });
+
+    const first = await runInstaller("sh", e, ["--run"]);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const pid = Number(readFileSync(socket, "utf8"));
+    daemons.push(pid);
+    expect(first.stdout).toContain(
+      `started zinit init (pid ${pid}, services in ${config}), logging to ${log}\n`,
+    );
+    expect(first.stdout.endsWith(`\n${socket}\n`)).toBe(true);
+    expect(readFileSync(`${socket}.args`, "utf8")).toBe(`init -c ${config}\n`);
+    expect(readFileSync(log, "utf8")).toBe("fake daemon up\n");
+    expect(existsSync(config)).toBe(true);
+
+    const second = await runInstaller("sh", e, ["--run"]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain(
+      `a zinit is already running on ${socket}; not starting another\n`,
+    );
+    expect(second.stdout.endsWith(`\n${socket}\n`)).toBe(true);
+    // Same daemon, still alive: the installer neither restarted nor killed it.
+    expect(Number(readFileSync(socket, "utf8"))).toBe(pid);
+    expect(() => process.kill(pid, 0)).not.toThrow();
+  });
+
+  test("install_run.sh from a checkout runs install.sh --run", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const socket = join(sb.dir, "zinit.sock");
+    const proc = Bun.spawn(["sh", join(import.meta.dir, "../../install_run.sh")], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        PATH: "/usr/bin:/bin",
+        ZINIT_LIBC: "glibc",
+        ...env(srv, sb, {
+          ZINIT_SOCKET: socket,
+          ZINIT_CONFIG_DIR: join(sb.dir, "etc"),
+          ZINIT_LOG: join(sb.dir, "log"),
+        }),
+      },
+    });
+    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    daemons.push(Number(readFileSync(socket, "utf8")));
+    expect(stdout.endsWith(`\n${socket}\n`)).toBe(true);
+    expect(readFileSync(sb.target, "utf8")).toBe(FAKE);
+  });
+});
