@@ -1,0 +1,160 @@
+// Readers of /proc. The parsers take file contents so they can be tested on strings; the readers
+// treat a vanished process (ENOENT/ESRCH while reading) as absent, since any pid may exit at any time.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { libc, SC_CLK_TCK, SC_PAGESIZE } from "./libc.ts";
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  state: string;
+  starttime: number;
+  comm: string;
+}
+
+/** Fields of /proc/<pid>/stat beyond ProcInfo that CPU sampling needs (clock ticks). */
+export interface ProcStat extends ProcInfo {
+  utime: number;
+  stime: number;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The comm sits between the first "(" and the LAST ")", because a comm
+ * may itself contain spaces, "(" and ")". Null for anything malformed.
+ */
+export function parseStat(text: string): ProcStat | null {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 1 || close < open) return null;
+  const pid = Number(text.slice(0, open).trim());
+  const comm = text.slice(open + 1, close);
+  // After the comm: state is field 3 of stat(5), so field N is rest[N - 3].
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  if (rest.length < 20) return null;
+  const state = rest[0] ?? "";
+  const nums = [rest[1], rest[2], rest[3], rest[11], rest[12], rest[19]].map((s) => Number(s));
+  const [ppid = Number.NaN, pgid = Number.NaN, sid = Number.NaN, utime = Number.NaN] = nums;
+  const [, , , , stime = Number.NaN, starttime = Number.NaN] = nums;
+  if (!Number.isInteger(pid) || pid <= 0 || state.length !== 1) return null;
+  if (![ppid, pgid, sid, utime, stime, starttime].every(Number.isInteger)) return null;
+  return { pid, ppid, pgid, sid, state, starttime, comm, utime, stime };
+}
+
+/** Resident pages from /proc/<pid>/statm (its second field); null if malformed. */
+export function parseStatmResident(text: string): number | null {
+  const resident = Number(text.trim().split(/\s+/)[1]);
+  return Number.isInteger(resident) && resident >= 0 ? resident : null;
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, "latin1");
+  } catch {
+    return null;
+  }
+}
+
+function readStat(pid: number): ProcStat | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const text = readText(`/proc/${pid}/stat`);
+  return text === null ? null : parseStat(text);
+}
+
+function toInfo(stat: ProcStat): ProcInfo {
+  const { pid, ppid, pgid, sid, state, starttime, comm } = stat;
+  return { pid, ppid, pgid, sid, state, starttime, comm };
+}
+
+export function readProc(pid: number): ProcInfo | null {
+  const stat = readStat(pid);
+  return stat === null ? null : toInfo(stat);
+}
+
+/** Every process visible in /proc, in /proc's order. */
+export function listProcs(): ProcInfo[] {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const procs: ProcInfo[] = [];
+  for (const name of names) {
+    if (!/^[1-9][0-9]*$/.test(name)) continue;
+    const info = readProc(Number(name));
+    if (info) procs.push(info);
+  }
+  return procs;
+}
+
+/**
+ * All processes of a service: every process of session `sid`, plus every descendant (by ppid) of
+ * those and of `extraRoots` (and the roots themselves), which catches children that left the
+ * session with setsid. We ourselves are never a member, whatever the arguments.
+ */
+export function members(sid: number, extraRoots: number[] = []): ProcInfo[] {
+  const procs = listProcs();
+  const self = libc.getpid();
+  const children = new Map<number, ProcInfo[]>();
+  const byPid = new Map<number, ProcInfo>();
+  for (const p of procs) {
+    byPid.set(p.pid, p);
+    const list = children.get(p.ppid);
+    if (list) list.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  const stack = sid > 0 ? procs.filter((p) => p.sid === sid) : [];
+  for (const root of extraRoots) {
+    const p = byPid.get(root);
+    if (p) stack.push(p);
+  }
+  const found = new Map<number, ProcInfo>();
+  for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
+    if (found.has(p.pid) || p.pid === self) continue;
+    found.set(p.pid, p);
+    for (const child of children.get(p.pid) ?? []) stack.push(child);
+  }
+  return [...found.values()];
+}
+
+export function zombies(): ProcInfo[] {
+  return listProcs().filter((p) => p.state === "Z");
+}
+
+const clockTicks = Number(libc.sysconf(SC_CLK_TCK)) || 100;
+const pageSize = Number(libc.sysconf(SC_PAGESIZE)) || 4096;
+
+/**
+ * RSS (bytes) and CPU (% of one core, over one shared window of `windowMs`) of each pid. A pid that
+ * is gone by the end of the window, or was replaced by another process, is left out.
+ */
+export async function sampleStats(
+  pids: number[],
+  windowMs: number,
+): Promise<Map<number, { rss: number; cpu: number }>> {
+  const before = new Map<number, ProcStat>();
+  for (const pid of new Set(pids)) {
+    const stat = readStat(pid);
+    if (stat) before.set(pid, stat);
+  }
+  const start = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, windowMs)));
+  const seconds = (performance.now() - start) / 1000;
+  const result = new Map<number, { rss: number; cpu: number }>();
+  for (const [pid, first] of before) {
+    const last = readStat(pid);
+    if (!last || last.starttime !== first.starttime) continue;
+    const statm = readText(`/proc/${pid}/statm`);
+    const pages = statm === null ? null : parseStatmResident(statm);
+    if (pages === null) continue;
+    const ticks = last.utime + last.stime - (first.utime + first.stime);
+    const cpu = seconds > 0 ? (ticks / clockTicks / seconds) * 100 : 0;
+    result.set(pid, { rss: pages * pageSize, cpu: Math.max(0, cpu) });
+  }
+  return result;
+}

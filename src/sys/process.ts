@@ -1,0 +1,55 @@
+// Signals, identity and power control of processes.
+
+import { EINVAL, errno, libc } from "./libc.ts";
+
+const PR_SET_CHILD_SUBREAPER = 36;
+
+const RB_AUTOBOOT = 0x01234567;
+const RB_HALT_SYSTEM = 0xcdef0123 | 0;
+const RB_POWER_OFF = 0x4321fedc;
+
+function validSignal(signal: number): boolean {
+  return Number.isInteger(signal) && signal >= 0 && signal <= 64;
+}
+
+/** kill(2) as is, so pid -1 means "every process we may signal" (used at shutdown). 0 or errno. */
+export function kill(pid: number, signal: number): number {
+  if (!Number.isInteger(pid) || pid < -2147483648 || pid > 2147483647 || !validSignal(signal)) {
+    return EINVAL;
+  }
+  return libc.kill(pid, signal) === 0 ? 0 : errno();
+}
+
+/**
+ * Signals the process group `pgid`. Groups 0 and 1 and our own group are refused with EINVAL:
+ * kill(-1) would hit every process, and our group would include ourselves.
+ */
+export function killGroup(pgid: number, signal: number): number {
+  if (!Number.isInteger(pgid) || pgid <= 1 || pgid > 2147483647 || !validSignal(signal)) {
+    return EINVAL;
+  }
+  if (pgid === libc.getpgrp()) return EINVAL;
+  return libc.kill(-pgid, signal) === 0 ? 0 : errno();
+}
+
+export function getpid(): number {
+  return libc.getpid();
+}
+
+/** Makes orphans of our descendants come to us when we are not PID 1 (e.g. under tini). */
+export function setChildSubreaper(): boolean {
+  return libc.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) === 0;
+}
+
+export function sync(): void {
+  libc.sync();
+}
+
+/**
+ * reboot(2). On success it does not return (inside a PID namespace the kernel kills the
+ * namespace's init instead); otherwise it returns the errno, e.g. EPERM without CAP_SYS_BOOT.
+ */
+export function reboot(mode: "poweroff" | "reboot" | "halt"): number {
+  const cmd = mode === "poweroff" ? RB_POWER_OFF : mode === "reboot" ? RB_AUTOBOOT : RB_HALT_SYSTEM;
+  return libc.reboot(cmd) === 0 ? 0 : errno();
+}
