@@ -1,0 +1,181 @@
+// build/build.ts: the real dist/zinit, and the build script itself run in a scratch copy of the
+// tree with a tiny entry point, so its failure paths can be provoked without touching dist/.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO } from "./release.ts";
+
+const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
+const BUN = join(REPO, "node_modules/.bin/bun");
+
+function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}) {
+  const p = Bun.spawnSync(cmd, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+test("dist/zinit exists and --version prints the package.json version and a revision", () => {
+  const bin = join(REPO, "dist/zinit");
+  expect(existsSync(bin)).toBe(true);
+  const r = run([bin, "--version"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(
+    new RegExp(
+      `^zinit ${pkg.version.replaceAll(".", "\\.")} \\(([0-9a-f]{4,}(\\+dirty)?|unknown)\\)\\n$`,
+    ),
+  );
+});
+
+/** Entry point of the scratch tree; `--node-env` shows what NODE_ENV the bundle baked in. */
+const MAIN = `import { VERSION_LINE } from "./version.ts";
+if (process.argv[2] === "--node-env") console.log(process.env.NODE_ENV);
+else console.log(VERSION_LINE);
+`;
+
+describe("build/build.ts in a scratch tree", () => {
+  let dir = "";
+  let rev = "";
+  const git = (...args: string[]) =>
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", ...args], { cwd: dir });
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "zinit-build-"));
+    mkdirSync(join(dir, "build"));
+    mkdirSync(join(dir, "src"));
+    for (const f of ["package.json", "package-lock.json", "build/build.ts", "src/version.ts"]) {
+      copyFileSync(join(REPO, f), join(dir, f));
+    }
+    writeFileSync(join(dir, "src/main.ts"), MAIN);
+    writeFileSync(join(dir, ".gitignore"), "node_modules\ndist\n");
+    symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
+    expect(git("init", "-q").code).toBe(0);
+    expect(git("add", ".").code).toBe(0);
+    expect(git("commit", "-qm", "scratch").code).toBe(0);
+    rev = git("rev-parse", "--short", "HEAD").stdout.trim();
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // `bun test` exports NODE_ENV=test; the build must not bake that into the binary.
+  const build = (args: string[] = [], env: Record<string, string> = {}) =>
+    run([BUN, "build/build.ts", ...args], {
+      cwd: dir,
+      env: { ...process.env, NODE_ENV: "test", ...env },
+    });
+
+  test("clean tree: <rev>, NODE_ENV=production baked in, smoke line printed", () => {
+    const r = build();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const bin = join(dir, "dist/zinit");
+    expect(r.stdout).toBe(`building ${bin} (${rev})\n  ${bin}: zinit ${pkg.version} (${rev})\n`);
+    expect(run([bin, "--version"]).stdout).toBe(`zinit ${pkg.version} (${rev})\n`);
+    expect(run([bin, "--node-env"]).stdout).toBe("production\n");
+  });
+
+  test("modified tracked file: <rev>+dirty; ZINIT_REVISION overrides", () => {
+    writeFileSync(join(dir, "src/main.ts"), `${MAIN}// edited\n`);
+    try {
+      expect(build().code).toBe(0);
+      expect(run([join(dir, "dist/zinit"), "--version"]).stdout).toBe(
+        `zinit ${pkg.version} (${rev}+dirty)\n`,
+      );
+      expect(build([], { ZINIT_REVISION: "ci-42" }).code).toBe(0);
+      expect(run([join(dir, "dist/zinit"), "--version"]).stdout).toBe(
+        `zinit ${pkg.version} (ci-42)\n`,
+      );
+    } finally {
+      writeFileSync(join(dir, "src/main.ts"), MAIN);
+    }
+  });
+
+  test("a compile error fails the build and keeps the previous binary", () => {
+    expect(build([], { ZINIT_REVISION: "good" }).code).toBe(0);
+    const before = readFileSync(join(dir, "dist/zinit"));
+    writeFileSync(join(dir, "src/main.ts"), "export const = ;\n");
+    try {
+      const r = build();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toStartWith(
+        `build failed: bun build failed for ${join(dir, "dist/zinit")} (exit 1)`,
+      );
+      expect(readFileSync(join(dir, "dist/zinit")).equals(before)).toBe(true);
+      expect(run(["ls", join(dir, "dist")]).stdout).toBe("zinit\n");
+    } finally {
+      writeFileSync(join(dir, "src/main.ts"), MAIN);
+    }
+  });
+
+  test("a binary whose --version is wrong fails the smoke run", () => {
+    writeFileSync(join(dir, "src/main.ts"), 'console.log("zinit 0.0.0 (x)");\n');
+    try {
+      const r = build([], { ZINIT_REVISION: "abc" });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        `build failed: smoke run failed: ${join(dir, "dist/zinit")} --version exited 0 printing "zinit 0.0.0 (x)\\n"; expected "zinit ${pkg.version} (abc)\\n"`,
+      );
+    } finally {
+      writeFileSync(join(dir, "src/main.ts"), MAIN);
+    }
+  });
+
+  test("unknown argument: usage, exit 2", () => {
+    const r = build(["--bogus"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "build.ts: unknown argument --bogus; usage: bun build/build.ts [--release]\n",
+    );
+  });
+
+  test("--release: four verified artifacts and a SHA256SUMS that sha256sum -c accepts", () => {
+    const r = build(["--release"], { ZINIT_REVISION: "rel" });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const names = [
+      "zinit-linux-x86_64",
+      "zinit-linux-x86_64-musl",
+      "zinit-linux-aarch64",
+      "zinit-linux-aarch64-musl",
+    ];
+    const sums = names.map(
+      (n) =>
+        `${createHash("sha256")
+          .update(readFileSync(join(dir, "dist", n)))
+          .digest("hex")}  ${n}\n`,
+    );
+    expect(readFileSync(join(dir, "dist/SHA256SUMS"), "utf8")).toBe(sums.join(""));
+    expect(run(["sha256sum", "-c", "SHA256SUMS"], { cwd: join(dir, "dist") }).code).toBe(0);
+    // The native glibc artifact always runs here; the others run when qemu/musl allow it.
+    expect(r.stdout).toContain(
+      `  ${join(dir, "dist/zinit-linux-x86_64")}: zinit ${pkg.version} (rel)\n`,
+    );
+    const interp = (n: string) =>
+      /Requesting program interpreter: ([^\]]+)\]/.exec(
+        run(["readelf", "-l", join(dir, "dist", n)]).stdout,
+      )?.[1];
+    expect(names.map(interp)).toEqual([
+      "/lib64/ld-linux-x86-64.so.2",
+      "/lib/ld-musl-x86_64.so.1",
+      "/lib/ld-linux-aarch64.so.1",
+      "/lib/ld-musl-aarch64.so.1",
+    ]);
+  }, 240_000);
+});
