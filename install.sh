@@ -16,8 +16,8 @@
 #                      override what `uname -s`, `uname -m` and the libc probe report
 #                      (ZINIT_LIBC=musl|glibc; all three exist for testing and odd hosts)
 #   With --run:
-#   ZINIT_SOCKET       socket path (default /var/run/zinit.sock as root,
-#                      else $XDG_RUNTIME_DIR/zinit.sock or ~/.local/state/zinit/zinit.sock)
+#   ZINIT_SOCKET       socket path (default, as zinit's own: /var/run/zinit.sock as root,
+#                      else $XDG_RUNTIME_DIR/zinit.sock, else /tmp/zinit.sock)
 #   ZINIT_CONFIG_DIR   service directory (default /etc/zinit as root, else ~/.config/zinit)
 #   ZINIT_LOG          daemon log file (default /var/log/zinit.log as root,
 #                      else ~/.local/state/zinit/zinit.log)
@@ -165,7 +165,12 @@ if [ "$root" -eq 1 ]; then
   config_dir="${ZINIT_CONFIG_DIR:-/etc/zinit}"
 else
   state_dir="$HOME/.local/state/zinit"
-  socket="${ZINIT_SOCKET:-${XDG_RUNTIME_DIR:-$state_dir}/zinit.sock}"
+  # The same default as the zinit client, so a plain `zinit list` finds this daemon.
+  if [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -d "$XDG_RUNTIME_DIR" ]; then
+    socket="${ZINIT_SOCKET:-${XDG_RUNTIME_DIR%/}/zinit.sock}"
+  else
+    socket="${ZINIT_SOCKET:-/tmp/zinit.sock}"
+  fi
   config_dir="${ZINIT_CONFIG_DIR:-$HOME/.config/zinit}"
 fi
 logfile="${ZINIT_LOG:-$state_dir/zinit.log}"

@@ -3,7 +3,7 @@
 #
 #   /sbin/zinit          the compiled binary (never stripped: that would drop the embedded app)
 #   /etc/zinit/          service files, copied from -c DIR, else empty
-#   /proc /dev /tmp /run mount points and the default socket directories
+#   /proc /dev /tmp /run mount points; /var/run -> ../run for the default socket
 #   glibc: exactly the libraries `ldd /sbin/zinit` lists, at the paths it lists
 #   musl:  /lib/ld-musl-<arch>.so.1 (+ libc.musl-<arch>.so.1 link), libstdc++.so.6, libgcc_s.so.1,
 #          taken from this machine: run it on Alpine after `apk add libstdc++` (the Dockerfile's
@@ -29,7 +29,7 @@ while getopts b:c:h opt; do
     b) binary="$OPTARG" ;;
     c) config="$OPTARG" ;;
     h)
-      sed -n '2,18p' "$0"
+      awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"
       exit 0
       ;;
     *) die "usage: rootfs.sh [-b BINARY] [-c CONFIG_DIR] DEST [glibc|musl]" ;;
@@ -57,8 +57,10 @@ place() {
   cp -L "$1" "$dest$2" || die "cannot copy $1 to $dest$2"
 }
 
-mkdir -p "$dest/sbin" "$dest/etc/zinit" "$dest/proc" "$dest/dev" "$dest/run" "$dest/tmp"
+mkdir -p "$dest/sbin" "$dest/etc/zinit" "$dest/proc" "$dest/dev" "$dest/run" "$dest/tmp" "$dest/var"
 chmod 1777 "$dest/tmp"
+# zinit's default socket as root is /var/run/zinit.sock.
+[ -e "$dest/var/run" ] || ln -s ../run "$dest/var/run"
 cp "$binary" "$dest/sbin/zinit"
 chmod 0755 "$dest/sbin/zinit"
 if [ -n "$config" ]; then
