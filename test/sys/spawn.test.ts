@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { close, pipe } from "../../src/sys/pipe.ts";
+import { listProcs, readProc } from "../../src/sys/proc.ts";
+import { kill } from "../../src/sys/process.ts";
+import { stopReaper } from "../../src/sys/reaper.ts";
+import { type SpawnOptions, spawn } from "../../src/sys/spawn.ts";
+import { installReaper, readAll, runSh, waitExit } from "./harness.ts";
+
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+let dir = "";
+
+beforeAll(() => {
+  installReaper();
+  dir = mkdtempSync(join(tmpdir(), "zinit-spawn-"));
+});
+
+afterAll(() => {
+  stopReaper();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function opts(argv: string[], extra: Partial<SpawnOptions> = {}): SpawnOptions {
+  return { argv, env: { PATH }, cwd: "/", stdout: "null", stderr: "null", ...extra };
+}
+
+function statusField(pid: number, field: string): string {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${field}:`));
+  return line?.split(/\s+/)[1] ?? "";
+}
+
+function nofile(pid: number | "self"): [string, string] {
+  const line = readFileSync(`/proc/${pid}/limits`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("Max open files"));
+  const [soft = "", hard = ""] = line?.slice("Max open files".length).trim().split(/\s+/) ?? [];
+  return [soft, hard];
+}
+
+/** Children of ours that are zombies right now. */
+function ourZombies(): number[] {
+  return listProcs()
+    .filter((p) => p.ppid === process.pid && p.state === "Z")
+    .map((p) => p.pid);
+}
+
+describe("spawn", () => {
+  test("runs sh with the exact env, the cwd, and stdout+stderr on a pipe", async () => {
+    const { pid, out, status } = await runSh(
+      'printf "%s|%s|%s|" "$FOO" "$(pwd)" "$$"; echo err >&2',
+      {
+        env: { FOO: "a b=c", PATH },
+        cwd: dir,
+      },
+    );
+    expect(out).toBe(`a b=c|${dir}|${pid}|err\n`);
+    expect(status).toEqual({ kind: "exited", code: 0 });
+  });
+
+  test("envp is exactly the given map", async () => {
+    const p = pipe();
+    const r = spawn(opts(["env"], { env: { ZA: "1", PATH, ZB: "" }, stdout: p.write }));
+    close(p.write);
+    if (!r.ok) throw new Error(r.error);
+    const [out, status] = await Promise.all([readAll(p.read), waitExit(r.pid)]);
+    expect(out).toBe(`ZA=1\nPATH=${PATH}\nZB=\n`);
+    expect(status).toEqual({ kind: "exited", code: 0 });
+  });
+
+  test("stdin is /dev/null", async () => {
+    const { out } = await runSh("cat; readlink /proc/self/fd/0");
+    expect(out).toBe("/dev/null\n");
+  });
+
+  test("exit codes and signals are decoded", async () => {
+    expect((await runSh("exit 42")).status).toEqual({ kind: "exited", code: 42 });
+    expect((await runSh("kill -TERM $$")).status).toEqual({
+      kind: "signaled",
+      signal: 15,
+      core: false,
+    });
+    expect((await runSh("kill -KILL $$")).status).toEqual({
+      kind: "signaled",
+      signal: 9,
+      core: false,
+    });
+  });
+
+  test("a missing binary is ok:false with ENOENT and leaves no child", () => {
+    const before = listProcs().filter((p) => p.ppid === process.pid).length;
+    for (const argv0 of ["/nonexistent/prog", "no-such-program-zinit-test"]) {
+      const r = spawn(opts([argv0]));
+      expect(r).toEqual({ ok: false, errno: 2, error: "No such file or directory (os error 2)" });
+    }
+    expect(listProcs().filter((p) => p.ppid === process.pid).length).toBe(before);
+    expect(ourZombies()).toEqual([]);
+  });
+
+  test("a directory or a non-executable file is ok:false with EACCES", () => {
+    const plain = join(dir, "plain");
+    writeFileSync(plain, "#!/bin/sh\n");
+    chmodSync(plain, 0o644);
+    for (const argv0 of [dir, plain]) {
+      expect(spawn(opts([argv0]))).toEqual({
+        ok: false,
+        errno: 13,
+        error: "Permission denied (os error 13)",
+      });
+    }
+  });
+
+  test("an empty argv is refused", () => {
+    const r = spawn(opts([]));
+    expect(r.ok).toBe(false);
+  });
+
+  test("a bad cwd is ok:false naming the directory", () => {
+    expect(spawn(opts(["true"], { cwd: "/nonexistent/dir" }))).toEqual({
+      ok: false,
+      errno: 2,
+      error: "working directory '/nonexistent/dir': No such file or directory (os error 2)",
+    });
+    const file = join(dir, "plain-cwd");
+    writeFileSync(file, "");
+    expect(spawn(opts(["true"], { cwd: file }))).toEqual({
+      ok: false,
+      errno: 20,
+      error: `working directory '${file}': Not a directory (os error 20)`,
+    });
+  });
+
+  test("NUL bytes and bad env names are refused, not truncated", () => {
+    expect(spawn(opts(["echo", "a\0b"])).ok).toBe(false);
+    expect(spawn(opts(["true"], { env: { "A=B": "x" } })).ok).toBe(false);
+  });
+
+  test("argv[0] is looked up in the CHILD's PATH, and ./x resolves in the child's cwd", async () => {
+    const bin = join(dir, "bin");
+    rmSync(bin, { recursive: true, force: true });
+    mkdirSync(bin);
+    writeFileSync(join(bin, "zinit-tool"), '#!/bin/sh\necho "tool:$0:$1"\n');
+    chmodSync(join(bin, "zinit-tool"), 0o755);
+    expect(process.env.PATH?.split(":")).not.toContain(bin);
+
+    const p = pipe();
+    const r = spawn(
+      opts(["zinit-tool", "x"], { env: { PATH: `/nonexistent:${bin}` }, stdout: p.write }),
+    );
+    close(p.write);
+    if (!r.ok) throw new Error(r.error);
+    expect(await readAll(p.read)).toBe(`tool:${bin}/zinit-tool:x\n`);
+    expect(await waitExit(r.pid)).toEqual({ kind: "exited", code: 0 });
+
+    // Not on the default PATH, so the parent's PATH must not be used.
+    expect(spawn(opts(["zinit-tool"])).ok).toBe(false);
+
+    const q = pipe();
+    const rel = spawn(opts(["./zinit-tool", "y"], { cwd: bin, stdout: q.write }));
+    close(q.write);
+    if (!rel.ok) throw new Error(rel.error);
+    // The kernel hands a script's interpreter the path that was exec'd: resolved in the cwd.
+    expect(await readAll(q.read)).toBe(`tool:${bin}/zinit-tool:y\n`);
+    expect(await waitExit(rel.pid)).toEqual({ kind: "exited", code: 0 });
+  });
+
+  test("the child is clean: session, signals, RLIMIT_NOFILE, fds", async () => {
+    const out = pipe();
+    const unrelated = pipe(); // open in the parent, must not reach the child
+    const r = spawn(opts(["sleep", "30"], { stdout: out.write }));
+    close(out.write);
+    if (!r.ok) throw new Error(r.error);
+    try {
+      const info = readProc(r.pid);
+      expect(info?.pgid).toBe(r.pid);
+      expect(info?.sid).toBe(r.pid);
+      expect(info?.ppid).toBe(process.pid);
+
+      expect(statusField(r.pid, "SigBlk")).toBe("0000000000000000");
+      expect(statusField(r.pid, "SigIgn")).toBe("0000000000000000");
+
+      const [soft, hard] = nofile("self");
+      // Bun raised our soft limit to the hard one; the child gets the kernel default back.
+      expect(soft).toBe(hard);
+      const expectedSoft = String(Math.min(Number(hard), 1024));
+      expect(nofile(r.pid)).toEqual([expectedSoft, hard]);
+      expect(nofile("self")).toEqual([soft, hard]);
+
+      expect(readdirSync(`/proc/${r.pid}/fd`).sort()).toEqual(["0", "1", "2"]);
+      expect(readlinkSync(`/proc/${r.pid}/fd/0`)).toBe("/dev/null");
+      expect(readlinkSync(`/proc/${r.pid}/fd/2`)).toBe("/dev/null");
+      expect(readlinkSync(`/proc/${r.pid}/fd/1`)).toBe(readlinkSync(`/proc/self/fd/${out.read}`));
+    } finally {
+      expect(kill(r.pid, 9)).toBe(0);
+      close(out.read);
+      close(unrelated.read);
+      close(unrelated.write);
+    }
+    expect(await waitExit(r.pid)).toEqual({ kind: "signaled", signal: 9, core: false });
+  });
+
+  test("spawning works while we hold more fds than the child's soft limit", async () => {
+    const pipes = Array.from({ length: 700 }, () => pipe());
+    try {
+      const { out, status } = await runSh("ls /proc/self/fd | wc -l; ulimit -n");
+      // ls's own fds: 0, 1, 2 and the directory it reads.
+      expect(out.split(/\s+/).filter(Boolean)).toEqual([
+        "4",
+        String(Math.min(Number(nofile("self")[1]), 1024)),
+      ]);
+      expect(status).toEqual({ kind: "exited", code: 0 });
+    } finally {
+      for (const p of pipes) {
+        close(p.read);
+        close(p.write);
+      }
+    }
+  });
+
+  test("inherit keeps our stdout, null sends output to /dev/null", async () => {
+    const r = spawn(opts(["sleep", "30"], { stdout: "inherit", stderr: "null" }));
+    if (!r.ok) throw new Error(r.error);
+    expect(readlinkSync(`/proc/${r.pid}/fd/1`)).toBe(readlinkSync("/proc/self/fd/1"));
+    expect(readlinkSync(`/proc/${r.pid}/fd/2`)).toBe("/dev/null");
+    expect(kill(r.pid, 9)).toBe(0);
+    expect(await waitExit(r.pid)).toEqual({ kind: "signaled", signal: 9, core: false });
+  });
+});
