@@ -158,6 +158,8 @@ class NonBlockingWriter {
   private batchLines = 0;
   private batchNoted = 0;
   private dropped = 0;
+  /** Where in `queue` the lines went missing, so the note sits in the gap; -1: no gap queued. */
+  private noteAt = -1;
   private retry: Timer | undefined;
   private flushScheduled = false;
 
@@ -194,6 +196,7 @@ class NonBlockingWriter {
   private enqueue(text: string): void {
     const bytes = Buffer.byteLength(text);
     if (this.queuedBytes + (this.unwritten?.length ?? 0) + bytes > WRITE_BACKLOG) {
+      if (this.noteAt === -1) this.noteAt = this.queue.length;
       this.dropped++;
       return;
     }
@@ -202,12 +205,17 @@ class NonBlockingWriter {
   }
 
   private flush(): void {
-    while (this.retry === undefined) {
+    if (this.retry !== undefined) return;
+    // Several rounds only after a stall: the remainder first, then what queued up meanwhile.
+    for (;;) {
       if (this.unwritten === null) {
-        if (this.queue.length === 0) return;
+        if (this.queue.length === 0 && this.dropped === 0) return;
         this.batchLines = this.queue.length;
         this.batchNoted = this.dropped;
-        if (this.dropped > 0) this.queue.unshift(`zinit: ${this.dropped} lines dropped\n`);
+        if (this.dropped > 0) {
+          this.queue.splice(Math.max(this.noteAt, 0), 0, `zinit: ${this.dropped} lines dropped\n`);
+          this.noteAt = -1;
+        }
         this.unwritten = Buffer.from(this.queue.join(""));
         this.queue = [];
         this.queuedBytes = 0;
@@ -217,19 +225,22 @@ class NonBlockingWriter {
           this.unwritten = this.unwritten.subarray(writeSync(this.target, this.unwritten));
         }
         this.dropped -= this.batchNoted;
+        this.unwritten = null;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
+          // Not unref'd: pending output keeps the process up until it is written, as stdout does.
           this.retry = setTimeout(() => {
             this.retry = undefined;
             this.flush();
           }, RETRY_MS);
-          this.retry.unref();
           return;
         }
         // EPIPE, EBADF, EIO…: nobody reads this output now; count it like a full pipe.
         this.dropped += this.batchLines;
+        this.noteAt = 0;
+        this.unwritten = null;
+        return;
       }
-      this.unwritten = null;
     }
   }
 }
