@@ -1,0 +1,229 @@
+// The scratch image's file tree (build/rootfs.sh) booted for real: dist/zinit as PID 1 of a new
+// PID namespace, chrooted into a tree that holds nothing but zinit, its ldd libraries, and the
+// service's own binary. The host talks to it through the socket inside the tree.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { REPO } from "./release.ts";
+
+const ZINIT = join(REPO, "dist/zinit");
+const ROOTFS_SH = join(REPO, "build/rootfs.sh");
+
+function run(cmd: string[]) {
+  const p = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+/** Every file and symlink under dir, as absolute paths inside the tree. */
+function tree(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...tree(p, base));
+    else out.push(`/${relative(base, p)}`);
+  }
+  return out.sort();
+}
+
+/** The library paths `ldd` prints for a binary. */
+function lddPaths(bin: string): string[] {
+  const r = run(["ldd", bin]);
+  expect(r.code).toBe(0);
+  const paths: string[] = [];
+  for (const line of r.stdout.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === "=>" && f[2]?.startsWith("/")) paths.push(f[2]);
+    else if (f[0]?.startsWith("/")) paths.push(f[0]);
+  }
+  return paths;
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let delay = 10;
+  while (performance.now() < deadline) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await Bun.sleep(delay);
+    delay = Math.min(delay * 2, 200);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function cli(socket: string, ...args: string[]) {
+  const p = Bun.spawn([ZINIT, "-s", socket, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+interface NsProc {
+  pid: number;
+  comm: string;
+  state: string;
+}
+
+/** Processes (host pids) in the PID namespace of hostPid. */
+function namespaceProcs(hostPid: number): NsProc[] {
+  const ns = readlinkSync(`/proc/${hostPid}/ns/pid`);
+  const out: NsProc[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      out.push({
+        pid: Number(entry),
+        comm: stat.slice(stat.indexOf("(") + 1, close),
+        state: stat.slice(close + 2, close + 3),
+      });
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return out;
+}
+
+describe("rootfs.sh glibc tree", () => {
+  let dir = "";
+  let dest = "";
+
+  beforeAll(() => {
+    expect(existsSync(ZINIT)).toBe(true);
+    dir = mkdtempSync(join(tmpdir(), "zinit-rootfs-"));
+    dest = join(dir, "root");
+    const services = join(dir, "services");
+    mkdirSync(services);
+    writeFileSync(join(services, "sleeper.yaml"), "exec: /bin/sleep 1000\n");
+    const r = run(["sh", ROOTFS_SH, "-b", ZINIT, "-c", services, dest, "glibc"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("holds /sbin/zinit, the services, /var/run -> ../run, and exactly the ldd libraries", () => {
+    const expected = [
+      "/etc/zinit/sleeper.yaml",
+      "/sbin/zinit",
+      "/var/run",
+      ...lddPaths(ZINIT),
+    ].sort();
+    expect(tree(dest)).toEqual(expected);
+    expect(readFileSync(join(dest, "sbin/zinit")).equals(readFileSync(ZINIT))).toBe(true);
+    expect(readlinkSync(join(dest, "var/run"))).toBe("../run");
+    for (const d of ["proc", "dev", "run", "tmp"]) expect(existsSync(join(dest, d))).toBe(true);
+  });
+
+  test("boots as PID 1: list over the socket from outside, reaps a killed service, SIGTERM -> exit 0", async () => {
+    // The service's binary needs nothing beyond libraries the tree already has.
+    for (const lib of lddPaths("/bin/sleep")) expect(existsSync(join(dest, lib))).toBe(true);
+    mkdirSync(join(dest, "bin"));
+    copyFileSync("/bin/sleep", join(dest, "bin/sleep"));
+    run(["chmod", "0755", join(dest, "bin/sleep")]);
+    // A container runtime populates /dev; services get /dev/null as stdin.
+    for (const [name, minor] of [
+      ["null", 3],
+      ["zero", 5],
+      ["random", 8],
+      ["urandom", 9],
+    ] as const) {
+      expect(
+        run(["mknod", "-m", "666", join(dest, "dev", name), "c", "1", String(minor)]).code,
+      ).toBe(0);
+    }
+
+    const proc = Bun.spawn(
+      [
+        "unshare",
+        "--pid",
+        "--fork",
+        `--mount-proc=${join(dest, "proc")}`,
+        "chroot",
+        dest,
+        "/sbin/zinit",
+        "init",
+        "--container",
+      ],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: "/sbin:/bin" } },
+    );
+    let output = "";
+    const decoder = new TextDecoder();
+    const collect = async (s: ReadableStream<Uint8Array>) => {
+      for await (const c of s) output += decoder.decode(c, { stream: true });
+    };
+    void collect(proc.stdout);
+    void collect(proc.stderr);
+    // No -s: the default root socket /var/run/zinit.sock lands in the tree's /run.
+    const socket = join(dest, "run/zinit.sock");
+    let pid1 = 0;
+    const running = () => {
+      if (proc.exitCode !== null) throw new Error(`zinit exited early with ${proc.exitCode}`);
+    };
+    try {
+      pid1 = await waitFor("zinit as PID 1 in the namespace", 20_000, () => {
+        running();
+        const kids = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim();
+        return kids === "" ? undefined : Number(kids.split(/\s+/)[0]);
+      });
+      const first = await waitFor("sleeper Running", 30_000, async () => {
+        running();
+        const r = await cli(socket, "list");
+        const sleep = namespaceProcs(pid1).find((p) => p.comm === "sleep");
+        return r.code === 0 && r.stdout === "---\nsleeper: Running\n" && sleep ? sleep : undefined;
+      });
+      const status = await cli(socket, "status", "sleeper");
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(
+        /^---\nname: sleeper\npid: \d+\nstate: Running\ntarget: Up\nafter: \{\}\n$/,
+      );
+
+      process.kill(first.pid, "SIGKILL");
+      const second = await waitFor("sleeper restarted", 30_000, async () => {
+        running();
+        const r = await cli(socket, "list");
+        const sleep = namespaceProcs(pid1).find((p) => p.comm === "sleep" && p.pid !== first.pid);
+        return r.stdout === "---\nsleeper: Running\n" && sleep ? sleep : undefined;
+      });
+      expect(namespaceProcs(pid1).filter((p) => p.state === "Z")).toEqual([]);
+
+      process.kill(pid1, "SIGTERM");
+      expect(await proc.exited).toBe(0);
+      expect(existsSync(`/proc/${second.pid}`)).toBe(false);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- zinit output ---\n${output}`);
+    } finally {
+      if (proc.exitCode === null) {
+        if (pid1) process.kill(pid1, "SIGKILL");
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    }
+  }, 90_000);
+});
