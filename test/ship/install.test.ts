@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ReleaseServer, runInstaller, Sandbox, sha256, sums } from "./release.ts";
+import { REPO, ReleaseServer, runInstaller, Sandbox, sha256, sums } from "./release.ts";
 
 /**
  * Stands in for the real binary: answers --version and, for `--run`, plays a daemon whose
@@ -283,4 +283,47 @@ describe("install.sh", () => {
     expect(stdout.endsWith(`\n${socket}\n`)).toBe(true);
     expect(readFileSync(sb.target, "utf8")).toBe(FAKE);
   });
+
+  test("the real dist/zinit: installs, and --run brings up a daemon that answers and stops on SIGTERM", async () => {
+    const real = new Uint8Array(readFileSync(join(REPO, "dist/zinit")));
+    const { srv, sb } = setup(release("zinit-linux-x86_64", real));
+    const socket = join(sb.dir, "zinit.sock");
+    const e = env(srv, sb, {
+      ZINIT_SOCKET: socket,
+      ZINIT_CONFIG_DIR: join(sb.dir, "etc"),
+      ZINIT_LOG: join(sb.dir, "zinit.log"),
+    });
+    const r = await runInstaller("sh", e, ["--run"]);
+    const log = existsSync(join(sb.dir, "zinit.log"))
+      ? readFileSync(join(sb.dir, "zinit.log"), "utf8")
+      : "";
+    expect({ code: r.code, stderr: r.stderr, log: r.code === 0 ? "" : log }).toEqual({
+      code: 0,
+      stderr: "",
+      log: "",
+    });
+    const version = Bun.spawnSync([join(REPO, "dist/zinit"), "--version"]).stdout.toString();
+    expect(r.stdout).toContain(`installed ${version.trim()} to ${sb.target}\n`);
+    expect(readFileSync(sb.target).equals(Buffer.from(real))).toBe(true);
+    const pid = Number(/started zinit init \(pid (\d+),/.exec(r.stdout)?.[1]);
+    expect(pid).toBeGreaterThan(1);
+    daemons.push(pid);
+    expect(r.stdout.endsWith(`\n${socket}\n`)).toBe(true);
+
+    const list = Bun.spawnSync([sb.target, "-s", socket, "list"]);
+    expect(list.exitCode).toBe(0);
+    expect(list.stdout.toString()).toBe("---\n{}\n");
+
+    process.kill(pid, "SIGTERM");
+    const deadline = performance.now() + 30_000;
+    const gone = () => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+      } catch {
+        return true;
+      }
+    };
+    while (!gone() && performance.now() < deadline) await Bun.sleep(20);
+    expect(gone()).toBe(true);
+  }, 60_000);
 });
