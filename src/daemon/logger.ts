@@ -58,7 +58,7 @@ export function setLogLevel(level: LogLevel): void {
 export function enableKmsg(path = "/dev/kmsg"): boolean {
   if (kmsg !== null) return true;
   try {
-    kmsg = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    kmsg = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     return true;
   } catch {
     return false;

@@ -153,7 +153,7 @@ class NonBlockingWriter {
   private readonly target: number;
   private queue: string[] = [];
   private queuedBytes = 0;
-  /** The batch being written: its bytes not yet taken by the fd, its line count, and the drops it reports. */
+  /** The batch in flight: bytes the fd has not taken yet, its line count, the drops it reports. */
   private unwritten: Buffer | null = null;
   private batchLines = 0;
   private batchNoted = 0;
@@ -168,7 +168,8 @@ class NonBlockingWriter {
     try {
       target = openSync(
         `/proc/self/fd/${fd}`,
-        constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK,
+        // O_NOCTTY: PID 1 is a session leader, and reopening a tty must not make it our ctty.
+        constants.O_WRONLY | constants.O_APPEND | constants.O_NONBLOCK | constants.O_NOCTTY,
       );
     } catch {
       // Keep the inherited description; see the class comment.
@@ -247,7 +248,7 @@ class NonBlockingWriter {
 
 const writers = new Map<1 | 2, NonBlockingWriter>();
 
-/** The process-wide writer for fd 1 or 2; shared so zinit's messages and forwarded lines interleave in order. */
+/** The one writer per fd, so zinit's messages and forwarded lines keep their relative order. */
 export function outputWriter(fd: 1 | 2): NonBlockingWriter {
   let writer = writers.get(fd);
   if (!writer) {

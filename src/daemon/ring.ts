@@ -29,7 +29,7 @@ export class LogRing {
   private readonly pending: string[] = [];
 
   constructor(capacity: number) {
-    // Upstream panics on `--buffer 0`; a ring that keeps at least the newest line is the sane reading.
+    // Upstream panics on `--buffer 0`; keeping at least the newest line is the sane reading.
     this.capacity = Number.isFinite(capacity) ? Math.max(1, Math.floor(capacity)) : 1;
   }
 
