@@ -3,7 +3,7 @@ import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLines } from "../../src/daemon/output.ts";
-import { nonBlockingPipe } from "./pipe.ts";
+import { pipe as nonBlockingPipe } from "../../src/sys/pipe.ts";
 
 const TIMEOUT = 60_000;
 const fixture = (name: string) => join(import.meta.dir, "fixtures", name);

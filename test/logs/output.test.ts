@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, readdirSync, readlinkSync, statSync, writeSync } from "node:fs";
 import { formatLine, readLines, startSeparator } from "../../src/daemon/output.ts";
-import { nonBlockingPipe } from "./pipe.ts";
+import { pipe as nonBlockingPipe } from "../../src/sys/pipe.ts";
 
 const TIMEOUT = 60_000;
 
