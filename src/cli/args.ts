@@ -1,0 +1,299 @@
+// The command line: the verb table (upstream's clap definitions and `about` strings) and the
+// parser. Unlike upstream, the global options may also follow the verb (`zinit init -s X`, as the
+// README shows), and `zinit` alone means `list`.
+
+import { type ArgsDef, parseArgs } from "citty";
+import {
+  DEFAULT_BUFFER,
+  DEFAULT_CONFIG_DIR,
+  DEFAULT_PROXY_ADDRESS,
+  type InitOptions,
+} from "../defaults.ts";
+
+export interface OptionSpec {
+  long: string;
+  short?: string;
+  /** Value placeholder for options that take one; absent for flags. */
+  value?: string;
+  help: string;
+  default?: string;
+}
+
+export interface PositionalSpec {
+  name: string;
+  required: boolean;
+  help: string;
+  default?: string;
+}
+
+export interface VerbSpec {
+  about: string;
+  positionals: PositionalSpec[];
+  options: OptionSpec[];
+}
+
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  { long: "socket", short: "s", value: "SOCKET", help: "path to the unix socket" },
+  { long: "debug", short: "d", help: "debug logging (init); print RPC traffic to stderr (others)" },
+  { long: "json", help: "print the RPC result as compact JSON instead of YAML/text" },
+  { long: "help", short: "h", help: "Prints help information" },
+  { long: "version", short: "V", help: "Prints version information" },
+];
+
+const service = (help = "service name"): PositionalSpec => ({
+  name: "SERVICE",
+  required: true,
+  help,
+});
+
+export const VERBS = {
+  forget: {
+    about: "forget a service. you can only forget a stopped service",
+    positionals: [service()],
+    options: [],
+  },
+  help: {
+    about: "Prints this message or the help of the given subcommand(s)",
+    positionals: [{ name: "SUBCOMMAND", required: false, help: "the subcommand to explain" }],
+    options: [],
+  },
+  init: {
+    about: "run in init mode, start and maintain configured services",
+    positionals: [],
+    options: [
+      {
+        long: "config",
+        short: "c",
+        value: "DIR",
+        help: "service configurations directory",
+        default: DEFAULT_CONFIG_DIR,
+      },
+      {
+        long: "buffer",
+        short: "b",
+        value: "BUFFER",
+        help: "buffer size (in lines) to keep services logs",
+        default: String(DEFAULT_BUFFER),
+      },
+      { long: "container", help: "run in container mode, shutdown on signal" },
+    ],
+  },
+  kill: {
+    about: "send a signal to a running service.",
+    positionals: [
+      service(),
+      { name: "SIGNAL", required: false, help: "signal name, e.g. SIGTERM", default: "SIGTERM" },
+    ],
+    options: [],
+  },
+  list: {
+    about: "quick view of current known services and their status",
+    positionals: [],
+    options: [],
+  },
+  log: {
+    about: "view services logs from zinit ring buffer",
+    positionals: [{ name: "FILTER", required: false, help: "an optional 'exact' service name" }],
+    options: [
+      {
+        long: "snapshot",
+        short: "s",
+        help: "if set log prints current buffer without following",
+      },
+    ],
+  },
+  monitor: {
+    about: "start monitoring a service. configuration is loaded from server config directory",
+    positionals: [service()],
+    options: [],
+  },
+  proxy: {
+    about: "start an HTTP/RPC proxy for Zinit API",
+    positionals: [],
+    options: [
+      {
+        long: "address",
+        short: "a",
+        value: "ADDRESS",
+        help: "address to bind the HTTP/RPC server to",
+        default: DEFAULT_PROXY_ADDRESS,
+      },
+    ],
+  },
+  reboot: { about: "stop all services and reboot", positionals: [], options: [] },
+  restart: { about: "restart a service.", positionals: [service()], options: [] },
+  shutdown: { about: "stop all services and power off", positionals: [], options: [] },
+  start: {
+    about: "start service. has no effect if the service is already running",
+    positionals: [service()],
+    options: [],
+  },
+  stats: {
+    about: "show memory and CPU usage statistics for a service",
+    positionals: [service()],
+    options: [],
+  },
+  status: { about: "show detailed service status", positionals: [service()], options: [] },
+  stop: { about: "stop service", positionals: [service()], options: [] },
+} satisfies Record<string, VerbSpec>;
+
+export type Verb = keyof typeof VERBS;
+export type ClientVerb = Exclude<Verb, "init" | "help">;
+
+export interface ClientInvocation {
+  verb: ClientVerb;
+  socket: string;
+  debug: boolean;
+  json: boolean;
+  /** SERVICE, or the log FILTER. */
+  name?: string;
+  signal?: string;
+  snapshot?: boolean;
+  address?: string;
+}
+
+export type Action =
+  | { kind: "help"; verb?: Verb }
+  | { kind: "version" }
+  | { kind: "init"; options: InitOptions }
+  | { kind: "client"; invocation: ClientInvocation };
+
+/** A bad command line: printed as one line, exit code 1. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export const isVerb = (word: string): word is Verb => Object.hasOwn(VERBS, word);
+
+/** citty's definition for a set of options; the verb's own short names win over the globals'. */
+function argsDef(options: OptionSpec[]): ArgsDef {
+  const taken = new Set(options.flatMap((o) => (o.short ? [o.short] : [])));
+  const def: ArgsDef = {};
+  for (const o of options) def[o.long] = { type: o.value ? "string" : "boolean", alias: o.short };
+  for (const o of GLOBAL_OPTIONS) {
+    const alias = o.short && !taken.has(o.short) ? o.short : undefined;
+    def[o.long] = { type: o.value ? "string" : "boolean", alias };
+  }
+  return def;
+}
+
+function optionLabel(o: OptionSpec): string {
+  return o.short ? `-${o.short}/--${o.long}` : `--${o.long}`;
+}
+
+/** Index of the verb in argv: the first word that is not an option or a global option's value. */
+function findVerb(argv: string[]): number {
+  const valueShorts = new Set(GLOBAL_OPTIONS.filter((o) => o.value).map((o) => o.short));
+  const valueLongs = new Set(GLOBAL_OPTIONS.filter((o) => o.value).map((o) => `--${o.long}`));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") return i + 1 < argv.length ? i + 1 : -1;
+    if (!arg.startsWith("-") || arg === "-") return i;
+    if (valueLongs.has(arg)) {
+      i++;
+    } else if (!arg.startsWith("--")) {
+      // In a short group the first value option takes the rest of the group (`-ds/x`), or the
+      // next word when it ends the group (`-ds /x`), as citty's parser does.
+      const letters = arg.slice(1);
+      const at = [...letters].findIndex((c) => valueShorts.has(c));
+      if (at === letters.length - 1) i++;
+    }
+  }
+  return -1;
+}
+
+type Parsed = Record<string, unknown> & { _: string[] };
+
+function parseSection(argv: string[], options: OptionSpec[], where: string): Parsed {
+  const parsed = parseArgs(argv, argsDef(options)) as unknown as Parsed;
+  const all = [...options, ...GLOBAL_OPTIONS];
+  const known = new Set(all.flatMap((o) => [o.long, ...(o.short ? [o.short] : [])]));
+  for (const key of Object.keys(parsed)) {
+    if (key === "_" || known.has(key)) continue;
+    throw new UsageError(`unknown option '${key.length === 1 ? "-" : "--"}${key}'${where}`);
+  }
+  for (const o of all) {
+    const value = parsed[o.long];
+    if (value === undefined) continue;
+    if (o.value && (typeof value !== "string" || value === "")) {
+      throw new UsageError(`option ${optionLabel(o)} needs a value${where}`);
+    }
+    if (!o.value && typeof value !== "boolean") {
+      throw new UsageError(`option ${optionLabel(o)} takes no value${where}`);
+    }
+  }
+  return parsed;
+}
+
+function parseBuffer(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`option -b/--buffer must be a positive integer (got '${text}')`);
+  }
+  return n;
+}
+
+/**
+ * Turns argv (without the program name) into what to do. `defaultSocket` is only called when no
+ * `-s` is given, so a test can pin it.
+ */
+export function parseCommandLine(argv: string[], defaultSocket: () => string): Action {
+  const at = findVerb(argv);
+  const head = parseSection(at < 0 ? argv : argv.slice(0, at), [], "");
+  const word = at < 0 ? "list" : (argv[at] as string);
+  if (!isVerb(word)) throw new UsageError(`unknown command '${word}' (see 'zinit --help')`);
+  const spec: VerbSpec = VERBS[word];
+  const where = ` for 'zinit ${word}'`;
+  const tail = at < 0 ? { _: [] } : parseSection(argv.slice(at + 1), spec.options, where);
+  const pick = (key: string): unknown => tail[key] ?? head[key];
+
+  if (pick("help") === true) return { kind: "help", verb: at < 0 ? undefined : word };
+  if (pick("version") === true) return { kind: "version" };
+
+  const positionals = tail._;
+  if (positionals.length > spec.positionals.length) {
+    throw new UsageError(`unexpected argument '${positionals[spec.positionals.length]}'${where}`);
+  }
+  const args: Record<string, string | undefined> = {};
+  spec.positionals.forEach((p, i) => {
+    const given = positionals[i];
+    if (given === undefined && p.required) {
+      throw new UsageError(`missing argument <${p.name}>${where}`);
+    }
+    args[p.name] = given ?? p.default;
+  });
+
+  if (word === "help") {
+    const topic = args.SUBCOMMAND;
+    if (topic === undefined) return { kind: "help" };
+    if (!isVerb(topic)) throw new UsageError(`unknown command '${topic}' (see 'zinit --help')`);
+    return { kind: "help", verb: topic };
+  }
+
+  const socket = (pick("socket") as string | undefined) ?? defaultSocket();
+  const debug = pick("debug") === true;
+  if (word === "init") {
+    return {
+      kind: "init",
+      options: {
+        configDir: (tail.config as string | undefined) ?? DEFAULT_CONFIG_DIR,
+        socket,
+        buffer: parseBuffer((tail.buffer as string | undefined) ?? String(DEFAULT_BUFFER)),
+        container: tail.container === true,
+        debug,
+      },
+    };
+  }
+
+  const invocation: ClientInvocation = { verb: word, socket, debug, json: pick("json") === true };
+  if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
+  if (word === "kill") invocation.signal = args.SIGNAL;
+  if (word === "log") {
+    if (args.FILTER !== undefined) invocation.name = args.FILTER;
+    invocation.snapshot = tail.snapshot === true;
+  }
+  if (word === "proxy") {
+    invocation.address = (tail.address as string | undefined) ?? DEFAULT_PROXY_ADDRESS;
+  }
+  return { kind: "client", invocation };
+}

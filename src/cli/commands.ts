@@ -1,0 +1,313 @@
+// The client verbs: each one talks JSON-RPC to the daemon and prints what upstream prints.
+
+import { type ClientInvocation, UsageError } from "./args.ts";
+import { RpcClient, RpcError, TransportError } from "./client.ts";
+import { print, printWarning } from "./output.ts";
+import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
+
+/** jsonrpsee's default request timeout, which upstream's CLI inherits. */
+const DEFAULT_TIMEOUT_S = 60;
+/** upstream's ServiceIsDown: the process vanished on its own, which is what a restart wants. */
+const SERVICE_IS_DOWN = -32003;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+export function timeoutFromEnv(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return DEFAULT_TIMEOUT_S * 1000;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new UsageError(`ZINIT_TIMEOUT must be a number of seconds (got '${value}')`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+function sortedMap(value: Record<string, unknown>): Map<string, YamlValue> {
+  return new Map(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, fromJson(value[key])]),
+  );
+}
+
+function sortedObject(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, value[key]]),
+  );
+}
+
+/** `status`: upstream's struct order, `after` sorted (upstream prints it in HashMap order). */
+export function statusYaml(status: unknown): string {
+  if (!isObject(status)) return toYaml(fromJson(status));
+  const after = isObject(status.after) ? sortedMap(status.after) : fromJson(status.after);
+  return toYaml(
+    new Map<string, YamlValue>([
+      ["name", fromJson(status.name)],
+      ["pid", fromJson(status.pid)],
+      ["state", fromJson(status.state)],
+      ["target", fromJson(status.target)],
+      ["after", after],
+    ]),
+  );
+}
+
+function processStats(stats: Record<string, unknown>): Array<[string, YamlValue]> {
+  const cpu = stats.cpu_usage;
+  return [
+    ["pid", fromJson(stats.pid)],
+    ["memory_usage", fromJson(stats.memory_usage)],
+    ["cpu_usage", typeof cpu === "number" ? new Real(cpu) : fromJson(cpu)],
+  ];
+}
+
+/** `stats`: `cpu_usage` is an f32 upstream, so it always prints as a float (`0.0`). */
+export function statsYaml(stats: unknown): string {
+  if (!isObject(stats)) return toYaml(fromJson(stats));
+  const children = Array.isArray(stats.children)
+    ? stats.children.map((c) => (isObject(c) ? new Map(processStats(c)) : fromJson(c)))
+    : fromJson(stats.children);
+  return toYaml(
+    new Map<string, YamlValue>([
+      ["name", fromJson(stats.name)],
+      ...processStats(stats),
+      ["children", children],
+    ]),
+  );
+}
+
+/**
+ * The log lines that are new after the snapshot. `backlog` holds the notifications that arrived
+ * before the snapshot reply, oldest first; its first lines were pushed before the snapshot was
+ * taken and are therefore also its newest lines. The cut is the longest prefix of `backlog` that
+ * ends like the snapshot does. With an in-order server (ours) that is all of it.
+ */
+export function linesAfterSnapshot(snapshot: string[], backlog: string[]): string[] {
+  for (let cut = backlog.length; cut > 0; cut--) {
+    const overlap = Math.min(cut, snapshot.length);
+    let same = true;
+    for (let i = 1; i <= overlap && same; i++) {
+      same = backlog[cut - i] === snapshot[snapshot.length - i];
+    }
+    if (same && overlap > 0) return backlog.slice(cut);
+  }
+  return backlog;
+}
+
+function asLines(value: unknown, method: string): string[] {
+  if (!Array.isArray(value)) throw new TransportError("protocol", `unexpected reply to ${method}`);
+  return value.map((line) => (typeof line === "string" ? line : JSON.stringify(line)));
+}
+
+type Ending = { kind: "signal" } | { kind: "closed"; error: Error };
+
+/**
+ * Waits for SIGINT/SIGTERM or the end of the connection. A second signal while the caller is
+ * still cleaning up exits at once, so a hung daemon cannot trap the user.
+ */
+function untilInterrupted(client: RpcClient): Promise<Ending> {
+  return new Promise((resolve) => {
+    let interrupted = false;
+    const onSignal = () => {
+      if (interrupted) process.exit(1);
+      interrupted = true;
+      resolve({ kind: "signal" });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    void client.closed.then((error) => resolve({ kind: "closed", error }));
+  });
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function isLoopback(ip: string): boolean {
+  const v4 = IPV4.exec(ip.replace(/^::ffff:/i, ""));
+  if (v4) return v4[1] === "127";
+  return /^(0{0,4}:){2,7}0{0,3}1$/.test(ip) || ip === "::1";
+}
+
+/**
+ * `HOST:PORT` → the `IP:PORT` the daemon can bind. Upstream's CLI let hostnames through and the
+ * daemon then failed on them; here `localhost` means 127.0.0.1 and other names are resolved.
+ */
+async function bindAddress(address: string): Promise<{ ip: string; text: string }> {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    throw new UsageError(`invalid address '${address}': expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  }
+  const host = (match[1] ?? match[2]) as string;
+  const { isIP } = await import("node:net");
+  let ip = host;
+  if (host === "localhost") {
+    ip = "127.0.0.1";
+  } else if (isIP(host) === 0) {
+    const { lookup } = await import("node:dns/promises");
+    try {
+      ip = (await lookup(host)).address;
+    } catch (err) {
+      throw new UsageError(`cannot resolve '${host}': ${(err as Error).message}`);
+    }
+  }
+  return { ip, text: isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}` };
+}
+
+export async function runClient(inv: ClientInvocation): Promise<number> {
+  const timeoutMs = timeoutFromEnv(process.env.ZINIT_TIMEOUT);
+  const name = inv.name ?? "";
+  // Validated before connecting, so a bad address fails the same with or without a daemon.
+  const bind = inv.verb === "proxy" ? await bindAddress(inv.address ?? "") : undefined;
+  if (inv.verb === "proxy" && !inv.json) {
+    print(`Starting HTTP/RPC server on ${inv.address}\n`);
+    print(`Connecting to Zinit daemon at ${inv.socket}\n`);
+  }
+  const client = await RpcClient.connect(inv.socket, {
+    timeoutMs,
+    trace: inv.debug ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  });
+  const json = (value: unknown) => print(`${JSON.stringify(value ?? null)}\n`);
+  const done = (value: unknown) => {
+    if (inv.json) json(value);
+    return 0;
+  };
+
+  try {
+    switch (inv.verb) {
+      case "list": {
+        const result = await client.call("service_list");
+        const services = isObject(result) ? result : {};
+        print(
+          inv.json ? `${JSON.stringify(sortedObject(services))}\n` : toYaml(sortedMap(services)),
+        );
+        return 0;
+      }
+      case "status": {
+        const result = await client.call("service_status", [name]);
+        print(inv.json ? `${JSON.stringify(result)}\n` : statusYaml(result));
+        return 0;
+      }
+      case "stats": {
+        const result = await client.call("service_stats", [name]);
+        print(inv.json ? `${JSON.stringify(result)}\n` : statsYaml(result));
+        return 0;
+      }
+      case "start":
+      case "stop":
+      case "monitor":
+      case "forget":
+        return done(await client.call(`service_${inv.verb}`, [name]));
+      case "kill":
+        return done(await client.call("service_kill", [name, inv.signal ?? "SIGTERM"]));
+      case "restart":
+        return done(await restart(client, name, timeoutMs));
+      case "shutdown":
+      case "reboot":
+        return done(await powerOff(client, inv.verb));
+      case "log":
+        return await followLog(client, inv);
+      case "proxy":
+        return await proxy(client, inv, bind as { ip: string; text: string });
+    }
+  } finally {
+    client.close();
+  }
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+/** Settles like `promise`, or with TIMED_OUT after `ms` (never, for 0). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  if (ms <= 0) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Stop (ours answers once every process is gone), then start. If the stop does not answer in
+ * time, SIGKILL the service and wait for that same stop to finish before starting again.
+ */
+async function restart(client: RpcClient, name: string, timeoutMs: number): Promise<unknown> {
+  const stopped = client.call("service_stop", [name], 0);
+  if ((await within(stopped, timeoutMs)) === TIMED_OUT) {
+    try {
+      await client.call("service_kill", [name, "SIGKILL"]);
+    } catch (err) {
+      if (!(err instanceof RpcError && err.code === SERVICE_IS_DOWN)) throw err;
+    }
+    if ((await within(stopped, timeoutMs)) === TIMED_OUT) {
+      throw new TransportError("timeout", `service '${name}' did not stop, even after SIGKILL`);
+    }
+  }
+  return client.call("service_start", [name]);
+}
+
+/** The daemon answers before going down (upstream never did: a dropped connection is success). */
+async function powerOff(client: RpcClient, verb: "shutdown" | "reboot"): Promise<unknown> {
+  try {
+    return await client.call(verb === "shutdown" ? "system_shutdown" : "system_reboot");
+  } catch (err) {
+    if (err instanceof TransportError && err.kind === "closed") return null;
+    throw err;
+  }
+}
+
+/**
+ * Subscribes before taking the snapshot so no line falls between the two (upstream lost them),
+ * and drops the notifications the snapshot already contains.
+ */
+async function followLog(client: RpcClient, inv: ClientInvocation): Promise<number> {
+  const params = inv.name === undefined ? [] : [inv.name];
+  const emit = (line: string) => print(inv.json ? `${JSON.stringify(line)}\n` : `${line}\n`);
+  if (inv.name !== undefined) await client.call("service_status", params);
+  if (inv.snapshot) {
+    for (const line of asLines(
+      await client.call("stream_currentLogs", params),
+      "stream_currentLogs",
+    )) {
+      emit(line);
+    }
+    return 0;
+  }
+  let backlog: string[] | null = [];
+  await client.subscribe("stream_subscribeLogs", params, (item) => {
+    const line = typeof item === "string" ? item : JSON.stringify(item);
+    if (backlog) backlog.push(line);
+    else emit(line);
+  });
+  const snapshot = asLines(await client.call("stream_currentLogs", params), "stream_currentLogs");
+  for (const line of snapshot) emit(line);
+  for (const line of linesAfterSnapshot(snapshot, backlog)) emit(line);
+  backlog = null;
+  const ending = await untilInterrupted(client);
+  if (ending.kind === "signal") return 0;
+  throw ending.error;
+}
+
+async function proxy(
+  client: RpcClient,
+  inv: ClientInvocation,
+  bind: { ip: string; text: string },
+): Promise<number> {
+  if (!isLoopback(bind.ip)) {
+    printWarning(
+      `${bind.text} is reachable from other hosts, and the HTTP/RPC API has no authentication: ` +
+        "anyone who can connect can create and run services as zinit's user (root)",
+    );
+  }
+  const started = await client.call("system_start_http_server", [bind.text]);
+  print(inv.json ? `${JSON.stringify(started)}\n` : `${String(started)}\nPress Ctrl+C to stop\n`);
+  const ending = await untilInterrupted(client);
+  if (ending.kind === "closed") throw ending.error;
+  await client.call("system_stop_http_server");
+  if (!inv.json) print("HTTP/RPC server stopped\n");
+  return 0;
+}

@@ -1,0 +1,42 @@
+// The one zinit executable: `zinit init` is the daemon, every other verb is a client of its
+// socket. The daemon is loaded only for `init`, so a client call stays cheap.
+
+import { parseCommandLine, UsageError } from "./cli/args.ts";
+import { RpcError, TransportError } from "./cli/client.ts";
+import { runClient } from "./cli/commands.ts";
+import { helpText } from "./cli/help.ts";
+import { exit, print, printError } from "./cli/output.ts";
+import { defaultSocket } from "./defaults.ts";
+import { VERSION_LINE } from "./version.ts";
+
+async function main(argv: string[]): Promise<number> {
+  const action = parseCommandLine(argv, () => defaultSocket());
+  switch (action.kind) {
+    case "help":
+      print(helpText(defaultSocket(), action.verb));
+      return 0;
+    case "version":
+      print(`${VERSION_LINE}\n`);
+      return 0;
+    case "init": {
+      const { runInit } = await import("./daemon/init.ts");
+      return runInit(action.options);
+    }
+    case "client":
+      return runClient(action.invocation);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof UsageError || err instanceof RpcError || err instanceof TransportError) {
+    return err.message;
+  }
+  return `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+}
+
+try {
+  await exit(await main(process.argv.slice(2)));
+} catch (err) {
+  printError(describe(err));
+  await exit(1);
+}
