@@ -133,14 +133,10 @@ async function dispatch(parts: string[], control: Control): Promise<unknown> {
       try {
         await control.monitor(name);
       } catch (err) {
-        if (
-          err instanceof ZinitError &&
-          err.kind !== "ServiceAlreadyMonitored" &&
-          err.kind !== "ShuttingDown"
-        ) {
-          throw new LegacyFailure("failed to load service config");
-        }
-        throw err;
+        // Upstream wrapped every load failure in this one context message.
+        const kind = err instanceof ZinitError ? err.kind : null;
+        if (kind === "ServiceAlreadyMonitored" || kind === "ShuttingDown") throw err;
+        throw new LegacyFailure("failed to load service config");
       }
       return null;
     case "kill": {

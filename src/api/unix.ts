@@ -96,7 +96,7 @@ export async function serveUnix(
       const head = c.queue[0] as Uint8Array;
       const n = sock.write(head);
       if (n < 0) return closeConn(sock);
-      c.queued -= Math.max(n, 0);
+      c.queued -= n;
       if (n < head.length) {
         c.queue[0] = head.subarray(n);
         return;

@@ -1,0 +1,265 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createMethodTable } from "../../src/api/methods.ts";
+import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
+import { FakeControl } from "./fake-control.ts";
+
+const TIMEOUT = 15_000;
+const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
+
+let dir: string;
+let server: SocketServer;
+let control: FakeControl;
+
+/** A client that collects reply lines and lets a test wait for a number of them. */
+class Client {
+  readonly sock: Socket;
+  lines: string[] = [];
+  raw = "";
+  closed: Promise<void>;
+  private waiters: (() => void)[] = [];
+
+  constructor(path: string) {
+    this.sock = connect(path);
+    this.sock.on("data", (d: Buffer) => {
+      this.raw += d.toString("utf8");
+      const parts = this.raw.split("\n");
+      this.raw = parts.pop() ?? "";
+      this.lines.push(...parts);
+      for (const w of this.waiters) w();
+    });
+    this.sock.on("error", () => {});
+    this.closed = new Promise((resolve) => this.sock.on("close", () => resolve()));
+  }
+
+  async lineCount(n: number): Promise<unknown[]> {
+    const deadline = Date.now() + TIMEOUT;
+    while (this.lines.length < n) {
+      if (Date.now() > deadline) throw new Error(`only ${this.lines.length} of ${n} lines`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+    return this.lines.map((l) => JSON.parse(l));
+  }
+
+  async waitClosed(): Promise<void> {
+    let timer: Timer | undefined;
+    await Promise.race([
+      this.closed,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("connection was not closed")), TIMEOUT);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+const listReply = (id: unknown) => ({ jsonrpc: "2.0", result: { redis: "Running" }, id });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "zinit-unix-"));
+  control = new FakeControl();
+  control.add("redis", { pid: 42 });
+  server = await serveUnix(join(dir, "sub", "zinit.sock"), createMethodTable(control), control);
+});
+
+afterAll(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("binding", () => {
+  test("creates the parent dir and chmods the socket to 0600", () => {
+    expect(statSync(server.path).isSocket()).toBe(true);
+    expect(statSync(server.path).mode & 0o777).toBe(0o600);
+  });
+
+  test("a custom mode is applied", async () => {
+    const path = join(dir, "mode.sock");
+    const s = await serveUnix(path, createMethodTable(control), control, { mode: 0o660 });
+    expect(statSync(path).mode & 0o777).toBe(0o660);
+    s.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test("refuses to steal the socket of a live server and leaves it in place", async () => {
+    await expect(serveUnix(server.path, createMethodTable(control), control)).rejects.toThrow(
+      `another zinit is already listening on ${server.path}`,
+    );
+    expect(statSync(server.path).isSocket()).toBe(true);
+    const c = new Client(server.path);
+    c.sock.write(LIST);
+    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    c.sock.destroy();
+  });
+
+  test("replaces a stale file", async () => {
+    const path = join(dir, "stale.sock");
+    writeFileSync(path, "left over");
+    const s = await serveUnix(path, createMethodTable(control), control);
+    expect(statSync(path).isSocket()).toBe(true);
+    const c = new Client(path);
+    c.sock.write(LIST);
+    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    c.sock.destroy();
+    s.close();
+  });
+});
+
+describe("JSON-RPC framing on the socket", () => {
+  test("newline-terminated request: one compact line back", async () => {
+    const c = new Client(server.path);
+    c.sock.write(`${LIST}\n`);
+    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(c.lines[0]).toBe(JSON.stringify(JSON.parse(c.lines[0] as string)));
+    c.sock.destroy();
+  });
+
+  test("request without newline", async () => {
+    const c = new Client(server.path);
+    c.sock.write(LIST);
+    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    c.sock.destroy();
+  });
+
+  test("two requests in one write, persistent connection", async () => {
+    const c = new Client(server.path);
+    c.sock.write(`${LIST}${LIST.replace('"id":1', '"id":2')}`);
+    const replies = await c.lineCount(2);
+    expect(replies.map((r) => (r as { id: number }).id).sort()).toEqual([1, 2]);
+    c.sock.write(`  \n${LIST.replace('"id":1', '"id":"three"')}\n`);
+    expect((await c.lineCount(3))[2]).toEqual(listReply("three"));
+    c.sock.destroy();
+  });
+
+  test("one request split into 1-byte writes", async () => {
+    const c = new Client(server.path);
+    const bytes = Buffer.from(`${LIST}\n`);
+    for (const b of bytes) {
+      await new Promise<void>((resolve) => c.sock.write(Buffer.from([b]), () => resolve()));
+    }
+    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    c.sock.destroy();
+  });
+
+  test("a batch", async () => {
+    const c = new Client(server.path);
+    c.sock.write(`[${LIST},${LIST.replace('"id":1', '"id":2')}]`);
+    expect(await c.lineCount(1)).toEqual([[listReply(1), listReply(2)]]);
+    c.sock.destroy();
+  });
+
+  test("garbage gets parse errors and the next valid frame still answers", async () => {
+    const c = new Client(server.path);
+    c.sock.write(`{"jsonrpc":"2.0","id":1,"method":}\nnot json at all\n${LIST}`);
+    const replies = await c.lineCount(3);
+    const parseError = {
+      jsonrpc: "2.0",
+      error: { code: -32700, message: "Parse error" },
+      id: null,
+    };
+    expect(replies.filter((r) => (r as { id: unknown }).id === null)).toEqual([
+      parseError,
+      parseError,
+    ]);
+    expect(replies.filter((r) => (r as { id: unknown }).id === 1)).toEqual([listReply(1)]);
+    c.sock.destroy();
+  });
+
+  test("a 20 MiB request is rejected and the connection closed; the server keeps serving", async () => {
+    const c = new Client(server.path);
+    const big = `{"jsonrpc":"2.0","id":1,"method":"service_list","params":["${"x".repeat(20 * 1024 * 1024)}"]}`;
+    c.sock.write(big);
+    await c.waitClosed();
+    expect(c.lines).toEqual([
+      '{"jsonrpc":"2.0","error":{"code":-32007,"message":"Request is too big","data":"Exceeded max limit of 10485760"},"id":null}',
+    ]);
+    const d = new Client(server.path);
+    d.sock.write(LIST);
+    expect(await d.lineCount(1)).toEqual([listReply(1)]);
+    d.sock.destroy();
+  });
+
+  test("half-close: replies are flushed before the server closes", async () => {
+    const c = new Client(server.path);
+    c.sock.end(`${LIST}${LIST.replace('"id":1', '"id":2')}`);
+    await c.waitClosed();
+    expect(c.lines.map((l) => JSON.parse(l).id).sort()).toEqual([1, 2]);
+  });
+
+  test("half-close with an unfinished frame answers a parse error", async () => {
+    const c = new Client(server.path);
+    c.sock.end('{"jsonrpc":"2.0","id":1');
+    await c.waitClosed();
+    expect(c.lines.map((l) => JSON.parse(l))).toEqual([
+      { jsonrpc: "2.0", error: { code: -32700, message: "Parse error" }, id: null },
+    ]);
+  });
+
+  test("200 concurrent connections all get answers", async () => {
+    const clients = Array.from({ length: 200 }, () => new Client(server.path));
+    clients.forEach((c, i) => {
+      c.sock.write(LIST.replace('"id":1', `"id":${i}`));
+    });
+    const replies = await Promise.all(clients.map((c) => c.lineCount(1)));
+    replies.forEach((r, i) => {
+      expect(r).toEqual([listReply(i)]);
+    });
+    for (const c of clients) c.sock.destroy();
+  });
+
+  test("log subscription notifications arrive as lines on the same connection", async () => {
+    const c = new Client(server.path);
+    c.sock.write('{"jsonrpc":"2.0","id":5,"method":"stream_subscribeLogs","params":["redis"]}');
+    const [sub] = (await c.lineCount(1)) as { result: number; id: number }[];
+    expect(sub?.id).toBe(5);
+    control.log("[+] redis: hello");
+    control.log("[+] other: skipped");
+    control.log("[-] redis: world");
+    const lines = await c.lineCount(3);
+    expect(lines.slice(1)).toEqual([
+      {
+        jsonrpc: "2.0",
+        method: "stream_subscribeLogs",
+        params: { subscription: sub?.result, result: "[+] redis: hello" },
+      },
+      {
+        jsonrpc: "2.0",
+        method: "stream_subscribeLogs",
+        params: { subscription: sub?.result, result: "[-] redis: world" },
+      },
+    ]);
+    const before = control.listeners.size;
+    c.sock.destroy();
+    await c.closed;
+    const deadline = Date.now() + TIMEOUT;
+    while (control.listeners.size >= before && Date.now() < deadline) await Bun.sleep(5);
+    expect(control.listeners.size).toBe(before - 1);
+  });
+
+  test("a follower that stops reading is disconnected once its queue passes the cap", async () => {
+    const path = join(dir, "bp.sock");
+    const s = await serveUnix(path, createMethodTable(control), control, { maxQueued: 256 * 1024 });
+    const c = new Client(path);
+    c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
+    await c.lineCount(1);
+    const subscribed = control.listeners.size;
+    c.sock.pause();
+    const line = `[+] redis: ${"y".repeat(1000)}`;
+    // Far more than the kernel socket buffers plus the cap.
+    for (let i = 0; i < 20_000 && control.listeners.size === subscribed; i++) control.log(line);
+    expect(control.listeners.size).toBe(subscribed - 1);
+    c.sock.resume();
+    await c.waitClosed();
+    const d = new Client(path);
+    d.sock.write(LIST);
+    expect(await d.lineCount(1)).toEqual([listReply(1)]);
+    d.sock.destroy();
+    s.close();
+  });
+});
