@@ -1,0 +1,280 @@
+// JSON-RPC 2.0 dispatch for one connection, shaped like jsonrpsee 0.25 on the wire: replies are
+// `{"jsonrpc","result"|"error","id"}` in that key order, requests run concurrently and answer as
+// they finish (clients match by id), batches answer with one array, notifications get nothing,
+// and subscriptions answer with an id and then push `{"method","params":{subscription,result}}`.
+// Transports own the bytes (framing, newlines, back-pressure); this owns everything after.
+
+import {
+  INTERNAL_ERROR,
+  internalError,
+  invalidRequest,
+  methodNotFound,
+  parseError,
+  RpcError,
+} from "./errors.ts";
+import type { MethodTable, SubscribeMethod, UnsubscribeMethod } from "./methods.ts";
+
+/** Sends one compact JSON text, without a trailing newline. */
+export type Send = (message: string) => void;
+
+type Id = string | number | null;
+
+/** jsonrpsee's per-connection default. */
+export const MAX_SUBSCRIPTIONS = 1024;
+
+/** A reply, plus what to do once it has been sent (start a subscription's notifications). */
+interface Outcome {
+  reply: Record<string, unknown>;
+  afterSend?: () => void;
+}
+
+interface Subscription {
+  method: string;
+  cancel: () => void;
+}
+
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const isId = (value: unknown): value is Id =>
+  value === null ||
+  typeof value === "string" ||
+  (typeof value === "number" && Number.isFinite(value));
+
+const success = (id: Id, result: unknown) => ({ jsonrpc: "2.0", result: result ?? null, id });
+
+function failure(id: Id, err: unknown): Record<string, unknown> {
+  const error =
+    err instanceof RpcError ? err : internalError(err instanceof Error ? err.message : String(err));
+  return { jsonrpc: "2.0", error: error.toJSON(), id };
+}
+
+/** Random like jsonrpsee's RandomIntegerIdProvider: an integer below 2^53. */
+function randomSubscriptionId(): number {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return ((words[0] as number) & 0x1fffff) * 2 ** 32 + (words[1] as number);
+}
+
+export interface SessionOptions {
+  /** False for plain HTTP, where there is no channel for notifications. Default true. */
+  subscriptions?: boolean;
+}
+
+export class RpcSession {
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly subs = new Map<number, Subscription>();
+  private readonly subscriptions: boolean;
+  private closed = false;
+
+  constructor(
+    private readonly table: MethodTable,
+    private readonly sendRaw: Send,
+    opts: SessionOptions = {},
+  ) {
+    this.subscriptions = opts.subscriptions ?? true;
+  }
+
+  /** One complete JSON text: a request, a notification or a batch. Never rejects. */
+  handleText(text: string): Promise<void> {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.send({ jsonrpc: "2.0", error: parseError().toJSON(), id: null });
+      return Promise.resolve();
+    }
+    return this.handleValue(value);
+  }
+
+  /** An already-parsed JSON value. Never rejects. */
+  handleValue(value: unknown): Promise<void> {
+    const task = this.dispatch(value).catch(() => {
+      // dispatch answers every failure itself; this only keeps a bug from becoming an
+      // unhandled rejection in PID 1.
+    });
+    this.inflight.add(task);
+    return task.finally(() => this.inflight.delete(task));
+  }
+
+  /** Resolves once every request received so far has been answered. */
+  async pending(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Drops this session's subscriptions; replies still in flight are still sent. */
+  close(): void {
+    this.closed = true;
+    for (const sub of this.subs.values()) this.cancel(sub);
+    this.subs.clear();
+  }
+
+  private async dispatch(value: unknown): Promise<void> {
+    if (!Array.isArray(value)) {
+      const outcome = await this.execute(value);
+      if (outcome) {
+        this.send(outcome.reply);
+        outcome.afterSend?.();
+      }
+      return;
+    }
+    if (value.length === 0) {
+      this.send(failure(null, invalidRequest()));
+      return;
+    }
+    const outcomes = (await Promise.all(value.map((item) => this.execute(item)))).filter(
+      (o): o is Outcome => o !== null,
+    );
+    if (outcomes.length === 0) return;
+    this.send(outcomes.map((o) => o.reply));
+    for (const o of outcomes) o.afterSend?.();
+  }
+
+  /** One request object; null when nothing is to be answered (a notification). */
+  private async execute(req: unknown): Promise<Outcome | null> {
+    if (!isMap(req)) return { reply: failure(null, invalidRequest()) };
+    const hasId = Object.hasOwn(req, "id");
+    if (hasId && !isId(req.id)) return { reply: failure(null, invalidRequest()) };
+    const id = hasId ? (req.id as Id) : null;
+    if (req.jsonrpc !== "2.0" || typeof req.method !== "string") {
+      return { reply: failure(id, invalidRequest()) };
+    }
+    const method = req.method;
+    const def = this.table.get(method);
+    if (!hasId) {
+      // A notification still runs (JSON-RPC 2.0 §4.1) but is never answered; a subscription
+      // could never be addressed, so it is not even started.
+      if (def?.kind === "call") await def.call(req.params).catch(() => {});
+      else if (def?.kind === "unsubscribe") this.unsubscribe(def, req.params);
+      return null;
+    }
+    if (!def) return { reply: failure(id, methodNotFound()) };
+    switch (def.kind) {
+      case "call":
+        try {
+          return { reply: success(id, await def.call(req.params)) };
+        } catch (err) {
+          return { reply: failure(id, err) };
+        }
+      case "subscribe":
+        return this.subscribe(id, method, def, req.params);
+      case "unsubscribe":
+        if (!this.subscriptions) return { reply: failure(id, noSubscriptions()) };
+        return { reply: success(id, this.unsubscribe(def, req.params)) };
+    }
+  }
+
+  private async subscribe(
+    id: Id,
+    method: string,
+    def: SubscribeMethod,
+    params: unknown,
+  ): Promise<Outcome> {
+    if (!this.subscriptions) return { reply: failure(id, noSubscriptions()) };
+    if (this.subs.size >= MAX_SUBSCRIPTIONS) {
+      // Not jsonrpsee's -32006: that code means ShuttingDown to zinit clients (upstream #26).
+      return {
+        reply: failure(
+          id,
+          new RpcError(
+            INTERNAL_ERROR,
+            "Too many subscriptions on the connection",
+            `Exceeded max limit of ${MAX_SUBSCRIPTIONS}`,
+          ),
+        ),
+      };
+    }
+    let subId = randomSubscriptionId();
+    while (this.subs.has(subId)) subId = randomSubscriptionId();
+    // Items that arrive before the reply is out wait, so the client learns the id first.
+    let queue: unknown[] | null = [];
+    const notify = (item: unknown) =>
+      this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
+    let live = true;
+    const emit = (item: unknown) => {
+      if (!live) return;
+      if (queue) queue.push(item);
+      else notify(item);
+    };
+    let stop: () => void;
+    try {
+      stop = await def.subscribe(params, emit);
+    } catch (err) {
+      return { reply: failure(id, err) };
+    }
+    const sub = {
+      method,
+      cancel: () => {
+        live = false;
+        stop();
+      },
+    };
+    if (this.closed) this.cancel(sub);
+    else this.subs.set(subId, sub);
+    return {
+      reply: success(id, subId),
+      afterSend: () => {
+        const waiting = queue ?? [];
+        queue = null;
+        for (const item of waiting) emit(item);
+      },
+    };
+  }
+
+  /** jsonrpsee's generated unsubscribe: `[id]`; anything unusable is simply `false`. */
+  private unsubscribe(def: UnsubscribeMethod, params: unknown): boolean {
+    const subId = Array.isArray(params)
+      ? params[0]
+      : isMap(params)
+        ? params.subscription
+        : undefined;
+    if (typeof subId !== "number") return false;
+    const sub = this.subs.get(subId);
+    if (!sub || sub.method !== def.subscription) return false;
+    this.subs.delete(subId);
+    this.cancel(sub);
+    return true;
+  }
+
+  private cancel(sub: Subscription): void {
+    try {
+      sub.cancel();
+    } catch {
+      // Unsubscribing from the log ring cannot meaningfully fail; never let it escape.
+    }
+  }
+
+  private send(message: unknown): void {
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (err) {
+      // A result that can't be serialised still gets an answer instead of silence.
+      const id = isMap(message) && isId(message.id) ? message.id : null;
+      text = JSON.stringify(
+        failure(id, internalError(err instanceof Error ? err.message : String(err))),
+      );
+    }
+    try {
+      this.sendRaw(text);
+    } catch {
+      // The transport is gone; it closes the session itself.
+    }
+  }
+}
+
+function noSubscriptions(): RpcError {
+  return internalError("subscriptions need a WebSocket or the unix socket, not plain HTTP");
+}
+
+/**
+ * One plain HTTP POST body → the reply text, or null when it held only notifications.
+ * Subscriptions answer -32603, as jsonrpsee does over HTTP.
+ */
+export async function handleHttpBody(table: MethodTable, body: string): Promise<string | null> {
+  const out: string[] = [];
+  const session = new RpcSession(table, (msg) => out.push(msg), { subscriptions: false });
+  await session.handleText(body);
+  await session.pending();
+  session.close();
+  return out.length > 0 ? out.join("\n") : null;
+}

@@ -1,0 +1,568 @@
+// The JSON-RPC method table: the one way from every transport (unix socket, HTTP, WebSocket) and
+// the CLI into the daemon. Each method decodes its params the way upstream's jsonrpsee macros do
+// (positional array or named object, zinit-upstream.md §7.1), checks names before touching the
+// daemon or the disk, calls `Control`, and shapes the result and errors as upstream v0.2.28 does.
+
+import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { link, lstat, open, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { parseDocument, stringify } from "yaml";
+import { fsErrorText, readConfigFile } from "../config/file.ts";
+import { serviceFilePath } from "../config/load.ts";
+import { serviceNameError } from "../config/names.ts";
+import { validateServiceObject } from "../config/schema.ts";
+import { ZinitError } from "../core/errors.ts";
+import { parseSignal } from "../core/signals.ts";
+import type { Control } from "./control.ts";
+import {
+  CONFIG_ERROR,
+  causeChain,
+  invalidParams,
+  invalidServiceName,
+  invalidSignal,
+  SERVICE_ALREADY_EXISTS,
+  SERVICE_FILE_ERROR,
+  SERVICE_NOT_FOUND,
+  SHUTTING_DOWN,
+  toRpcError,
+  zinitRpcError,
+} from "./errors.ts";
+import openrpc from "./openrpc.json" with { type: "json" };
+
+/** A plain request/response method. Throws RpcError to answer with an error object. */
+export interface CallMethod {
+  kind: "call";
+  call(params: unknown): Promise<unknown>;
+}
+
+/** A subscription (jsonrpsee style): the reply is an id, then notifications carry the items. */
+export interface SubscribeMethod {
+  kind: "subscribe";
+  /** Checks the params and starts calling `emit` per item; resolves to the cancel function. */
+  subscribe(params: unknown, emit: (item: unknown) => void): Promise<() => void>;
+}
+
+/** Cancels a subscription made by the method named `subscription`; answers true/false. */
+export interface UnsubscribeMethod {
+  kind: "unsubscribe";
+  subscription: string;
+}
+
+export type MethodDef = CallMethod | SubscribeMethod | UnsubscribeMethod;
+export type MethodTable = ReadonlyMap<string, MethodDef>;
+
+/** What `rpc.discover` returns: upstream sends the document as a JSON string, not an object. */
+export const OPENRPC_TEXT = JSON.stringify(openrpc, null, 2);
+
+/** Longest YAML alias expansion accepted from a service file (a "billion laughs" guard). */
+const MAX_ALIAS_COUNT = 100;
+
+// ---------------------------------------------------------------------------------------------
+// Params, decoded as jsonrpsee's generated code does, with serde's texts as `data`.
+
+/** How serde names a JSON value in "invalid type: …" messages. */
+function serdeKind(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "boolean") return `boolean \`${value}\``;
+  if (typeof value === "number") {
+    return Number.isInteger(value) ? `integer \`${value}\`` : `floating point \`${value}\``;
+  }
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`;
+  if (Array.isArray(value)) return "sequence";
+  return "map";
+}
+
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** snake_case → lowerCamelCase, the alias jsonrpsee accepts for named params. */
+const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Reads params in declaration order: positional by index, named by key (snake or camel). */
+class Params {
+  private index = 0;
+  private readonly list: readonly unknown[] | null;
+  private readonly named: Record<string, unknown> | null;
+
+  constructor(raw: unknown) {
+    if (raw === undefined || raw === null) {
+      this.list = [];
+      this.named = null;
+    } else if (Array.isArray(raw)) {
+      this.list = raw;
+      this.named = null;
+    } else if (isMap(raw)) {
+      this.list = null;
+      this.named = raw;
+    } else {
+      throw invalidParams(`invalid type: ${serdeKind(raw)}, expected an array or an object`);
+    }
+  }
+
+  /** The raw value, or undefined when absent; `names` are alternatives for the named form. */
+  private take(names: readonly string[]): unknown {
+    if (this.list) return this.list[this.index++];
+    for (const name of names) {
+      for (const key of new Set([name, camel(name)])) {
+        if (this.named && Object.hasOwn(this.named, key) && this.named[key] !== undefined) {
+          return this.named[key];
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private missing(name: string): never {
+    throw invalidParams(this.list ? "No more params" : `missing field \`${name}\``);
+  }
+
+  string(name: string): string {
+    const value = this.take([name]);
+    if (value === undefined) this.missing(name);
+    if (typeof value !== "string") {
+      throw invalidParams(`invalid type: ${serdeKind(value)}, expected a string`);
+    }
+    return value;
+  }
+
+  /** An `Option<String>`: missing and null both mean none. Named, the first present key wins. */
+  optionalString(...names: string[]): string | undefined {
+    let value: unknown;
+    if (this.list) value = this.take(names);
+    else {
+      for (const name of names) {
+        value = this.take([name]);
+        if (value !== undefined && value !== null) break;
+      }
+    }
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "string") {
+      throw invalidParams(`invalid type: ${serdeKind(value)}, expected a string`);
+    }
+    return value;
+  }
+
+  map(name: string): Record<string, unknown> {
+    const value = this.take([name]);
+    if (value === undefined) this.missing(name);
+    if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
+    return value;
+  }
+}
+
+function checkName(action: string, name: string): void {
+  const reason = serviceNameError(name);
+  if (reason !== null) throw invalidServiceName(action, name, reason);
+}
+
+/** Runs a Control call and maps whatever it throws to the error object of `action`. */
+async function attempt<T>(
+  action: string,
+  service: string | null,
+  run: () => T | Promise<T>,
+  defaultCode?: number,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw toRpcError(err, action, service, defaultCode === undefined ? {} : { defaultCode });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service files (create/get/delete): upstream's messages, but atomic and never clobbering.
+
+const fileError = (action: string, detail: string, name: string, err: unknown) =>
+  zinitRpcError(SERVICE_FILE_ERROR, action, detail, name, [fsErrorText(err)]);
+
+const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
+
+/** `---`, keys sorted at every level, no line folding: what serde_yaml wrote for upstream. */
+export function serviceYaml(content: Record<string, unknown>): string {
+  return `---\n${stringify(content, { sortMapEntries: true, lineWidth: 0 })}`;
+}
+
+async function createServiceFile(dir: string, name: string, text: string): Promise<void> {
+  const finalPath = join(dir, `${name}.yaml`);
+  // Not derived from the name: a 250-byte name plus a suffix would exceed NAME_MAX. Hidden and
+  // without a .yaml/.yml ending, the loader never picks it up.
+  const tmpPath = join(dir, `.zinit-create-${process.pid}-${randomBytes(8).toString("hex")}.tmp`);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  } catch (err) {
+    throw fileError("creating service file", "failed to create service file", name, err);
+  }
+  try {
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } catch (err) {
+      throw fileError("writing service file", "failed to write service file", name, err);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+    try {
+      // link(2) fails with EEXIST instead of replacing: a file that appeared since the check is
+      // never clobbered, and readers only ever see the complete file.
+      await link(tmpPath, finalPath);
+    } catch (err) {
+      if (errnoOf(err) === "EEXIST") throw alreadyExists(name);
+      throw fileError("creating service file", "failed to create service file", name, err);
+    }
+  } finally {
+    await unlink(tmpPath).catch(() => {});
+  }
+  await syncDir(dir);
+}
+
+/** Makes the new directory entry durable; a failure here leaves a valid file, so it is ignored. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the file itself is already synced.
+  }
+}
+
+const alreadyExists = (name: string) =>
+  zinitRpcError(
+    SERVICE_ALREADY_EXISTS,
+    "creating service",
+    `Service '${name}' already exists`,
+    name,
+    null,
+    { dataAction: "creating service file" },
+  );
+
+const fileNotFound = (action: string, dataAction: string, name: string) =>
+  zinitRpcError(SERVICE_NOT_FOUND, action, `Service '${name}' not found`, name, null, {
+    dataAction,
+    hint: "Ensure the service file exists",
+  });
+
+async function existingServiceFiles(dir: string, name: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const ext of [".yaml", ".yml"]) {
+    const path = join(dir, name + ext);
+    try {
+      await lstat(path);
+      found.push(path);
+    } catch {
+      // absent
+    }
+  }
+  return found;
+}
+
+function readServiceJson(dir: string, name: string): unknown {
+  const path = serviceFilePath(dir, name);
+  if (path === null) throw fileNotFound("getting service", "reading service file", name);
+  let text: string;
+  try {
+    text = readConfigFile(path);
+  } catch (err) {
+    // A dangling symlink: upstream's `exists()` follows links, so this is "not found" too.
+    if (errnoOf(err) === "ENOENT")
+      throw fileNotFound("getting service", "reading service file", name);
+    throw fileError("reading service file", "failed to read service file", name, err);
+  }
+  const doc = parseDocument(text, { prettyErrors: false });
+  const parseErr = doc.errors[0];
+  if (parseErr) {
+    throw zinitRpcError(
+      CONFIG_ERROR,
+      "getting service",
+      "failed to parse YAML",
+      name,
+      [parseErr.message],
+      { dataAction: "parsing service file", hint: "Ensure the YAML is valid" },
+    );
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? null;
+  } catch (err) {
+    throw zinitRpcError(
+      CONFIG_ERROR,
+      "getting service",
+      "failed to convert YAML to JSON",
+      name,
+      [err instanceof Error ? err.message : String(err)],
+      { dataAction: "converting YAML to JSON", hint: "Ensure the YAML is valid" },
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function createMethodTable(control: Control): MethodTable {
+  const call = (fn: (p: Params) => Promise<unknown>): CallMethod => ({
+    kind: "call",
+    call: (raw) => Promise.resolve().then(() => fn(new Params(raw))),
+  });
+  // Methods without params ignore whatever is sent, as jsonrpsee does.
+  const noParams = (fn: () => Promise<unknown>): CallMethod => ({ kind: "call", call: () => fn() });
+
+  /** The common shape: one `name` param, checked, then one Control call. */
+  const named = (action: string, run: (name: string) => unknown) =>
+    call(async (p) => {
+      const name = p.string("name");
+      checkName(action, name);
+      return attempt(action, name, () => run(name));
+    });
+
+  const methods: [string, MethodDef][] = [
+    ["rpc.discover", noParams(async () => OPENRPC_TEXT)],
+
+    [
+      "service_list",
+      noParams(() =>
+        attempt("listing services", null, () => {
+          const list = control.list();
+          const out: Record<string, string> = {};
+          for (const [name, state] of Object.entries(list)) out[name] = state;
+          return out;
+        }),
+      ),
+    ],
+
+    [
+      "service_status",
+      named("getting status", (name) => {
+        const s = control.status(name);
+        // Rebuilt so the keys go out in upstream's order whatever the daemon returned.
+        return {
+          name: s.name,
+          pid: s.pid,
+          state: s.state,
+          target: s.target,
+          after: { ...s.after },
+        };
+      }),
+    ],
+
+    [
+      "service_start",
+      named("starting service", (name) => {
+        control.start(name);
+        return null;
+      }),
+    ],
+
+    [
+      "service_stop",
+      named("stopping service", async (name) => {
+        await control.stop(name);
+        return null;
+      }),
+    ],
+
+    [
+      "service_monitor",
+      call(async (p) => {
+        const action = "monitoring service";
+        const name = p.string("name");
+        checkName(action, name);
+        try {
+          await control.monitor(name);
+        } catch (err) {
+          const loading = err instanceof ZinitError && err.kind === "ConfigError";
+          throw toRpcError(
+            err,
+            action,
+            name,
+            loading ? { dataAction: "loading service config" } : {},
+          );
+        }
+        return null;
+      }),
+    ],
+
+    [
+      "service_forget",
+      named("forgetting service", (name) => {
+        control.forget(name);
+        return null;
+      }),
+    ],
+
+    [
+      "service_kill",
+      call(async (p) => {
+        const action = "sending signal";
+        const name = p.string("name");
+        const signal = p.string("signal");
+        // Upstream checks the signal before the service (v0.2.28).
+        if (parseSignal(signal) === null) throw invalidSignal(signal, name);
+        checkName(action, name);
+        await attempt(action, name, () => control.kill(name, signal));
+        return null;
+      }),
+    ],
+
+    [
+      "service_create",
+      call(async (p) => {
+        const action = "creating service";
+        const name = p.string("name");
+        const content = p.map("content");
+        checkName(action, name);
+        if (serviceFilePath(control.configDir, name) !== null) throw alreadyExists(name);
+        try {
+          validateServiceObject(content, "content");
+        } catch (err) {
+          throw zinitRpcError(
+            CONFIG_ERROR,
+            action,
+            err instanceof Error ? err.message : String(err),
+            name,
+            causeChain(err),
+            {
+              dataAction: "validating service config",
+              hint: "Ensure content is valid according to schema",
+            },
+          );
+        }
+        let text: string;
+        try {
+          text = serviceYaml(content);
+        } catch (err) {
+          throw zinitRpcError(
+            CONFIG_ERROR,
+            action,
+            "failed to convert content to YAML",
+            name,
+            [err instanceof Error ? err.message : String(err)],
+            {
+              dataAction: "serializing service config",
+              hint: "Ensure content is valid according to schema",
+            },
+          );
+        }
+        await createServiceFile(control.configDir, name, text);
+        return `Service '${name}' created successfully`;
+      }),
+    ],
+
+    [
+      "service_delete",
+      call(async (p) => {
+        const action = "deleting service";
+        const name = p.string("name");
+        checkName(action, name);
+        const paths = await existingServiceFiles(control.configDir, name);
+        if (paths.length === 0) throw fileNotFound(action, "deleting service file", name);
+        // Both, when both exist: otherwise the `.yml` one would load as the service next time.
+        for (const path of paths) {
+          try {
+            await unlink(path);
+          } catch (err) {
+            if (errnoOf(err) === "ENOENT") continue;
+            throw fileError("deleting service file", "failed to delete service file", name, err);
+          }
+        }
+        await syncDir(control.configDir);
+        return `Service '${name}' deleted successfully`;
+      }),
+    ],
+
+    [
+      "service_get",
+      call(async (p) => {
+        const name = p.string("name");
+        checkName("getting service", name);
+        return readServiceJson(control.configDir, name);
+      }),
+    ],
+
+    [
+      "service_stats",
+      named("collecting stats", async (name) => {
+        const s = await control.stats(name);
+        const proc = (x: { pid: number; memory_usage: number; cpu_usage: number }) => ({
+          pid: x.pid,
+          memory_usage: x.memory_usage,
+          cpu_usage: x.cpu_usage,
+        });
+        return { name: s.name, ...proc(s), children: s.children.map(proc) };
+      }),
+    ],
+
+    [
+      "system_shutdown",
+      noParams(() =>
+        attempt(
+          "system shutdown",
+          null,
+          () => {
+            control.shutdown(false);
+            return null;
+          },
+          SHUTTING_DOWN,
+        ),
+      ),
+    ],
+
+    [
+      "system_reboot",
+      noParams(() =>
+        attempt("system reboot", null, () => {
+          control.shutdown(true);
+          return null;
+        }),
+      ),
+    ],
+
+    [
+      "system_start_http_server",
+      call(async (p) => {
+        const address = p.string("address");
+        const bound = await attempt("starting http server", null, () => control.startHttp(address));
+        return `HTTP/RPC server started at ${bound}`;
+      }),
+    ],
+
+    [
+      "system_stop_http_server",
+      noParams(async () => {
+        await attempt("stopping http server", null, () => control.stopHttp());
+        return null;
+      }),
+    ],
+
+    [
+      "stream_currentLogs",
+      call(async (p) => {
+        const action = "getting logs";
+        const name = p.optionalString("name");
+        if (name !== undefined) checkName(action, name);
+        return attempt(action, name ?? null, () => [...control.logs(name)]);
+      }),
+    ],
+
+    [
+      "stream_subscribeLogs",
+      {
+        kind: "subscribe",
+        subscribe: async (raw, emit) => {
+          const action = "subscribing to logs";
+          // Upstream's param is `filter` while its openrpc says `name` (#27): both work here.
+          const name = new Params(raw).optionalString("filter", "name");
+          if (name !== undefined) checkName(action, name);
+          return attempt(action, name ?? null, () =>
+            control.subscribeLogs(name, (line) => emit(line)),
+          );
+        },
+      },
+    ],
+
+    ["stream_unsubscribeLogs", { kind: "unsubscribe", subscription: "stream_subscribeLogs" }],
+  ];
+  return new Map(methods);
+}
