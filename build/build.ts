@@ -7,7 +7,7 @@
 // still exits 0 (bun-platform.md §1). Release runtimes come from the exact @oven/bun-* tarballs
 // pinned by package-lock.json, so a release build never lets bun download anything itself.
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { arch as hostArch } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -239,13 +239,32 @@ function hostIsMusl(): boolean {
   return existsSync("/etc/alpine-release") || /musl/i.test(run(["ldd", "--version"]).stderr);
 }
 
+/** Debian's libstdc++_pic.a for `arch`, which build/musl-smoke.sh turns into a musl libstdc++. */
+function hasLibstdcxxPic(arch: Arch): boolean {
+  const gccDir = `/usr/lib/gcc/${arch}-linux-gnu`;
+  try {
+    return readdirSync(gccDir).some((v) => existsSync(join(gccDir, v, "libstdc++_pic.a")));
+  } catch {
+    return false;
+  }
+}
+
 /**
- * How this machine can run a target's artifact: natively, under qemu-user with a glibc sysroot
- * (Debian: qemu-user-static + libc6-<arch>-cross), or not at all.
+ * How this machine can run a target's artifact: natively; a musl one on a glibc host through
+ * build/musl-smoke.sh (Debian: musl musl-tools libstdc++-12-pic); a foreign-arch glibc one under
+ * qemu-user with a glibc sysroot (Debian: qemu-user-static libc6-<arch>-cross); or not at all.
  */
 function runnerFor(t: Target): string[] | null {
   const native = nativeArch();
-  if (t.arch === native) return (t.libc === "musl") === hostIsMusl() ? [] : null;
+  if (t.arch === native) {
+    if ((t.libc === "musl") === hostIsMusl()) return [];
+    const muslReady =
+      t.libc === "musl" &&
+      existsSync(t.interpreter) &&
+      which("musl-gcc") !== null &&
+      hasLibstdcxxPic(t.arch);
+    return muslReady ? ["sh", join(ROOT, "build/musl-smoke.sh")] : null;
+  }
   if (t.libc !== "glibc") return null;
   const qemu = which(`qemu-${t.arch}-static`) ?? which(`qemu-${t.arch}`);
   const sysroot = `/usr/${t.arch}-linux-gnu`;

@@ -58,7 +58,13 @@ describe("build/build.ts in a scratch tree", () => {
     dir = mkdtempSync(join(tmpdir(), "zinit-build-"));
     mkdirSync(join(dir, "build"));
     mkdirSync(join(dir, "src"));
-    for (const f of ["package.json", "package-lock.json", "build/build.ts", "src/version.ts"]) {
+    for (const f of [
+      "package.json",
+      "package-lock.json",
+      "build/build.ts",
+      "build/musl-smoke.sh",
+      "src/version.ts",
+    ]) {
       copyFileSync(join(REPO, f), join(dir, f));
     }
     writeFileSync(join(dir, "src/main.ts"), MAIN);
