@@ -64,6 +64,10 @@ export async function serveUnix(
   const mode = opts.mode ?? 0o600;
   const maxFrame = opts.maxFrame ?? DEFAULT_MAX_FRAME;
   const maxQueued = opts.maxQueued ?? DEFAULT_MAX_QUEUED;
+  // sun_path holds 108 bytes including the NUL; Bun's own error wouldn't say why.
+  if (Buffer.byteLength(path) > 107) {
+    throw new Error(`socket path is longer than 107 bytes: ${path}`);
+  }
   await clearStale(path);
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
 

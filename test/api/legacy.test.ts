@@ -221,6 +221,14 @@ describe("legacy commands over the socket", () => {
     );
   });
 
+  test("a command line over 10 MiB is refused and the server keeps serving", async () => {
+    reset();
+    expect(await ask(`status ${"x".repeat(11 * 1024 * 1024)}\n`)).toBe(
+      '{"state":"error","body":"command line too long"}',
+    );
+    expect(await ask("list\n")).toBe('{"state":"ok","body":{"net":"Success","redis":"Running"}}');
+  });
+
   test("log snapshot: buffered lines then EOF", async () => {
     reset();
     control.log("[+] redis: one");

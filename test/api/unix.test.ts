@@ -98,6 +98,36 @@ describe("binding", () => {
     c.sock.destroy();
   });
 
+  test("a path too long for sun_path is a clear error", async () => {
+    const path = join(dir, `${"a".repeat(120)}.sock`);
+    await expect(serveUnix(path, createMethodTable(control), control)).rejects.toThrow(
+      `socket path is longer than 107 bytes: ${path}`,
+    );
+  });
+
+  test("replaces the socket of a dead server", async () => {
+    const path = join(dir, "dead.sock");
+    const child = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `Bun.listen({ unix: ${JSON.stringify(path)}, socket: { data() {} } }); console.log("up"); setInterval(() => {}, 1000);`,
+      ],
+      { stdout: "pipe" },
+    );
+    const reader = child.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("up\n");
+    child.kill("SIGKILL");
+    await child.exited;
+    expect(statSync(path).isSocket()).toBe(true);
+    const s = await serveUnix(path, createMethodTable(control), control);
+    const c = new Client(path);
+    c.sock.write(LIST);
+    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    c.sock.destroy();
+    s.close();
+  });
+
   test("replaces a stale file", async () => {
     const path = join(dir, "stale.sock");
     writeFileSync(path, "left over");
