@@ -18,7 +18,7 @@ const BUN = join(ROOT, "node_modules/.bin/bun");
 const RUNTIME_CACHE = join(ROOT, "node_modules/.cache/zinit-runtimes");
 
 /** The bun trailer marks the embedded application; `strip` or a failed compile loses it. */
-const BUN_TRAILER = new TextEncoder().encode("\n---- Bun! ----\n");
+const BUN_TRAILER = "\n---- Bun! ----\n";
 
 type Arch = "x86_64" | "aarch64";
 type Libc = "glibc" | "musl";
@@ -94,14 +94,13 @@ function run(cmd: string[], env: Record<string, string | undefined> = process.en
   };
 }
 
-function mustRun(what: string, cmd: string[], env?: Record<string, string | undefined>): string {
+function mustRun(what: string, cmd: string[], env?: Record<string, string | undefined>): void {
   const r = run(cmd, env);
   if (r.code !== 0) {
     throw new BuildError(
       `${what} failed (exit ${r.code}): ${cmd.join(" ")}\n${r.stderr}${r.stdout}`,
     );
   }
-  return r.stdout;
 }
 
 function which(name: string): string | null {
@@ -168,27 +167,13 @@ function compile(
   }
 }
 
-function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0];
-  outer: for (
-    let i = hay.indexOf(first as number, from);
-    i !== -1;
-    i = hay.indexOf(first as number, i + 1)
-  ) {
-    if (i + needle.length > hay.length) return -1;
-    for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
 /**
  * Checks what can be checked without running the artifact: a 64-bit little-endian ELF executable
  * for the target's machine, asking for the target's dynamic loader, with an embedded application
  * beyond the runtime's own bytes.
  */
 function verifyElf(path: string, t: Target, runtimeSize: number): void {
-  const data = new Uint8Array(readFileSync(path));
+  const data = readFileSync(path);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const fail = (why: string): never => {
     throw new BuildError(`${path}: not a valid ${t.file} artifact: ${why}`);
@@ -211,7 +196,7 @@ function verifyElf(path: string, t: Target, runtimeSize: number): void {
     interpreter = new TextDecoder().decode(data.subarray(off, off + size)).replace(/\0+$/, "");
   }
   if (interpreter !== t.interpreter) fail(`interpreter ${interpreter}, expected ${t.interpreter}`);
-  if (indexOfBytes(data, BUN_TRAILER, runtimeSize) === -1) fail("no embedded application");
+  if (data.indexOf(BUN_TRAILER, runtimeSize) === -1) fail("no embedded application");
 }
 
 /** What `--version` must print. */
