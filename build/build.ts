@@ -17,7 +17,7 @@ const ENTRY = join(ROOT, "src/main.ts");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const RUNTIME_CACHE = join(ROOT, "node_modules/.cache/zinit-runtimes");
 
-/** The bun trailer marks the embedded application; `strip` or a failed compile loses it. */
+/** Ends the embedded application; a bare runtime holds it only once, as a constant in its own code. */
 const BUN_TRAILER = "\n---- Bun! ----\n";
 
 type Arch = "x86_64" | "aarch64";
