@@ -35,7 +35,9 @@ const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0
 
 interface Conn {
   mode: "sniff" | "rpc" | "legacy" | "done";
+  /** Unsent bytes; entries before `head` are already written (a deque without O(n) shift). */
   queue: Uint8Array[];
+  head: number;
   queued: number;
   /** end() was asked for: close as soon as the queue is empty. */
   ending: boolean;
@@ -77,7 +79,7 @@ export async function serveUnix(
     const c = sock.data;
     if (c.closed || c.ending) return;
     const bytes = encoder.encode(text);
-    if (c.queue.length === 0) {
+    if (c.head === c.queue.length) {
       const n = sock.write(bytes);
       if (n < 0) return closeConn(sock);
       if (n === bytes.length) return;
@@ -96,17 +98,16 @@ export async function serveUnix(
 
   const flush = (sock: Socket<Conn>) => {
     const c = sock.data;
-    while (c.queue.length > 0) {
-      const head = c.queue[0] as Uint8Array;
-      const n = sock.write(head);
+    while (c.head < c.queue.length) {
+      // Small replies and log lines are coalesced so a drain costs few syscalls.
+      const batch = takeBatch(c);
+      const n = sock.write(batch);
       if (n < 0) return closeConn(sock);
-      c.queued -= n;
-      if (n < head.length) {
-        c.queue[0] = head.subarray(n);
-        return;
-      }
-      c.queue.shift();
+      consume(c, n);
+      if (n < batch.length) return;
     }
+    c.queue = [];
+    c.head = 0;
     if (c.ending) sock.end();
   };
 
@@ -115,7 +116,7 @@ export async function serveUnix(
     if (c.closed || c.ending) return;
     c.mode = "done";
     c.ending = true;
-    if (c.queue.length === 0) sock.end();
+    if (c.head === c.queue.length) sock.end();
   };
 
   const closeConn = (sock: Socket<Conn>) => {
@@ -124,6 +125,7 @@ export async function serveUnix(
     c.closed = true;
     c.mode = "done";
     c.queue = [];
+    c.head = 0;
     c.queued = 0;
     conns.delete(sock);
     if (c.linger) clearTimeout(c.linger);
@@ -289,6 +291,7 @@ export async function serveUnix(
         sock.data = {
           mode: "sniff",
           queue: [],
+          head: 0,
           queued: 0,
           ending: false,
           closed: false,
@@ -338,6 +341,38 @@ export async function serveUnix(
       } catch {}
     },
   };
+}
+
+const BATCH_BYTES = 64 * 1024;
+
+function takeBatch(c: Conn): Uint8Array {
+  const first = c.queue[c.head] as Uint8Array;
+  if (first.length >= BATCH_BYTES || c.head + 1 === c.queue.length) return first;
+  let end = c.head;
+  let total = 0;
+  while (end < c.queue.length && total + (c.queue[end] as Uint8Array).length <= BATCH_BYTES) {
+    total += (c.queue[end] as Uint8Array).length;
+    end++;
+  }
+  return concat(c.queue.slice(c.head, end), total);
+}
+
+/** Drops the first `n` queued bytes, which the kernel accepted. */
+function consume(c: Conn, n: number): void {
+  c.queued -= n;
+  while (n > 0) {
+    const chunk = c.queue[c.head] as Uint8Array;
+    if (chunk.length > n) {
+      c.queue[c.head] = chunk.subarray(n);
+      return;
+    }
+    n -= chunk.length;
+    c.head++;
+  }
+  if (c.head > 1024 && c.head * 2 > c.queue.length) {
+    c.queue = c.queue.slice(c.head);
+    c.head = 0;
+  }
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

@@ -272,6 +272,26 @@ describe("JSON-RPC framing on the socket", () => {
     expect(control.listeners.size).toBe(before - 1);
   });
 
+  test("a slow reader under the cap gets every line, in order, after the queue drains", async () => {
+    const c = new Client(server.path);
+    c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":["slow"]}');
+    const [sub] = (await c.lineCount(1)) as { result: number }[];
+    c.sock.pause();
+    const N = 6000;
+    // ~3 MB: well past the kernel buffers, so writes go partial and the queue fills.
+    for (let i = 0; i < N; i++) control.log(`[+] slow: ${i} ${"q".repeat(500)}`);
+    c.sock.resume();
+    const lines = (await c.lineCount(N + 1)) as {
+      params: { subscription: number; result: string };
+    }[];
+    expect(lines.length).toBe(N + 1);
+    lines.slice(1).forEach((l, i) => {
+      expect(l.params.subscription).toBe(sub?.result as number);
+      expect(l.params.result).toBe(`[+] slow: ${i} ${"q".repeat(500)}`);
+    });
+    c.sock.destroy();
+  });
+
   test("a follower that stops reading is disconnected once its queue passes the cap", async () => {
     const path = join(dir, "bp.sock");
     const s = await serveUnix(path, createMethodTable(control), control, { maxQueued: 256 * 1024 });
