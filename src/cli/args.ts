@@ -205,8 +205,16 @@ function findVerb(argv: string[]): number {
 type Parsed = Record<string, unknown> & { _: string[] };
 
 function parseSection(argv: string[], options: OptionSpec[], where: string): Parsed {
-  const parsed = parseArgs(argv, argsDef(options)) as unknown as Parsed;
   const all = [...options, ...GLOBAL_OPTIONS];
+  // citty reads `--flag=anything` as true; a value given to a flag is a mistake worth reporting.
+  const end = argv.indexOf("--");
+  for (const arg of end < 0 ? argv : argv.slice(0, end)) {
+    const flag = /^--([^=]+)=/.exec(arg)?.[1];
+    const spec = all.find((o) => o.long === flag);
+    if (spec && !spec.value)
+      throw new UsageError(`option ${optionLabel(spec)} takes no value${where}`);
+  }
+  const parsed = parseArgs(argv, argsDef(options)) as unknown as Parsed;
   const known = new Set(all.flatMap((o) => [o.long, ...(o.short ? [o.short] : [])]));
   for (const key of Object.keys(parsed)) {
     if (key === "_" || known.has(key)) continue;

@@ -267,8 +267,10 @@ async function powerOff(client: RpcClient, verb: "shutdown" | "reboot"): Promise
 async function followLog(client: RpcClient, inv: ClientInvocation): Promise<number> {
   const params = inv.name === undefined ? [] : [inv.name];
   const emit = (line: string) => print(inv.json ? `${JSON.stringify(line)}\n` : `${line}\n`);
+  // Listening before the first line is printed: whoever reads it may press Ctrl-C right away.
+  const ending = inv.snapshot ? undefined : untilInterrupted(client);
   if (inv.name !== undefined) await client.call("service_status", params);
-  if (inv.snapshot) {
+  if (!ending) {
     for (const line of asLines(
       await client.call("stream_currentLogs", params),
       "stream_currentLogs",
@@ -287,9 +289,9 @@ async function followLog(client: RpcClient, inv: ClientInvocation): Promise<numb
   for (const line of snapshot) emit(line);
   for (const line of linesAfterSnapshot(snapshot, backlog)) emit(line);
   backlog = null;
-  const ending = await untilInterrupted(client);
-  if (ending.kind === "signal") return 0;
-  throw ending.error;
+  const end = await ending;
+  if (end.kind === "signal") return 0;
+  throw end.error;
 }
 
 async function proxy(
@@ -303,10 +305,11 @@ async function proxy(
         "anyone who can connect can create and run services as zinit's user (root)",
     );
   }
+  const ending = untilInterrupted(client);
   const started = await client.call("system_start_http_server", [bind.text]);
   print(inv.json ? `${JSON.stringify(started)}\n` : `${String(started)}\nPress Ctrl+C to stop\n`);
-  const ending = await untilInterrupted(client);
-  if (ending.kind === "closed") throw ending.error;
+  const end = await ending;
+  if (end.kind === "closed") throw end.error;
   await client.call("system_stop_http_server");
   if (!inv.json) print("HTTP/RPC server stopped\n");
   return 0;

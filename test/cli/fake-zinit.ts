@@ -1,10 +1,10 @@
 // A stand-in daemon for CLI tests: a unix socket that records every JSON-RPC request and answers
 // through a per-test handler, plus a runner for `bun src/main.ts …`.
 
-import type { Socket } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { Socket } from "bun";
 
 export interface Request {
   jsonrpc: string;
@@ -15,8 +15,8 @@ export interface Request {
 
 export class Conn {
   constructor(private readonly socket: Socket<undefined>) {}
-  send(text: string): void {
-    this.socket.write(text);
+  send(data: string | Uint8Array): void {
+    this.socket.write(data);
   }
   result(id: number | undefined, result: unknown): void {
     this.send(`${JSON.stringify({ jsonrpc: "2.0", id, result })}\n`);
@@ -145,4 +145,56 @@ export async function collect(proc: ReturnType<typeof spawnCli>): Promise<RunRes
 
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   return collect(spawnCli(args, env));
+}
+
+/** A running CLI whose stdout can be awaited piecemeal (for `log` and `proxy`). */
+export class LiveCli {
+  stdout = "";
+  private eof = false;
+  private readonly stderrText: Promise<string>;
+  private readonly reading: Promise<void>;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(readonly proc: ReturnType<typeof spawnCli>) {
+    this.stderrText = new Response(proc.stderr).text();
+    this.reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stdout) {
+        this.stdout += decoder.decode(chunk, { stream: true });
+        for (const wake of this.waiters) wake();
+      }
+      this.eof = true;
+      for (const wake of this.waiters) wake();
+    })();
+  }
+
+  /** Resolves when stdout contains `text`; fails at EOF or after `timeoutMs`. */
+  waitForStdout(text: string, timeoutMs = 20_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => check(true), timeoutMs);
+      const check = (expired = false) => {
+        if (this.stdout.includes(text)) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        } else if (expired || this.eof) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          reject(
+            new Error(
+              `stdout never showed ${JSON.stringify(text)}: ${JSON.stringify(this.stdout)}`,
+            ),
+          );
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  async finish(): Promise<RunResult> {
+    const code = await this.proc.exited;
+    await this.reading;
+    return { stdout: this.stdout, stderr: await this.stderrText, code };
+  }
 }

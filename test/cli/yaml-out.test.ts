@@ -1,10 +1,28 @@
 import { describe, expect, test } from "bun:test";
 import { statsYaml, statusYaml } from "../../src/cli/commands.ts";
-import { formatReal, fromJson, needsQuotes, Real, scalarString, toYaml } from "../../src/cli/yaml-out.ts";
+import {
+  formatReal,
+  fromJson,
+  needsQuotes,
+  Real,
+  scalarString,
+  toYaml,
+} from "../../src/cli/yaml-out.ts";
 
 describe("scalar quoting (yaml-rust need_quotes)", () => {
   test("plain words and upstream state strings", () => {
-    for (const s of ["Running", "Success", "redis", "a.b", "Up", "y", "N", "hello world", "a-b", "7up"]) {
+    for (const s of [
+      "Running",
+      "Success",
+      "redis",
+      "a.b",
+      "Up",
+      "y",
+      "N",
+      "hello world",
+      "a-b",
+      "7up",
+    ]) {
       expect(scalarString(s)).toBe(s);
     }
   });
@@ -18,10 +36,57 @@ describe("scalar quoting (yaml-rust need_quotes)", () => {
 
   test("reserved words, numbers and indicators are quoted", () => {
     const quoted = [
-      "true", "false", "True", "FALSE", "yes", "No", "on", "OFF", "null", "Null", "NULL", "~",
-      "", " a", "a ", "123", "-1", "+5", "1.5", "1e5", "1E-3", "1.", "inf", "-Infinity", "NaN",
-      ".hidden", "0x1f", "&a", "*a", "?a", "|a", "-a", "<a", ">a", "=a", "!a", "%a", "@a",
-      "a:b", "a{", "a}", "a[", "a]", "a,b", "a#b", "a`b", 'a"b', "a'b", "a\\b", "a\tb", "a\nb",
+      "true",
+      "false",
+      "True",
+      "FALSE",
+      "yes",
+      "No",
+      "on",
+      "OFF",
+      "null",
+      "Null",
+      "NULL",
+      "~",
+      "",
+      " a",
+      "a ",
+      "123",
+      "-1",
+      "+5",
+      "1.5",
+      "1e5",
+      "1E-3",
+      "1.",
+      "inf",
+      "-Infinity",
+      "NaN",
+      ".hidden",
+      "0x1f",
+      "&a",
+      "*a",
+      "?a",
+      "|a",
+      "-a",
+      "<a",
+      ">a",
+      "=a",
+      "!a",
+      "%a",
+      "@a",
+      "a:b",
+      "a{",
+      "a}",
+      "a[",
+      "a]",
+      "a,b",
+      "a#b",
+      "a`b",
+      'a"b',
+      "a'b",
+      "a\\b",
+      "a\tb",
+      "a\nb",
     ];
     for (const s of quoted) expect([s, needsQuotes(s)]).toEqual([s, true]);
   });
@@ -77,7 +142,9 @@ describe("documents", () => {
       ["svc", "Error(Exited(Pid(123), 1))"],
       ["true", "Blocked"],
     ]);
-    expect(toYaml(doc)).toBe('---\na.b: Running\nsvc: "Error(Exited(Pid(123), 1))"\n"true": Blocked\n');
+    expect(toYaml(doc)).toBe(
+      '---\na.b: Running\nsvc: "Error(Exited(Pid(123), 1))"\n"true": Blocked\n',
+    );
   });
 
   test("upstream's status example", () => {
@@ -95,8 +162,16 @@ describe("documents", () => {
 
   test("status: struct order whatever the JSON order, empty after, sorted deps", () => {
     const status = { after: {}, target: "Down", state: "Success", pid: 0, name: "x" };
-    expect(statusYaml(status)).toBe("---\nname: x\npid: 0\nstate: Success\ntarget: Down\nafter: {}\n");
-    const deps = { name: "x", pid: 0, state: "Blocked", target: "Up", after: { b: "Unknown", a: "Running" } };
+    expect(statusYaml(status)).toBe(
+      "---\nname: x\npid: 0\nstate: Success\ntarget: Down\nafter: {}\n",
+    );
+    const deps = {
+      name: "x",
+      pid: 0,
+      state: "Blocked",
+      target: "Up",
+      after: { b: "Unknown", a: "Running" },
+    };
     expect(statusYaml(deps)).toBe(
       "---\nname: x\npid: 0\nstate: Blocked\ntarget: Up\nafter:\n  a: Running\n  b: Unknown\n",
     );

@@ -1,0 +1,233 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Action, parseCommandLine, UsageError } from "../../src/cli/args.ts";
+import { timeoutFromEnv } from "../../src/cli/commands.ts";
+import { defaultSocket } from "../../src/defaults.ts";
+
+const SOCK = "/default.sock";
+const parse = (...argv: string[]): Action => parseCommandLine(argv, () => SOCK);
+const client = (...argv: string[]) => {
+  const action = parse(...argv);
+  if (action.kind !== "client") throw new Error(`expected a client action, got ${action.kind}`);
+  return action.invocation;
+};
+const usageError = (...argv: string[]): string => {
+  try {
+    parse(...argv);
+  } catch (err) {
+    if (err instanceof UsageError) return err.message;
+    throw err;
+  }
+  throw new Error(`no error for ${argv.join(" ")}`);
+};
+
+describe("verbs and defaults", () => {
+  test("no verb means list", () => {
+    expect(client()).toEqual({ verb: "list", socket: SOCK, debug: false, json: false });
+    expect(client("-s", "/x.sock")).toEqual({
+      verb: "list",
+      socket: "/x.sock",
+      debug: false,
+      json: false,
+    });
+  });
+
+  test("service verbs take SERVICE", () => {
+    for (const verb of ["status", "start", "stop", "restart", "monitor", "forget", "stats"]) {
+      expect(client(verb, "redis")).toEqual({
+        verb: verb as never,
+        socket: SOCK,
+        debug: false,
+        json: false,
+        name: "redis",
+      });
+      expect(usageError(verb)).toBe(`missing argument <SERVICE> for 'zinit ${verb}'`);
+    }
+  });
+
+  test("kill defaults to SIGTERM", () => {
+    expect(client("kill", "redis")).toMatchObject({
+      verb: "kill",
+      name: "redis",
+      signal: "SIGTERM",
+    });
+    expect(client("kill", "redis", "sigusr1")).toMatchObject({ signal: "sigusr1" });
+    expect(usageError("kill", "a", "b", "c")).toBe("unexpected argument 'c' for 'zinit kill'");
+  });
+
+  test("log: -s after the verb is --snapshot, FILTER optional", () => {
+    expect(client("log")).toEqual({
+      verb: "log",
+      socket: SOCK,
+      debug: false,
+      json: false,
+      snapshot: false,
+    });
+    expect(client("log", "-s", "redis")).toMatchObject({
+      snapshot: true,
+      name: "redis",
+      socket: SOCK,
+    });
+    expect(client("-s", "/a.sock", "log", "-s")).toMatchObject({
+      snapshot: true,
+      socket: "/a.sock",
+    });
+    expect(client("log", "--socket", "/b.sock", "--snapshot")).toMatchObject({
+      snapshot: true,
+      socket: "/b.sock",
+    });
+  });
+
+  test("proxy address", () => {
+    expect(client("proxy")).toMatchObject({ verb: "proxy", address: "127.0.0.1:8080" });
+    expect(client("proxy", "-a", "0.0.0.0:9000")).toMatchObject({ address: "0.0.0.0:9000" });
+    expect(client("proxy", "--address=[::1]:80")).toMatchObject({ address: "[::1]:80" });
+  });
+
+  test("shutdown, reboot, list take nothing", () => {
+    expect(client("shutdown").verb).toBe("shutdown");
+    expect(client("reboot").verb).toBe("reboot");
+    expect(usageError("list", "x")).toBe("unexpected argument 'x' for 'zinit list'");
+  });
+});
+
+describe("global options before or after the verb (upstream bug #2)", () => {
+  test("-s/--socket and -d/--debug in both positions", () => {
+    const expected = { verb: "status", socket: "/s", debug: true, json: false, name: "x" };
+    expect(client("-s", "/s", "-d", "status", "x")).toEqual(expected as never);
+    expect(client("status", "x", "-s", "/s", "-d")).toEqual(expected as never);
+    expect(client("status", "--socket", "/s", "x", "--debug")).toEqual(expected as never);
+    expect(client("--socket=/s", "status", "-d", "x")).toEqual(expected as never);
+    expect(client("-ds", "/s", "status", "x")).toEqual(expected as never);
+    expect(client("-ds/s", "status", "x")).toEqual(expected as never);
+  });
+
+  test("--json in both positions", () => {
+    expect(client("--json", "list").json).toBe(true);
+    expect(client("list", "--json").json).toBe(true);
+  });
+
+  test("after the verb wins over before it", () => {
+    expect(client("-s", "/first", "list", "-s", "/second").socket).toBe("/second");
+  });
+
+  test("the README's `zinit init --config … --socket …` works (and -c is honoured, bug #1)", () => {
+    expect(parse("init", "--config", "/etc/zinit/", "--socket", "/var/run/zinit.sock")).toEqual({
+      kind: "init",
+      options: {
+        configDir: "/etc/zinit/",
+        socket: "/var/run/zinit.sock",
+        buffer: 2000,
+        container: false,
+        debug: false,
+      },
+    });
+    expect(parse("-d", "-s", "/z.sock", "init", "-c", "/cfg", "-b", "50", "--container")).toEqual({
+      kind: "init",
+      options: { configDir: "/cfg", socket: "/z.sock", buffer: 50, container: true, debug: true },
+    });
+    expect(parse("init")).toEqual({
+      kind: "init",
+      options: {
+        configDir: "/etc/zinit",
+        socket: SOCK,
+        buffer: 2000,
+        container: false,
+        debug: false,
+      },
+    });
+  });
+
+  test("`--` ends the options", () => {
+    expect(client("status", "--", "-weird")).toMatchObject({ name: "-weird" });
+    expect(client("--", "status", "x")).toMatchObject({ verb: "status", name: "x" });
+  });
+});
+
+describe("bad command lines", () => {
+  test("-b must be a positive integer (upstream panicked, bug #7)", () => {
+    for (const bad of ["0", "abc", "-1", "1.5", "1e3", " 5", "99999999999999999999"]) {
+      expect(usageError("init", "-b", bad)).toBe(
+        `option -b/--buffer must be a positive integer (got '${bad}')`,
+      );
+    }
+    expect(usageError("init", "-b")).toBe("option -b/--buffer needs a value for 'zinit init'");
+  });
+
+  test("unknown verbs and options", () => {
+    expect(usageError("frobnicate")).toBe("unknown command 'frobnicate' (see 'zinit --help')");
+    expect(usageError("--bogus")).toBe("unknown option '--bogus'");
+    expect(usageError("status", "x", "-q")).toBe("unknown option '-q' for 'zinit status'");
+    expect(usageError("-c", "/x", "init")).toBe("unknown option '-c'");
+    expect(usageError("list", "--snapshot")).toBe("unknown option '--snapshot' for 'zinit list'");
+    expect(usageError("help", "nope")).toBe("unknown command 'nope' (see 'zinit --help')");
+  });
+
+  test("options that need or refuse a value", () => {
+    expect(usageError("-s")).toBe("option -s/--socket needs a value");
+    expect(usageError("list", "--socket=")).toBe(
+      "option -s/--socket needs a value for 'zinit list'",
+    );
+    expect(usageError("--no-socket")).toBe("option -s/--socket needs a value");
+    expect(usageError("list", "--json=yes")).toBe("option --json takes no value for 'zinit list'");
+  });
+});
+
+describe("help and version", () => {
+  test("--help, -h, help VERB anywhere", () => {
+    expect(parse("--help")).toEqual({ kind: "help", verb: undefined });
+    expect(parse("-h")).toEqual({ kind: "help", verb: undefined });
+    expect(parse("status", "-h")).toEqual({ kind: "help", verb: "status" });
+    expect(parse("-h", "status")).toEqual({ kind: "help", verb: "status" });
+    expect(parse("help")).toEqual({ kind: "help" });
+    expect(parse("help", "log")).toEqual({ kind: "help", verb: "log" });
+    // Help wins over a missing argument, as in clap.
+    expect(parse("kill", "--help")).toEqual({ kind: "help", verb: "kill" });
+  });
+
+  test("--version and -V", () => {
+    expect(parse("--version")).toEqual({ kind: "version" });
+    expect(parse("-V")).toEqual({ kind: "version" });
+  });
+});
+
+describe("defaultSocket (upstream bug #3)", () => {
+  test("$ZINIT_SOCKET wins", () => {
+    expect(defaultSocket({ ZINIT_SOCKET: "/run/z.sock" }, 0)).toBe("/run/z.sock");
+    expect(defaultSocket({ ZINIT_SOCKET: "/run/z.sock" }, 1000)).toBe("/run/z.sock");
+  });
+
+  test("root uses /var/run/zinit.sock; an empty ZINIT_SOCKET counts as unset", () => {
+    expect(defaultSocket({}, 0)).toBe("/var/run/zinit.sock");
+    expect(defaultSocket({ ZINIT_SOCKET: "" }, 0)).toBe("/var/run/zinit.sock");
+  });
+
+  test("non-root: $XDG_RUNTIME_DIR if it exists, else /tmp", () => {
+    const dir = mkdtempSync(join(tmpdir(), "xdg-"));
+    try {
+      expect(defaultSocket({ XDG_RUNTIME_DIR: dir }, 1000)).toBe(join(dir, "zinit.sock"));
+      expect(defaultSocket({ XDG_RUNTIME_DIR: `${dir}/` }, 1000)).toBe(join(dir, "zinit.sock"));
+      expect(defaultSocket({ XDG_RUNTIME_DIR: join(dir, "missing") }, 1000)).toBe(
+        "/tmp/zinit.sock",
+      );
+      expect(defaultSocket({}, 1000)).toBe("/tmp/zinit.sock");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("ZINIT_TIMEOUT", () => {
+  test("seconds, default 60, 0 = forever", () => {
+    expect(timeoutFromEnv(undefined)).toBe(60_000);
+    expect(timeoutFromEnv("")).toBe(60_000);
+    expect(timeoutFromEnv("2.5")).toBe(2500);
+    expect(timeoutFromEnv("0")).toBe(0);
+    expect(() => timeoutFromEnv("soon")).toThrow(
+      "ZINIT_TIMEOUT must be a number of seconds (got 'soon')",
+    );
+    expect(() => timeoutFromEnv("-1")).toThrow(UsageError);
+  });
+});

@@ -1,0 +1,504 @@
+// Every verb against a fake daemon: the exact requests, stdout, stderr and exit code.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { VERSION_LINE } from "../../src/version.ts";
+import {
+  FakeZinit,
+  type Handler,
+  LiveCli,
+  RpcFailure,
+  runCli,
+  spawnCli,
+  table,
+} from "./fake-zinit.ts";
+
+let fake: FakeZinit | undefined;
+afterEach(() => {
+  fake?.stop();
+  fake = undefined;
+});
+
+function serve(handler: Handler): FakeZinit {
+  fake = FakeZinit.start(handler);
+  return fake;
+}
+
+const run = (z: FakeZinit, ...args: string[]) => runCli(["-s", z.path, ...args]);
+
+describe("list / status / stats", () => {
+  test("list: sorted YAML, quoted error states", async () => {
+    const z = serve(
+      table({ service_list: { web: "Running", db: "Error(Exited(Pid(12), 1))", "10": "Blocked" } }),
+    );
+    expect(await run(z, "list")).toEqual({
+      stdout: '---\n"10": Blocked\ndb: "Error(Exited(Pid(12), 1))"\nweb: Running\n',
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([{ method: "service_list", params: [] }]);
+    expect(z.requests[0]?.jsonrpc).toBe("2.0");
+  });
+
+  test("no verb is list; an empty list prints {}", async () => {
+    const z = serve(table({ service_list: {} }));
+    expect(await run(z)).toEqual({ stdout: "---\n{}\n", stderr: "", code: 0 });
+    expect(z.calls).toEqual([{ method: "service_list", params: [] }]);
+  });
+
+  test("list --json is compact JSON with sorted keys", async () => {
+    const z = serve(table({ service_list: { b: "Running", a: "Success" } }));
+    expect(await run(z, "list", "--json")).toEqual({
+      stdout: '{"a":"Success","b":"Running"}\n',
+      stderr: "",
+      code: 0,
+    });
+  });
+
+  test("status", async () => {
+    const status = {
+      name: "redis",
+      pid: 1234,
+      state: "Running",
+      target: "Up",
+      after: { "redis-init": "Success" },
+    };
+    const z = serve(table({ service_status: status }));
+    expect(await run(z, "status", "redis")).toEqual({
+      stdout:
+        "---\nname: redis\npid: 1234\nstate: Running\ntarget: Up\nafter:\n  redis-init: Success\n",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([{ method: "service_status", params: ["redis"] }]);
+    expect((await run(z, "status", "redis", "--json")).stdout).toBe(`${JSON.stringify(status)}\n`);
+  });
+
+  test("status of an unknown service: the daemon's message, exit 1", async () => {
+    const z = serve(
+      table({
+        service_status: new RpcFailure(-32000, "getting status: service 'nope' not found", {
+          code_name: "ServiceNotFound",
+        }),
+      }),
+    );
+    expect(await run(z, "status", "nope")).toEqual({
+      stdout: "",
+      stderr: "zinit: getting status: service 'nope' not found\n",
+      code: 1,
+    });
+  });
+
+  test("stats", async () => {
+    const z = serve(
+      table({
+        service_stats: {
+          name: "web",
+          pid: 42,
+          memory_usage: 1048576,
+          cpu_usage: 0,
+          children: [{ pid: 43, memory_usage: 2048, cpu_usage: 1.5 }],
+        },
+      }),
+    );
+    expect(await run(z, "stats", "web")).toEqual({
+      stdout:
+        "---\nname: web\npid: 42\nmemory_usage: 1048576\ncpu_usage: 0.0\nchildren:\n" +
+        "  - pid: 43\n    memory_usage: 2048\n    cpu_usage: 1.5\n",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([{ method: "service_stats", params: ["web"] }]);
+  });
+});
+
+describe("service actions", () => {
+  test("start, stop, monitor, forget: silent on success, `null` with --json", async () => {
+    const z = serve(
+      table({
+        service_start: null,
+        service_stop: null,
+        service_monitor: null,
+        service_forget: null,
+      }),
+    );
+    for (const verb of ["start", "stop", "monitor", "forget"]) {
+      expect(await run(z, verb, "svc")).toEqual({ stdout: "", stderr: "", code: 0 });
+      expect(await run(z, verb, "svc", "--json")).toEqual({
+        stdout: "null\n",
+        stderr: "",
+        code: 0,
+      });
+    }
+    expect(z.calls).toEqual(
+      ["start", "start", "stop", "stop", "monitor", "monitor", "forget", "forget"].map((v) => ({
+        method: `service_${v}`,
+        params: ["svc"],
+      })),
+    );
+  });
+
+  test("kill: SIGTERM by default, the given signal otherwise", async () => {
+    const z = serve(table({ service_kill: null }));
+    expect(await run(z, "kill", "svc")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(await run(z, "kill", "svc", "SIGUSR1")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      { method: "service_kill", params: ["svc", "SIGTERM"] },
+      { method: "service_kill", params: ["svc", "SIGUSR1"] },
+    ]);
+  });
+
+  test("kill with a bad signal", async () => {
+    const z = serve(
+      table({ service_kill: new RpcFailure(-32004, "parsing signal: invalid signal 'BOGUS'") }),
+    );
+    expect(await run(z, "kill", "svc", "BOGUS")).toEqual({
+      stdout: "",
+      stderr: "zinit: parsing signal: invalid signal 'BOGUS'\n",
+      code: 1,
+    });
+  });
+
+  test("restart: stop, then start", async () => {
+    const z = serve(table({ service_stop: null, service_start: null }));
+    expect(await run(z, "restart", "svc")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      { method: "service_stop", params: ["svc"] },
+      { method: "service_start", params: ["svc"] },
+    ]);
+  });
+
+  test("restart: a stop that does not answer in time gets SIGKILL, then start", async () => {
+    let pendingStop: (() => void) | undefined;
+    const z = serve((req, conn) => {
+      if (req.method === "service_stop") pendingStop = () => conn.result(req.id, null);
+      else if (req.method === "service_kill") {
+        conn.result(req.id, null);
+        pendingStop?.();
+      } else conn.result(req.id, null);
+    });
+    const result = await runCli(["restart", "svc", "-s", z.path], { ZINIT_TIMEOUT: "0.3" });
+    expect(result).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      { method: "service_stop", params: ["svc"] },
+      { method: "service_kill", params: ["svc", "SIGKILL"] },
+      { method: "service_start", params: ["svc"] },
+    ]);
+  });
+
+  test("restart of an unknown service stops at the stop error", async () => {
+    const z = serve(
+      table({ service_stop: new RpcFailure(-32000, "stopping service: service 'x' not found") }),
+    );
+    expect(await run(z, "restart", "x")).toEqual({
+      stdout: "",
+      stderr: "zinit: stopping service: service 'x' not found\n",
+      code: 1,
+    });
+    expect(z.calls).toEqual([{ method: "service_stop", params: ["x"] }]);
+  });
+});
+
+describe("shutdown / reboot (upstream bug #16)", () => {
+  test("the daemon's reply means success", async () => {
+    const z = serve(table({ system_shutdown: null, system_reboot: null }));
+    expect(await run(z, "shutdown")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(await run(z, "reboot")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      { method: "system_shutdown", params: [] },
+      { method: "system_reboot", params: [] },
+    ]);
+  });
+
+  test("a daemon that goes down without answering (upstream) is success too", async () => {
+    const z = serve((_req, conn) => conn.close());
+    expect(await run(z, "shutdown")).toEqual({ stdout: "", stderr: "", code: 0 });
+  });
+
+  test("a refusal is an error", async () => {
+    const z = serve(
+      table({
+        system_shutdown: new RpcFailure(-32006, "system shutdown: system is shutting down"),
+      }),
+    );
+    expect(await run(z, "shutdown")).toEqual({
+      stdout: "",
+      stderr: "zinit: system shutdown: system is shutting down\n",
+      code: 1,
+    });
+  });
+});
+
+describe("log", () => {
+  test("-s prints the snapshot and exits", async () => {
+    const z = serve(table({ stream_currentLogs: ["[+] a: one", "[-] b: two"] }));
+    expect(await run(z, "log", "-s")).toEqual({
+      stdout: "[+] a: one\n[-] b: two\n",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([{ method: "stream_currentLogs", params: [] }]);
+  });
+
+  test("-s FILTER validates the name first", async () => {
+    const z = serve(
+      table({
+        service_status: { name: "a", pid: 1, state: "Running", target: "Up", after: {} },
+        stream_currentLogs: ["[+] a: one"],
+      }),
+    );
+    expect(await run(z, "log", "--snapshot", "a")).toEqual({
+      stdout: "[+] a: one\n",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([
+      { method: "service_status", params: ["a"] },
+      { method: "stream_currentLogs", params: ["a"] },
+    ]);
+  });
+
+  test("an unknown FILTER fails before any log call", async () => {
+    const z = serve(
+      table({ service_status: new RpcFailure(-32000, "getting status: service 'x' not found") }),
+    );
+    expect(await run(z, "log", "x")).toEqual({
+      stdout: "",
+      stderr: "zinit: getting status: service 'x' not found\n",
+      code: 1,
+    });
+    expect(z.calls).toEqual([{ method: "service_status", params: ["x"] }]);
+  });
+
+  test("follow: subscribe first, snapshot, no gap and no duplicate, Ctrl-C exits 0", async () => {
+    const z = serve((req, conn) => {
+      if (req.method === "stream_subscribeLogs") {
+        conn.result(req.id, 77);
+      } else if (req.method === "stream_currentLogs") {
+        // Pushed after the subscription started and before the snapshot was taken: in both.
+        conn.notify("stream_subscribeLogs", 77, "[+] a: three");
+        conn.result(req.id, ["[+] a: one", "[+] a: two", "[+] a: three"]);
+        conn.notify("stream_subscribeLogs", 99, "[+] other subscription");
+        conn.notify("stream_subscribeLogs", 77, "[+] a: four");
+      }
+    });
+    const cli = new LiveCli(spawnCli(["log", "--socket", z.path]));
+    await cli.waitForStdout("four\n");
+    cli.proc.kill("SIGINT");
+    expect(await cli.finish()).toEqual({
+      stdout: "[+] a: one\n[+] a: two\n[+] a: three\n[+] a: four\n",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([
+      { method: "stream_subscribeLogs", params: [] },
+      { method: "stream_currentLogs", params: [] },
+    ]);
+  });
+
+  test("follow with --json prints one JSON string per line", async () => {
+    const z = serve((req, conn) => {
+      if (req.method === "service_status") conn.result(req.id, { name: "a" });
+      if (req.method === "stream_subscribeLogs") conn.result(req.id, "sub-1");
+      if (req.method === "stream_currentLogs") {
+        conn.result(req.id, ['[+] a: say "hi"']);
+        conn.notify("stream_subscribeLogs", "sub-1", "[-] a: tab\there");
+      }
+    });
+    const cli = new LiveCli(spawnCli(["-s", z.path, "log", "a", "--json"]));
+    await cli.waitForStdout("here");
+    cli.proc.kill("SIGINT");
+    expect(await cli.finish()).toEqual({
+      stdout: '"[+] a: say \\"hi\\""\n"[-] a: tab\\there"\n',
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([
+      { method: "service_status", params: ["a"] },
+      { method: "stream_subscribeLogs", params: ["a"] },
+      { method: "stream_currentLogs", params: ["a"] },
+    ]);
+  });
+
+  test("follow ends with an error when the daemon goes away", async () => {
+    const z = serve((req, conn) => {
+      if (req.method === "stream_subscribeLogs") conn.result(req.id, 1);
+      if (req.method === "stream_currentLogs") {
+        conn.result(req.id, ["last words"]);
+        conn.close();
+      }
+    });
+    expect(await run(z, "log")).toEqual({
+      stdout: "last words\n",
+      stderr: "zinit: connection closed by zinit\n",
+      code: 1,
+    });
+  });
+});
+
+describe("proxy", () => {
+  test("starts the daemon's HTTP server, stops it on Ctrl-C", async () => {
+    const z = serve(
+      table({
+        system_start_http_server: "HTTP/RPC server started at 127.0.0.1:8080",
+        system_stop_http_server: null,
+      }),
+    );
+    const cli = new LiveCli(spawnCli(["-s", z.path, "proxy"]));
+    await cli.waitForStdout("Press Ctrl+C to stop\n");
+    cli.proc.kill("SIGINT");
+    expect(await cli.finish()).toEqual({
+      stdout:
+        "Starting HTTP/RPC server on 127.0.0.1:8080\n" +
+        `Connecting to Zinit daemon at ${z.path}\n` +
+        "HTTP/RPC server started at 127.0.0.1:8080\n" +
+        "Press Ctrl+C to stop\n" +
+        "HTTP/RPC server stopped\n",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls).toEqual([
+      { method: "system_start_http_server", params: ["127.0.0.1:8080"] },
+      { method: "system_stop_http_server", params: [] },
+    ]);
+  });
+
+  test("SIGTERM stops it too; a non-loopback address warns; localhost becomes 127.0.0.1", async () => {
+    const z = serve((req, conn) =>
+      conn.result(req.id, req.method.includes("start") ? "started" : null),
+    );
+    const open = new LiveCli(spawnCli(["proxy", "-a", "0.0.0.0:9000", "-s", z.path]));
+    await open.waitForStdout("Press Ctrl+C to stop\n");
+    open.proc.kill("SIGTERM");
+    const result = await open.finish();
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      "zinit: WARNING: 0.0.0.0:9000 is reachable from other hosts, and the HTTP/RPC API has no " +
+        "authentication: anyone who can connect can create and run services as zinit's user (root)\n",
+    );
+
+    const local = new LiveCli(spawnCli(["proxy", "--address", "localhost:8081", "-s", z.path]));
+    await local.waitForStdout("Press Ctrl+C to stop\n");
+    local.proc.kill("SIGINT");
+    expect((await local.finish()).stderr).toBe("");
+    expect(z.calls).toEqual([
+      { method: "system_start_http_server", params: ["0.0.0.0:9000"] },
+      { method: "system_stop_http_server", params: [] },
+      { method: "system_start_http_server", params: ["127.0.0.1:8081"] },
+      { method: "system_stop_http_server", params: [] },
+    ]);
+  });
+
+  test("a malformed address is refused before connecting", async () => {
+    const z = serve(table({}));
+    expect(await run(z, "proxy", "-a", "8080")).toEqual({
+      stdout: "",
+      stderr: "zinit: invalid address '8080': expected HOST:PORT, e.g. 127.0.0.1:8080\n",
+      code: 1,
+    });
+    expect(z.calls).toEqual([]);
+  });
+
+  test("the daemon's refusal is reported", async () => {
+    const z = serve(
+      table({
+        system_start_http_server: new RpcFailure(
+          -32603,
+          "starting http server: Address already in use (os error 98)",
+        ),
+      }),
+    );
+    const result = await run(z, "proxy");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "zinit: starting http server: Address already in use (os error 98)\n",
+    );
+  });
+});
+
+describe("transport", () => {
+  test("no daemon: one readable line, exit 1", async () => {
+    const path = "/nonexistent-dir/zinit.sock";
+    expect(await runCli(["-s", path, "list"])).toEqual({
+      stdout: "",
+      stderr: `zinit: cannot connect to ${path}: No such file or directory (is zinit init running?)\n`,
+      code: 1,
+    });
+  });
+
+  test("ZINIT_SOCKET is the default socket", async () => {
+    const z = serve(table({ service_list: { a: "Running" } }));
+    expect(await runCli(["list"], { ZINIT_SOCKET: z.path })).toEqual({
+      stdout: "---\na: Running\n",
+      stderr: "",
+      code: 0,
+    });
+  });
+
+  test("a legacy (<= 0.2.14) daemon is recognised", async () => {
+    const z = serve((_req, conn) =>
+      conn.send(
+        '{"state":"error","body":"unknown command \'{\\"jsonrpc\\"\' or wrong arguments count"}\n',
+      ),
+    );
+    expect(await run(z, "list")).toEqual({
+      stdout: "",
+      stderr: `zinit: ${z.path} speaks the legacy line protocol of zinit <= 0.2.14, not JSON-RPC\n`,
+      code: 1,
+    });
+  });
+
+  test("a reply split across writes, and a daemon that never answers", async () => {
+    const z = serve((req, conn) => {
+      if (req.method !== "service_list") return;
+      const text = `${JSON.stringify({ jsonrpc: "2.0", id: req.id, result: { ü: "Running" } })}\n`;
+      const bytes = new TextEncoder().encode(text);
+      // Split inside the two-byte "ü" to check the decoder waits for whole lines.
+      const cut = bytes.indexOf(0xc3) + 1;
+      conn.send(bytes.subarray(0, cut));
+      setTimeout(() => conn.send(bytes.subarray(cut)), 50);
+    });
+    expect(await run(z, "list")).toEqual({ stdout: "---\nü: Running\n", stderr: "", code: 0 });
+    const silent = await runCli(["-s", z.path, "status", "x"], { ZINIT_TIMEOUT: "0.2" });
+    expect(silent).toEqual({
+      stdout: "",
+      stderr: "zinit: no reply to service_status within 0.2 s\n",
+      code: 1,
+    });
+  });
+
+  test("--debug traces the traffic on stderr", async () => {
+    const z = serve(table({ service_start: null }));
+    const result = await run(z, "start", "svc", "-d");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(
+      '--> {"jsonrpc":"2.0","id":1,"method":"service_start","params":["svc"]}\n' +
+        '<-- {"jsonrpc":"2.0","id":1,"result":null}\n',
+    );
+  });
+});
+
+describe("no daemon needed", () => {
+  test("--version", async () => {
+    expect(await runCli(["--version"])).toEqual({
+      stdout: `${VERSION_LINE}\n`,
+      stderr: "",
+      code: 0,
+    });
+  });
+
+  test("--help lists the verbs with upstream's descriptions", async () => {
+    const result = await runCli(["--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("    status      show detailed service status\n");
+    expect(result.stdout).toContain("    kill        send a signal to a running service.\n");
+  });
+
+  test("a usage error is one line and exit 1", async () => {
+    expect(await runCli(["init", "-b", "lots"])).toEqual({
+      stdout: "",
+      stderr: "zinit: option -b/--buffer must be a positive integer (got 'lots')\n",
+      code: 1,
+    });
+  });
+});
