@@ -83,14 +83,9 @@ function openOptional<K extends keyof typeof OPTIONAL_SYMBOLS>(key: K) {
 export const addchdirNp = openOptional("posix_spawn_file_actions_addchdir_np");
 
 export const ENOENT = 2;
-export const ESRCH = 3;
 export const EINTR = 4;
-export const E2BIG = 7;
-export const EBADF = 9;
-export const ECHILD = 10;
 export const EACCES = 13;
 export const ENOTDIR = 20;
-export const EISDIR = 21;
 export const EINVAL = 22;
 export const ENOSYS = 38;
 

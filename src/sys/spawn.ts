@@ -194,7 +194,8 @@ function spawnChecked(opts: SpawnOptions): SpawnResult {
   const dirErr = checkDirectory(cwd);
   if (dirErr !== 0) return fail(dirErr, `working directory '${cwd}'`);
 
-  const program = resolveProgram(argv[0] ?? "", env.PATH ?? DEFAULT_PATH, cwd);
+  const pathVar = Object.hasOwn(env, "PATH") ? String(env.PATH) : DEFAULT_PATH;
+  const program = resolveProgram(argv[0] ?? "", pathVar, cwd);
   if ("errno" in program) return fail(program.errno);
 
   const keep: Buffer[] = [];
