@@ -213,7 +213,8 @@ export async function serveUnix(
     const c = sock.data;
     const nl = bytes.indexOf(0x0a);
     const part = nl === -1 ? bytes : bytes.subarray(0, nl);
-    c.line.push(part);
+    // Copied: the chunk belongs to Bun's read path, and the line may span several reads.
+    c.line.push(new Uint8Array(part));
     c.lineBytes += part.length;
     if (c.lineBytes > maxFrame) {
       c.line = [];
