@@ -1,0 +1,112 @@
+import { describe, expect, test } from "bun:test";
+import jsonSchema from "@json-schema-tools/meta-schema/schema.json" with { type: "json" };
+import * as openrpcMeta from "@open-rpc/meta-schema";
+import Ajv from "ajv";
+import { createMethodTable } from "../../src/api/methods.ts";
+import openrpc from "../../src/api/openrpc.json" with { type: "json" };
+import { VERSION } from "../../src/version.ts";
+import { FakeControl } from "./fake-control.ts";
+
+interface Method {
+  name: string;
+  params: { name: string; required?: boolean }[];
+  errors?: { code: number; message: string }[];
+}
+
+const methods = openrpc.methods as Method[];
+
+// The package's typings declare only the document types, not the exported schema value.
+const { openrpcDocument } = openrpcMeta as unknown as { openrpcDocument: object };
+
+function metaValidator() {
+  // The meta-schemas name their own dialect in $schema; ajv knows it as draft-07.
+  const strip = (schema: object): Record<string, unknown> => ({ ...schema, $schema: undefined });
+  const ajv = new Ajv({ strict: false, validateFormats: false });
+  // Referenced both with and without the trailing slash of its $id.
+  ajv.addSchema(strip(jsonSchema));
+  ajv.addSchema({ ...strip(jsonSchema), $id: "https://meta.json-schema.tools" });
+  return ajv.compile(strip(openrpcDocument));
+}
+
+/** jsonrpsee-level errors, which have no "<action>: " prefix. */
+const PROTOCOL_MESSAGES = new Set(["Internal error", "Too many subscriptions on the connection"]);
+
+describe("openrpc.json", () => {
+  test("validates against the OpenRPC meta-schema", () => {
+    const validate = metaValidator();
+    const ok = validate(openrpc);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  test("the meta-schema check is not vacuous", () => {
+    const validate = metaValidator();
+    const broken = structuredClone(openrpc) as { methods: Record<string, unknown>[] };
+    (broken.methods[0] as Record<string, unknown>).bogus = 1;
+    expect(validate(broken)).toBe(false);
+    const noParams = structuredClone(openrpc) as { methods: Record<string, unknown>[] };
+    delete (noParams.methods[1] as Record<string, unknown>).params;
+    expect(validate(noParams)).toBe(false);
+  });
+
+  test("every schema in it compiles", () => {
+    const ajv = new Ajv({ strict: false });
+    ajv.addSchema({ $id: "doc", components: openrpc.components });
+    for (const m of methods as unknown as { result: { schema: object } }[]) {
+      const schema = JSON.parse(
+        JSON.stringify(m.result.schema).replaceAll('"#/components', '"doc#/components'),
+      );
+      expect(() => ajv.compile(schema)).not.toThrow();
+    }
+  });
+
+  test("documents exactly the methods of the table", () => {
+    const table = createMethodTable(new FakeControl());
+    expect(methods.map((m) => m.name).sort()).toEqual([...table.keys()].sort());
+  });
+
+  test("names every method once, and is the version we ship", () => {
+    const names = methods.map((m) => m.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(openrpc.openrpc).toBe("1.2.6");
+    expect(openrpc.info.version).toBe(VERSION);
+  });
+
+  test("params are what the methods read, in positional order", () => {
+    const params = Object.fromEntries(
+      methods.map((m) => [m.name, m.params.map((p) => `${p.name}${p.required ? "" : "?"}`)]),
+    );
+    expect(params).toEqual({
+      "rpc.discover": [],
+      service_list: [],
+      service_status: ["name"],
+      service_start: ["name"],
+      service_stop: ["name"],
+      service_monitor: ["name"],
+      service_forget: ["name"],
+      service_kill: ["name", "signal"],
+      service_create: ["name", "content"],
+      service_delete: ["name"],
+      service_get: ["name"],
+      service_stats: ["name"],
+      system_shutdown: [],
+      system_reboot: [],
+      system_start_http_server: ["address"],
+      system_stop_http_server: [],
+      stream_currentLogs: ["name?"],
+      stream_subscribeLogs: ["filter?"],
+      stream_unsubscribeLogs: ["subscription"],
+    });
+  });
+
+  test("documented errors use the codes the methods really send", () => {
+    const codes = new Set([-32000, -32001, -32002, -32003, -32004, -32005, -32006, -32007, -32008]);
+    for (const m of methods) {
+      for (const e of m.errors ?? []) {
+        expect(codes.has(e.code) || e.code === -32602 || e.code === -32603).toBe(true);
+        // Real messages, never upstream's "Service not found" placeholders.
+        if (!PROTOCOL_MESSAGES.has(e.message)) expect(e.message).toMatch(/^[a-z][a-z ]+: \S/);
+      }
+    }
+  });
+});
