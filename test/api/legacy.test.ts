@@ -206,6 +206,26 @@ describe("legacy commands over the socket", () => {
     );
   });
 
+  test("a command line split into 1-byte writes", async () => {
+    reset();
+    const reply = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const sock = connect(server.path, async () => {
+        for (const b of Buffer.from("status redis\n")) {
+          await new Promise<void>((done) => sock.write(Buffer.from([b]), () => done()));
+        }
+      });
+      sock.on("data", (d: Buffer) => {
+        out += d.toString("utf8");
+      });
+      sock.on("error", reject);
+      sock.on("close", () => resolve(out));
+    });
+    expect(reply).toBe(
+      '{"state":"ok","body":{"after":{"net":"Success","zdb":"Unknown"},"name":"redis","pid":42,"state":"Running","target":"Up"}}',
+    );
+  });
+
   test("only the first line counts", async () => {
     reset();
     expect(await ask("list\nshutdown\n")).toBe(
