@@ -65,9 +65,10 @@ const fail = (n: number, what?: string): SpawnResult => ({
 
 /**
  * The soft RLIMIT_NOFILE children should start with. Bun raises its own soft limit at startup to
- * min(hard, 2^20) and records the original nowhere (checked: no API, no environment variable), so
- * the original cannot be recovered. Following Node/libuv's rule, when the soft limit looks raised
- * (it equals min(hard, 2^20)) children get min(hard, 1024), the kernel's default soft limit, which
+ * the hard limit (capped at 2^20 since oven-sh/bun#29617) and records the original nowhere (no API,
+ * no environment variable, nothing in the binary's strings), so it cannot be recovered. Following
+ * libuv's rule for the same problem (libuv/libuv#3181), when the soft limit looks raised (it equals
+ * the hard limit or the cap) children get min(hard, 1024), the kernel's default soft limit, which
  * keeps select()-based programs safe. Otherwise Bun did not raise it and children inherit it.
  */
 function childNofile(): { current: bigint; hard: bigint; child: bigint } | null {
@@ -75,9 +76,9 @@ function childNofile(): { current: bigint; hard: bigint; child: bigint } | null 
   if (libc.getrlimit(RLIMIT_NOFILE, lim) !== 0) return null;
   const [current = 0n, hard = 0n] = lim;
   const cap = 1n << 20n;
-  const raisedTo = hard < cap ? hard : cap;
   const child = hard < 1024n ? hard : 1024n;
-  return current === raisedTo && child < current ? { current, hard, child } : null;
+  const raised = current === hard || current === cap;
+  return raised && child < current ? { current, hard, child } : null;
 }
 
 const nofile = childNofile();
