@@ -85,8 +85,14 @@ interface RunResult {
   stderr: string;
 }
 
+/** Runs a command to completion; a missing executable is a failed run, not an exception. */
 function run(cmd: string[], env: Record<string, string | undefined> = process.env): RunResult {
-  const proc = Bun.spawnSync(cmd, { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
+  let proc: Bun.SyncSubprocess<"pipe", "pipe">;
+  try {
+    proc = Bun.spawnSync(cmd, { cwd: ROOT, env, stdout: "pipe", stderr: "pipe" });
+  } catch (err) {
+    return { code: -1, stdout: "", stderr: `cannot run ${cmd[0]}: ${(err as Error).message}\n` };
+  }
   return {
     code: proc.exitCode ?? -1,
     stdout: proc.stdout.toString(),
