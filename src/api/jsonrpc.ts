@@ -187,29 +187,35 @@ export class RpcSession {
     while (this.subs.has(subId)) subId = randomSubscriptionId();
     // Items that arrive before the reply is out wait, so the client learns the id first.
     let queue: unknown[] | null = [];
+    let live = true;
+    let stop: (() => void) | null = null;
+    const sub: Subscription = {
+      method,
+      cancel: () => {
+        live = false;
+        stop?.();
+      },
+    };
+    // Registered before subscribing so concurrent requests (a batch) can't exceed the limit.
+    this.subs.set(subId, sub);
     const notify = (item: unknown) =>
       this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
-    let live = true;
     const emit = (item: unknown) => {
       if (!live) return;
       if (queue) queue.push(item);
       else notify(item);
     };
-    let stop: () => void;
     try {
       stop = await def.subscribe(params, emit);
     } catch (err) {
+      this.subs.delete(subId);
       return { reply: failure(id, err) };
     }
-    const sub = {
-      method,
-      cancel: () => {
-        live = false;
-        stop();
-      },
-    };
-    if (this.closed) this.cancel(sub);
-    else this.subs.set(subId, sub);
+    if (!live || this.closed) {
+      // The session was closed before or while subscribing.
+      this.subs.delete(subId);
+      this.cancel(sub);
+    }
     return {
       reply: success(id, subId),
       afterSend: () => {

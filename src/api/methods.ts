@@ -76,9 +76,6 @@ function serdeKind(value: unknown): string {
 const isMap = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-/** snake_case → lowerCamelCase, the alias jsonrpsee accepts for named params. */
-const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /** Reads params in declaration order: positional by index, named by key (snake or camel). */
 class Params {
   private index = 0;
@@ -100,17 +97,13 @@ class Params {
     }
   }
 
-  /** The raw value, or undefined when absent; `names` are alternatives for the named form. */
-  private take(names: readonly string[]): unknown {
+  /**
+   * The next positional value, or the named one. jsonrpsee also accepts the lowerCamelCase form
+   * of a snake_case name; every param name here is one word, so both spellings are the same key.
+   */
+  private take(name: string): unknown {
     if (this.list) return this.list[this.index++];
-    for (const name of names) {
-      for (const key of new Set([name, camel(name)])) {
-        if (this.named && Object.hasOwn(this.named, key) && this.named[key] !== undefined) {
-          return this.named[key];
-        }
-      }
-    }
-    return undefined;
+    return this.named && Object.hasOwn(this.named, name) ? this.named[name] : undefined;
   }
 
   private missing(name: string): never {
@@ -118,7 +111,7 @@ class Params {
   }
 
   string(name: string): string {
-    const value = this.take([name]);
+    const value = this.take(name);
     if (value === undefined) this.missing(name);
     if (typeof value !== "string") {
       throw invalidParams(`invalid type: ${serdeKind(value)}, expected a string`);
@@ -126,14 +119,13 @@ class Params {
     return value;
   }
 
-  /** An `Option<String>`: missing and null both mean none. Named, the first present key wins. */
-  optionalString(...names: string[]): string | undefined {
-    let value: unknown;
-    if (this.list) value = this.take(names);
-    else {
-      for (const name of names) {
-        value = this.take([name]);
+  /** An `Option<String>`: missing and null both mean none. Named, `aliases` are tried in turn. */
+  optionalString(name: string, ...aliases: string[]): string | undefined {
+    let value = this.take(name);
+    if (!this.list) {
+      for (const alias of aliases) {
         if (value !== undefined && value !== null) break;
+        value = this.take(alias);
       }
     }
     if (value === undefined || value === null) return undefined;
@@ -144,7 +136,7 @@ class Params {
   }
 
   map(name: string): Record<string, unknown> {
-    const value = this.take([name]);
+    const value = this.take(name);
     if (value === undefined) this.missing(name);
     if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
     return value;
@@ -179,7 +171,7 @@ const fileError = (action: string, detail: string, name: string, err: unknown) =
 const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
 
 /** `---`, keys sorted at every level, no line folding: what serde_yaml wrote for upstream. */
-export function serviceYaml(content: Record<string, unknown>): string {
+function serviceYaml(content: Record<string, unknown>): string {
   return `---\n${stringify(content, { sortMapEntries: true, lineWidth: 0 })}`;
 }
 

@@ -321,6 +321,50 @@ describe("subscriptions", () => {
     expect(fake.listeners.size).toBe(0);
   });
 
+  test("a session closed while subscribing keeps nothing", async () => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let cancelled = 0;
+    const slow: MethodTable = new Map([
+      [
+        "sub",
+        {
+          kind: "subscribe",
+          subscribe: async () => {
+            await gate;
+            return () => {
+              cancelled++;
+            };
+          },
+        },
+      ],
+    ]);
+    const s = new RpcSession(slow, () => {});
+    const done = s.handleText('{"jsonrpc":"2.0","id":1,"method":"sub"}');
+    s.close();
+    release();
+    await done;
+    expect(cancelled).toBe(1);
+    await s.handleText('{"jsonrpc":"2.0","id":2,"method":"sub"}');
+    expect(cancelled).toBe(2);
+  });
+
+  test("a batch can't exceed the per-session limit", async () => {
+    const batch = JSON.stringify(
+      Array.from({ length: MAX_SUBSCRIPTIONS + 3 }, (_, i) => ({
+        jsonrpc: "2.0",
+        id: i,
+        method: "stream_subscribeLogs",
+      })),
+    );
+    const [reply] = await roundTrip(batch);
+    const replies = JSON.parse(reply as string) as { error?: { code: number } }[];
+    expect(replies.filter((r) => r.error?.code === -32603).length).toBe(3);
+    expect(fake.listeners.size).toBe(MAX_SUBSCRIPTIONS);
+  });
+
   test(`at most ${MAX_SUBSCRIPTIONS} per session`, async () => {
     const batch = JSON.stringify(
       Array.from({ length: MAX_SUBSCRIPTIONS }, (_, i) => ({
