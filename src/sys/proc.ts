@@ -93,26 +93,20 @@ export function listProcs(): ProcInfo[] {
 }
 
 /**
- * All processes of a service: every process of session `sid`, plus every descendant (by ppid) of
- * those and of `extraRoots` (and the roots themselves), which catches children that left the
- * session with setsid. We ourselves are never a member, whatever the arguments.
+ * All processes of a service: every process for which `isRoot` holds (its sessions, the pids it
+ * is known to have had), plus every descendant (by ppid) of those, which catches children that
+ * left the session with setsid. We ourselves are never a member.
  */
-export function members(sid: number, extraRoots: number[] = []): ProcInfo[] {
+export function members(isRoot: (p: ProcInfo) => boolean): ProcInfo[] {
   const procs = listProcs();
   const self = libc.getpid();
   const children = new Map<number, ProcInfo[]>();
-  const byPid = new Map<number, ProcInfo>();
   for (const p of procs) {
-    byPid.set(p.pid, p);
     const list = children.get(p.ppid);
     if (list) list.push(p);
     else children.set(p.ppid, [p]);
   }
-  const stack = sid > 0 ? procs.filter((p) => p.sid === sid) : [];
-  for (const root of extraRoots) {
-    const p = byPid.get(root);
-    if (p) stack.push(p);
-  }
+  const stack = procs.filter(isRoot);
   const found = new Map<number, ProcInfo>();
   for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
     if (found.has(p.pid) || p.pid === self) continue;

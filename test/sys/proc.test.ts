@@ -120,13 +120,14 @@ describe("/proc readers", () => {
     const { line, rest } = await firstLine(out);
     const grandchild = Number(line);
     await until("setsid in the grandchild", () => readProc(grandchild)?.sid === grandchild);
-    const found = members(pid)
+    const found = members((p) => p.sid === pid)
       .map((p) => p.pid)
       .sort((a, b) => a - b);
     expect(found).toEqual([pid, grandchild].sort((a, b) => a - b));
-    // Found through extraRoots alone, as after the session leader is gone.
-    expect(members(0, [grandchild]).map((p) => p.pid)).toEqual([grandchild]);
-    expect(members(readProc(process.pid)?.sid ?? 0).some((p) => p.pid === process.pid)).toBe(false);
+    // Found as a root by pid alone, as after the session leader is gone.
+    expect(members((p) => p.pid === grandchild).map((p) => p.pid)).toEqual([grandchild]);
+    const ourSid = readProc(process.pid)?.sid;
+    expect(members((p) => p.sid === ourSid).some((p) => p.pid === process.pid)).toBe(false);
     expect(kill(grandchild, 9)).toBe(0);
     expect(await waitExit(pid)).toEqual({ kind: "exited", code: 0 });
     expect(await rest).toBe("");

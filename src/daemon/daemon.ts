@@ -1,0 +1,119 @@
+// The running daemon as the method table sees it (src/api/control.ts): each call is a core
+// command or query carried out through the shell.
+
+import type { Control, LogListener, ServiceStats, ServiceStatus } from "../api/control.ts";
+import { loadService } from "../config/load.ts";
+import { alreadyMonitored, shuttingDown, ZinitError } from "../core/errors.ts";
+import { parseSignal } from "../core/signals.ts";
+import type { PowerMode } from "../core/supervisor.ts";
+import { strerror } from "../sys/libc.ts";
+import { sampleStats } from "../sys/proc.ts";
+import { killGroup } from "../sys/process.ts";
+import type { LogRing } from "./ring.ts";
+import { errorText, type Shell } from "./shell.ts";
+
+/** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */
+const STATS_WINDOW_MS = 100;
+
+export interface HttpHost {
+  start(address: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export class Daemon implements Control {
+  constructor(
+    readonly configDir: string,
+    private readonly shell: Shell,
+    private readonly ring: LogRing,
+    private readonly http: HttpHost,
+    /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
+    private readonly powerMode: (reboot: boolean) => PowerMode,
+  ) {}
+
+  private get core() {
+    return this.shell.core;
+  }
+
+  list(): Record<string, string> {
+    return this.core.list();
+  }
+
+  status(name: string): ServiceStatus {
+    return this.core.status(name);
+  }
+
+  start(name: string): void {
+    this.shell.command((now) => this.core.start(name, now));
+  }
+
+  stop(name: string): Promise<void> {
+    return this.shell.stop(name);
+  }
+
+  async monitor(name: string): Promise<void> {
+    if (this.core.shuttingDown) throw shuttingDown();
+    if (this.core.has(name)) throw alreadyMonitored(name);
+    let config: ReturnType<typeof loadService>;
+    try {
+      config = loadService(this.configDir, name);
+    } catch (err) {
+      throw new ZinitError("ConfigError", `failed to load '${name}.yaml'`, {
+        service: name,
+        causes: [errorText(err)],
+      });
+    }
+    this.shell.command((now) => this.core.monitor(name, config, now));
+  }
+
+  forget(name: string): void {
+    this.core.forget(name);
+  }
+
+  kill(name: string, signal: string): void {
+    const num = parseSignal(signal);
+    if (num === null) {
+      throw new ZinitError("InvalidSignal", `invalid signal '${signal}'`, { signal });
+    }
+    const pid = this.core.requireRunning(name);
+    const errno = killGroup(pid, num);
+    if (errno !== 0) {
+      throw new ZinitError("InternalError", strerror(errno), { service: name });
+    }
+  }
+
+  async stats(name: string): Promise<ServiceStats> {
+    const pid = this.core.requireRunning(name);
+    const children = this.shell
+      .members(name)
+      .map((p) => p.pid)
+      .filter((p) => p !== pid)
+      .sort((a, b) => a - b);
+    const sample = await sampleStats([pid, ...children], STATS_WINDOW_MS);
+    const of = (p: number) => ({
+      pid: p,
+      memory_usage: sample.get(p)?.rss ?? 0,
+      cpu_usage: sample.get(p)?.cpu ?? 0,
+    });
+    return { name, ...of(pid), children: children.filter((c) => sample.has(c)).map(of) };
+  }
+
+  shutdown(reboot: boolean): void {
+    this.shell.command((now) => this.core.shutdown(this.powerMode(reboot), now));
+  }
+
+  logs(name?: string): string[] {
+    return this.ring.snapshot(name);
+  }
+
+  subscribeLogs(name: string | undefined, listener: LogListener): () => void {
+    return this.ring.subscribe(name, listener);
+  }
+
+  startHttp(address: string): Promise<string> {
+    return this.http.start(address);
+  }
+
+  stopHttp(): Promise<void> {
+    return this.http.stop();
+  }
+}

@@ -1,0 +1,156 @@
+// `zinit init`: wires the daemon together and owns the process-wide concerns of a PID 1:
+// never dying on an error, signals, the socket, and powering off at the end.
+
+import { mkdirSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
+import type { HttpServer } from "../api/http.ts";
+import { serveHttp } from "../api/http.ts";
+import { createMethodTable } from "../api/methods.ts";
+import { type SocketServer, serveUnix } from "../api/unix.ts";
+import { readEnvironment } from "../config/environment.ts";
+import { loadDir } from "../config/load.ts";
+import type { PowerMode } from "../core/supervisor.ts";
+import type { InitOptions } from "../defaults.ts";
+import { listProcs } from "../sys/proc.ts";
+import { getpid, kill, reboot, setChildSubreaper, sync } from "../sys/process.ts";
+import { startReaper } from "../sys/reaper.ts";
+import { Daemon, type HttpHost } from "./daemon.ts";
+import { attachRing, enableKmsg, log, setLogLevel } from "./logger.ts";
+import { LogRing } from "./ring.ts";
+import { errorText, Shell } from "./shell.ts";
+
+/** In init mode, how long stray processes get between SIGTERM and SIGKILL before reboot(2). */
+const FINAL_SWEEP_MS = 2_000;
+
+export async function runInit(opts: InitOptions): Promise<never> {
+  // An exception escaping to the top would end PID 1: the kernel panics, the container stops.
+  process.on("uncaughtException", (err) => log.error(`uncaught exception: ${errorText(err)}`));
+  process.on("unhandledRejection", (err) => log.error(`unhandled rejection: ${errorText(err)}`));
+  setLogLevel(opts.debug ? "debug" : "info");
+
+  const isPid1 = getpid() === 1;
+  if (!isPid1 && !setChildSubreaper()) log.warn("could not become a child subreaper");
+  if (isPid1 && !opts.container) enableKmsg();
+
+  const configDir = resolve(opts.configDir);
+  const socketPath = resolve(opts.socket);
+  try {
+    mkdirSync(configDir, { recursive: true });
+  } catch (err) {
+    log.error(`failed to create config directory '${configDir}': ${errorText(err)}`);
+    process.exit(1);
+  }
+
+  const ring = new LogRing(opts.buffer);
+  attachRing(ring);
+  const canPower = isPid1 && !opts.container;
+  let unix: SocketServer | null = null;
+  let http: HttpServer | null = null;
+
+  const shell = new Shell({
+    configDir,
+    ring,
+    baseEnv: { ...(process.env as Record<string, string>) },
+    etcEnv: readEnvironment(undefined, (message) => log.error(message)),
+    onPower: (mode) => {
+      // Let the shutdown request's reply reach its client before the daemon goes away.
+      setTimeout(() => void powerDown(mode), 20);
+    },
+  });
+
+  const httpHost: HttpHost = {
+    async start(address) {
+      const next = await serveHttp(address, table);
+      const previous = http;
+      http = next;
+      await previous?.stop();
+      log.info(`HTTP/RPC server listening on ${next.address}`);
+      return next.address;
+    },
+    async stop() {
+      if (!http) throw new Error("No HTTP/RPC server is currently running");
+      const current = http;
+      http = null;
+      await current.stop();
+    },
+  };
+  const daemon = new Daemon(configDir, shell, ring, httpHost, (reboot) =>
+    canPower ? (reboot ? "reboot" : "poweroff") : "exit",
+  );
+  const table = createMethodTable(daemon);
+
+  async function powerDown(mode: PowerMode): Promise<void> {
+    await http?.stop().catch(() => {});
+    if (mode === "exit") {
+      sync();
+      unix?.close();
+      rmSync(socketPath, { force: true });
+      log.info("all services stopped; exiting");
+      process.exit(0);
+    }
+    // Processes outside any service (and the stubborn ones) still get a chance to exit cleanly.
+    kill(-1, 15);
+    await waitForNoProcesses(FINAL_SWEEP_MS);
+    kill(-1, 9);
+    sync();
+    log.info(mode === "reboot" ? "rebooting" : "powering off");
+    const errno = reboot(mode);
+    log.error(`reboot(2) failed with errno ${errno}; staying up`);
+  }
+
+  // The socket exists before any service starts, so a failure to bind orphans nothing.
+  try {
+    unix = await serveUnix(socketPath, table, daemon);
+  } catch (err) {
+    log.error(`cannot listen on ${socketPath}: ${errorText(err)}`);
+    process.exit(1);
+  }
+
+  startReaper((pid, status) => shell.onExit(pid, status));
+  installSignals(daemon, opts.container, isPid1);
+
+  let loaded: ReturnType<typeof loadDir>;
+  try {
+    loaded = loadDir(configDir);
+  } catch (err) {
+    log.error(`cannot read config directory '${configDir}': ${errorText(err)}`);
+    loaded = { services: new Map(), errors: [] };
+  }
+  for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
+  log.info(`loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`);
+  shell.command((now) => shell.core.monitorAll(loaded.services, now));
+
+  // The socket server keeps the event loop alive; this promise never settles.
+  return new Promise<never>(() => {});
+}
+
+function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): void {
+  const request = (signal: string, reboot: boolean) => () => {
+    try {
+      log.info(`received ${signal}`);
+      daemon.shutdown(reboot);
+    } catch (err) {
+      log.warn(`${signal} ignored: ${errorText(err)}`);
+    }
+  };
+  if (container || !isPid1) {
+    for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const)
+      process.on(sig, request(sig, false));
+    return;
+  }
+  // PID 1 of a machine: ctrl-alt-del (SIGINT) and SIGTERM reboot, as busybox init does;
+  // SIGUSR1/SIGUSR2 power off. SIGHUP is logged and ignored rather than ending PID 1.
+  process.on("SIGINT", request("SIGINT", true));
+  process.on("SIGTERM", request("SIGTERM", true));
+  process.on("SIGUSR1", request("SIGUSR1", false));
+  process.on("SIGUSR2", request("SIGUSR2", false));
+  process.on("SIGHUP", () => log.info("received SIGHUP (ignored)"));
+}
+
+async function waitForNoProcesses(ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (listProcs().every((p) => p.pid === process.pid || p.state === "Z")) return;
+    await Bun.sleep(50);
+  }
+}
