@@ -12,7 +12,7 @@ import { loadDir } from "../config/load.ts";
 import type { PowerMode } from "../core/supervisor.ts";
 import type { InitOptions } from "../defaults.ts";
 import { listProcs } from "../sys/proc.ts";
-import { getpid, kill, reboot, setChildSubreaper, sync } from "../sys/process.ts";
+import { disableCtrlAltDel, getpid, kill, reboot, setChildSubreaper, sync } from "../sys/process.ts";
 import { startReaper } from "../sys/reaper.ts";
 import { Daemon, type HttpHost } from "./daemon.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./logger.ts";
@@ -30,7 +30,11 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   const isPid1 = getpid() === 1;
   if (!isPid1 && !setChildSubreaper()) log.warn("could not become a child subreaper");
-  if (isPid1 && !opts.container) enableKmsg();
+  if (isPid1 && !opts.container) {
+    enableKmsg();
+    // Inside a PID namespace this fails with EINVAL, which is fine: no keyboard reaches us there.
+    disableCtrlAltDel();
+  }
 
   const configDir = resolve(opts.configDir);
   const socketPath = resolve(opts.socket);

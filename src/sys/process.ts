@@ -7,6 +7,7 @@ const PR_SET_CHILD_SUBREAPER = 36;
 const RB_AUTOBOOT = 0x01234567;
 const RB_HALT_SYSTEM = 0xcdef0123 | 0;
 const RB_POWER_OFF = 0x4321fedc;
+const RB_DISABLE_CAD = 0;
 
 function validSignal(signal: number): boolean {
   return Number.isInteger(signal) && signal >= 0 && signal <= 64;
@@ -52,4 +53,12 @@ export function sync(): void {
 export function reboot(mode: "poweroff" | "reboot" | "halt"): number {
   const cmd = mode === "poweroff" ? RB_POWER_OFF : mode === "reboot" ? RB_AUTOBOOT : RB_HALT_SYSTEM;
   return libc.reboot(cmd) === 0 ? 0 : errno();
+}
+
+/**
+ * Makes ctrl-alt-del send SIGINT to PID 1 instead of rebooting at once without stopping anything
+ * (the kernel's default). Returns 0 or the errno.
+ */
+export function disableCtrlAltDel(): number {
+  return libc.reboot(RB_DISABLE_CAD) === 0 ? 0 : errno();
 }
