@@ -12,7 +12,14 @@ import { loadDir } from "../config/load.ts";
 import type { PowerMode } from "../core/supervisor.ts";
 import type { InitOptions } from "../defaults.ts";
 import { listProcs } from "../sys/proc.ts";
-import { disableCtrlAltDel, getpid, kill, reboot, setChildSubreaper, sync } from "../sys/process.ts";
+import {
+  disableCtrlAltDel,
+  getpid,
+  kill,
+  reboot,
+  setChildSubreaper,
+  sync,
+} from "../sys/process.ts";
 import { startReaper } from "../sys/reaper.ts";
 import { Daemon, type HttpHost } from "./daemon.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./logger.ts";
