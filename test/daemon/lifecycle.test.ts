@@ -15,7 +15,8 @@ afterEach(async () => {
 const recorder = (dir: string, name: string, extra = "") =>
   `exec: sh -c 'echo start:${name} >> ${dir}/order; trap "echo stop:${name} >> ${dir}/order; exit 0" TERM; sleep 1000 & wait'\n${extra}`;
 
-const lines = (file: string) => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : []);
+const lines = (file: string) =>
+  existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
 
 describe("daemon as PID 1", () => {
   test("ordered start with after and a oneshot; reverse-order stop on SIGTERM; exit 0", async () => {
@@ -31,9 +32,19 @@ describe("daemon as PID 1", () => {
       },
     });
     await z.waitState("web", "Running");
-    expect(await z.list()).toEqual({ app: "Running", db: "Running", migrate: "Success", web: "Running" });
+    expect(await z.list()).toEqual({
+      app: "Running",
+      db: "Running",
+      migrate: "Success",
+      web: "Running",
+    });
     const status = await z.status("app");
-    expect(status).toMatchObject({ name: "app", state: "Running", target: "Up", after: { migrate: "Success", db: "Running" } });
+    expect(status).toMatchObject({
+      name: "app",
+      state: "Running",
+      target: "Up",
+      after: { migrate: "Success", db: "Running" },
+    });
     expect(status.pid).toBeGreaterThan(1);
     // Each start line is written by the service itself, so wait until the last one is there.
     await z.waitFor(() => lines(`${dir}/order`).length === 4, 10_000, "all start lines");
@@ -48,7 +59,8 @@ describe("daemon as PID 1", () => {
   test("test gates Spawned -> Running; dependents wait for it", async () => {
     z = await Zinit.boot({
       services: {
-        "gated.yaml": "exec: sh -c 'sleep 1; touch ready; sleep 1000'\ndir: /tmp\ntest: test -e /tmp/ready\n",
+        "gated.yaml":
+          "exec: sh -c 'sleep 1; touch ready; sleep 1000'\ndir: /tmp\ntest: test -e /tmp/ready\n",
         "after-gated.yaml": "exec: sleep 1000\nafter: [gated]\n",
       },
     });
@@ -66,30 +78,40 @@ describe("daemon as PID 1", () => {
     await z.waitState("svc", "Running");
     const first = (await z.status("svc")).pid;
     await z.rpc("service_kill", ["svc", "SIGKILL"]);
-    await z.waitFor(async () => {
-      const s = await z!.status("svc");
-      return s.pid !== 0 && s.pid !== first && s.state === "Running";
-    }, 10_000, "restart");
+    await z.waitFor(
+      async () => {
+        const s = await z!.status("svc");
+        return s.pid !== 0 && s.pid !== first && s.state === "Running";
+      },
+      10_000,
+      "restart",
+    );
     expect(z.output).toContain(`service svc killed by SIGKILL; restarting`);
 
     // A crash loop backs off but keeps restarting; the state shows the exit.
     await z.rpc("service_stop", ["svc"]);
     expect(await z.status("svc")).toMatchObject({ pid: 0, target: "Down" });
-    expect((await z.status("svc")).state).toMatch(/^Error\(Signaled\(Pid\(\d+\), SIGTERM, false\)\)$/);
+    expect((await z.status("svc")).state).toMatch(
+      /^Error\(Signaled\(Pid\(\d+\), SIGTERM, false\)\)$/,
+    );
   });
 
   test("a service that ignores SIGTERM with grandchildren is fully gone after shutdown_timeout", async () => {
     z = await Zinit.boot({
       services: {
         "stubborn.yaml": [
-          "exec: sh -c 'trap \"\" TERM; (trap \"\" TERM; setsid sh -c \"trap \\\"\\\" TERM; sleep 1000\" & sleep 1000) & sleep 1000 & wait'",
+          'exec: sh -c \'trap "" TERM; (trap "" TERM; setsid sh -c "trap \\"\\" TERM; sleep 1000" & sleep 1000) & sleep 1000 & wait\'',
           "shutdown_timeout: 1",
           "",
         ].join("\n"),
       },
     });
     await z.waitState("stubborn", "Running");
-    await z.waitFor(() => z!.namespaceProcs().filter((p) => p.comm === "sleep").length === 3, 10_000, "3 sleeps");
+    await z.waitFor(
+      () => z!.namespaceProcs().filter((p) => p.comm === "sleep").length === 3,
+      10_000,
+      "3 sleeps",
+    );
     const started = performance.now();
     await z.rpc("service_stop", ["stubborn"]);
     const took = performance.now() - started;
@@ -102,7 +124,10 @@ describe("daemon as PID 1", () => {
 
   test("200 orphaned grandchildren leave zero zombies", async () => {
     z = await Zinit.boot({
-      services: { "forker.yaml": "exec: sh -c 'for i in $(seq 200); do (sleep 0.2 &) ; done'\noneshot: true\n" },
+      services: {
+        "forker.yaml":
+          "exec: sh -c 'for i in $(seq 200); do (sleep 0.2 &) ; done'\noneshot: true\n",
+      },
     });
     await z.waitState("forker", "Success");
     await z.waitFor(() => z!.namespaceProcs().length === 1, 15_000, "every orphan reaped");
@@ -129,7 +154,11 @@ describe("daemon as PID 1", () => {
     z = await Zinit.boot({ services: { "ghost.yaml": "exec: /nonexistent/bin/ghost --flag\n" } });
     await z.waitState("ghost", "Failure");
     expect(z.output).toContain("service ghost failed to start: No such file or directory");
-    await z.waitFor(() => (z!.output.match(/service ghost failed to start/g) ?? []).length >= 3, 10_000, "retries");
+    await z.waitFor(
+      () => (z!.output.match(/service ghost failed to start/g) ?? []).length >= 3,
+      10_000,
+      "retries",
+    );
     await expect(z.rpc("service_status", ["nope"])).rejects.toBeInstanceOf(RpcError);
   });
 });

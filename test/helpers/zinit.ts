@@ -1,7 +1,14 @@
 // Boots the compiled daemon (dist/zinit) as PID 1 of a fresh PID namespace and talks to it over
 // its socket, the way a user's tools do.
 
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -51,10 +58,15 @@ export class Zinit {
     }
     const args = [ZINIT, "init", "-c", configDir, "-s", socket, ...(opts.extraArgs ?? [])];
     if (opts.container ?? true) args.push("--container");
-    const cmd = (opts.pid1 ?? true) ? ["unshare", "--pid", "--fork", "--mount-proc", ...args] : args;
+    const cmd =
+      (opts.pid1 ?? true) ? ["unshare", "--pid", "--fork", "--mount-proc", ...args] : args;
     const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const z = new Zinit(dir, configDir, socket, proc);
-    await z.waitFor(async () => (await z.tryRpc("service_list")) !== undefined, 20_000, "socket up");
+    await z.waitFor(
+      async () => (await z.tryRpc("service_list")) !== undefined,
+      20_000,
+      "socket up",
+    );
     return z;
   }
 
@@ -70,7 +82,12 @@ export class Zinit {
 
   /** One JSON-RPC call on a fresh connection. */
   async rpc(method: string, params: unknown = []): Promise<unknown> {
-    const reply = (await rawRequest(this.socket, `${JSON.stringify({ jsonrpc: "2.0", id: 1, method, params })}\n`)).trim();
+    const reply = (
+      await rawRequest(
+        this.socket,
+        `${JSON.stringify({ jsonrpc: "2.0", id: 1, method, params })}\n`,
+      )
+    ).trim();
     const msg = JSON.parse(reply);
     if (msg.error) throw new RpcError(msg.error.code, msg.error.message, msg.error.data);
     return msg.result;
@@ -88,11 +105,23 @@ export class Zinit {
     return (await this.rpc("service_list")) as Record<string, string>;
   }
 
-  async status(name: string): Promise<{ name: string; pid: number; state: string; target: string; after: Record<string, string> }> {
+  async status(
+    name: string,
+  ): Promise<{
+    name: string;
+    pid: number;
+    state: string;
+    target: string;
+    after: Record<string, string>;
+  }> {
     return (await this.rpc("service_status", [name])) as never;
   }
 
-  async waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = "condition"): Promise<void> {
+  async waitFor(
+    check: () => Promise<boolean> | boolean,
+    timeoutMs = 20_000,
+    what = "condition",
+  ): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     let delay = 5;
     while (performance.now() < deadline) {
@@ -118,7 +147,10 @@ export class Zinit {
   /** Host pid of the namespace's PID 1 (the daemon). */
   hostPid(): number {
     if (!this.isNamespaced()) return this.proc.pid;
-    const children = readFileSync(`/proc/${this.proc.pid}/task/${this.proc.pid}/children`, "utf8").trim();
+    const children = readFileSync(
+      `/proc/${this.proc.pid}/task/${this.proc.pid}/children`,
+      "utf8",
+    ).trim();
     return Number(children.split(/\s+/)[0]);
   }
 
@@ -140,7 +172,11 @@ export class Zinit {
         if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         const close = stat.lastIndexOf(")");
-        out.push({ pid: Number(entry), comm: stat.slice(stat.indexOf("(") + 1, close), state: stat.slice(close + 2, close + 3) });
+        out.push({
+          pid: Number(entry),
+          comm: stat.slice(stat.indexOf("(") + 1, close),
+          state: stat.slice(close + 2, close + 3),
+        });
       } catch {
         // the process went away while we looked
       }
@@ -196,8 +232,19 @@ export function rawRequest(socket: string, payload: string): Promise<string> {
 }
 
 /** Runs the CLI against a daemon and returns what it printed. */
-export async function cli(socket: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([ZINIT, "-s", socket, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+export async function cli(
+  socket: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([ZINIT, "-s", socket, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
