@@ -105,9 +105,7 @@ export class Zinit {
     return (await this.rpc("service_list")) as Record<string, string>;
   }
 
-  async status(
-    name: string,
-  ): Promise<{
+  async status(name: string): Promise<{
     name: string;
     pid: number;
     state: string;
