@@ -195,8 +195,9 @@ export class RpcClient {
       if (this.failure) return;
     }
     if (start < chunk.length) {
-      // The chunk's buffer may be reused by the runtime after this handler returns.
-      this.partial.push(chunk.slice(start));
+      // Copied: the chunk's memory may be reused once this handler returns (and Buffer#slice
+      // would only make a view).
+      this.partial.push(new Uint8Array(chunk.subarray(start)));
       this.partialBytes += chunk.length - start;
       if (this.partialBytes > MAX_LINE_BYTES) {
         this.fail(

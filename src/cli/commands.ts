@@ -2,7 +2,7 @@
 
 import { type ClientInvocation, UsageError } from "./args.ts";
 import { RpcClient, RpcError, TransportError } from "./client.ts";
-import { print, printWarning } from "./output.ts";
+import { print, printStderr, printWarning } from "./output.ts";
 import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 
 /** jsonrpsee's default request timeout, which upstream's CLI inherits. */
@@ -156,31 +156,39 @@ async function bindAddress(address: string): Promise<{ ip: string; text: string 
 
 export async function runClient(inv: ClientInvocation): Promise<number> {
   const timeoutMs = timeoutFromEnv(process.env.ZINIT_TIMEOUT);
-  const name = inv.name ?? "";
-  // Validated before connecting, so a bad address fails the same with or without a daemon.
-  const bind = inv.verb === "proxy" ? await bindAddress(inv.address ?? "") : undefined;
-  if (inv.verb === "proxy" && !inv.json) {
-    print(`Starting HTTP/RPC server on ${inv.address}\n`);
-    print(`Connecting to Zinit daemon at ${inv.socket}\n`);
+  const connect = () =>
+    RpcClient.connect(inv.socket, {
+      timeoutMs,
+      trace: inv.debug ? (line) => printStderr(`${line}\n`) : undefined,
+    });
+  if (inv.verb === "proxy") {
+    // Validated before connecting, so a bad address fails the same with or without a daemon.
+    const bind = await bindAddress(inv.address ?? "");
+    if (!inv.json) {
+      print(`Starting HTTP/RPC server on ${inv.address}\n`);
+      print(`Connecting to Zinit daemon at ${inv.socket}\n`);
+    }
+    const client = await connect();
+    try {
+      return await proxy(client, inv, bind);
+    } finally {
+      client.close();
+    }
   }
-  const client = await RpcClient.connect(inv.socket, {
-    timeoutMs,
-    trace: inv.debug ? (line) => process.stderr.write(`${line}\n`) : undefined,
-  });
-  const json = (value: unknown) => print(`${JSON.stringify(value ?? null)}\n`);
+
+  const client = await connect();
+  const name = inv.name ?? "";
   const done = (value: unknown) => {
-    if (inv.json) json(value);
+    if (inv.json) print(`${JSON.stringify(value ?? null)}\n`);
     return 0;
   };
-
   try {
     switch (inv.verb) {
       case "list": {
         const result = await client.call("service_list");
-        const services = isObject(result) ? result : {};
-        print(
-          inv.json ? `${JSON.stringify(sortedObject(services))}\n` : toYaml(sortedMap(services)),
-        );
+        if (!isObject(result))
+          throw new TransportError("protocol", "unexpected reply to service_list");
+        print(inv.json ? `${JSON.stringify(sortedObject(result))}\n` : toYaml(sortedMap(result)));
         return 0;
       }
       case "status": {
@@ -207,8 +215,6 @@ export async function runClient(inv: ClientInvocation): Promise<number> {
         return done(await powerOff(client, inv.verb));
       case "log":
         return await followLog(client, inv);
-      case "proxy":
-        return await proxy(client, inv, bind as { ip: string; text: string });
     }
   } finally {
     client.close();

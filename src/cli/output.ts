@@ -22,6 +22,10 @@ export function print(text: string): void {
   write(process.stdout, text);
 }
 
+export function printStderr(text: string): void {
+  write(process.stderr, text);
+}
+
 /** One `zinit: …` line on stderr. */
 export function printError(message: string): void {
   write(process.stderr, `zinit: ${message}\n`);
