@@ -125,7 +125,8 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 function isLoopback(ip: string): boolean {
   const v4 = IPV4.exec(ip.replace(/^::ffff:/i, ""));
   if (v4) return v4[1] === "127";
-  return /^(0{0,4}:){2,7}0{0,3}1$/.test(ip) || ip === "::1";
+  // ::1 in any spelling (`::1`, `0:0:0:0:0:0:0:1`).
+  return /^(0{0,4}:){2,7}0{0,3}1$/.test(ip);
 }
 
 /**
