@@ -16,6 +16,8 @@ export interface InitOptions {
   buffer: number;
   container: boolean;
   debug: boolean;
+  /** Start the HTTP/WebSocket API on this address at boot (`init --http`); null: only on request. */
+  http: string | null;
 }
 
 function isDirectory(path: string): boolean {

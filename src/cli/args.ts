@@ -76,6 +76,11 @@ export const VERBS = {
         default: String(DEFAULT_BUFFER),
       },
       { long: "container", help: "run in container mode, shutdown on signal" },
+      {
+        long: "http",
+        value: "ADDRESS",
+        help: "also serve the HTTP/RPC API on this address from the start (as `zinit proxy` does)",
+      },
     ],
   },
   kill: {
@@ -289,6 +294,7 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
         buffer: parseBuffer((tail.buffer as string | undefined) ?? String(DEFAULT_BUFFER)),
         container: tail.container === true,
         debug,
+        http: (tail.http as string | undefined) ?? null,
       },
     };
   }

@@ -117,6 +117,14 @@ export async function runInit(opts: InitOptions): Promise<never> {
     process.exit(1);
   }
 
+  if (opts.http) {
+    try {
+      await httpHost.start(opts.http);
+    } catch (err) {
+      log.error(`cannot serve HTTP on ${opts.http}: ${errorText(err)}`);
+    }
+  }
+
   startReaper((pid, status) => shell.onExit(pid, status));
   installSignals(daemon, opts.container, isPid1);
 

@@ -122,11 +122,33 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         buffer: 2000,
         container: false,
         debug: false,
+        http: null,
       },
     });
-    expect(parse("-d", "-s", "/z.sock", "init", "-c", "/cfg", "-b", "50", "--container")).toEqual({
+    expect(
+      parse(
+        "-d",
+        "-s",
+        "/z.sock",
+        "init",
+        "-c",
+        "/cfg",
+        "-b",
+        "50",
+        "--container",
+        "--http",
+        "127.0.0.1:9",
+      ),
+    ).toEqual({
       kind: "init",
-      options: { configDir: "/cfg", socket: "/z.sock", buffer: 50, container: true, debug: true },
+      options: {
+        configDir: "/cfg",
+        socket: "/z.sock",
+        buffer: 50,
+        container: true,
+        debug: true,
+        http: "127.0.0.1:9",
+      },
     });
     expect(parse("init")).toEqual({
       kind: "init",
@@ -136,6 +158,7 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         buffer: 2000,
         container: false,
         debug: false,
+        http: null,
       },
     });
   });
