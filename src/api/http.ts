@@ -50,7 +50,12 @@ const text = (status: number, body: string) =>
 export function parseAddress(address: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address) ?? /^([^:[\]\s]+):(\d{1,5})$/.exec(address);
   const port = Number(m?.[2]);
-  if (!m || !(port <= 65535)) throw new Error("Failed to parse socket address");
+  if (!m || !(port <= 65535)) {
+    // Upstream's cause chain (std's AddrParseError) is part of the documented error payload.
+    throw new Error("Failed to parse socket address", {
+      cause: new Error("invalid socket address syntax"),
+    });
+  }
   return { host: m[1] as string, port };
 }
 
