@@ -161,17 +161,19 @@ export class Zinit {
   }
 
   /** Host pids of every process in the daemon's PID namespace (including the daemon). */
-  namespaceProcs(): { pid: number; state: string; comm: string }[] {
+  namespaceProcs(): { pid: number; nspid: number; state: string; comm: string }[] {
     const ns = readlinkSync(`/proc/${this.hostPid()}/ns/pid`);
-    const out: { pid: number; state: string; comm: string }[] = [];
+    const out: { pid: number; nspid: number; state: string; comm: string }[] = [];
     for (const entry of readdirSync("/proc")) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         const close = stat.lastIndexOf(")");
+        const nspids = readFileSync(`/proc/${entry}/status`, "utf8").match(/^NSpid:\s*(.*)$/m)?.[1];
         out.push({
           pid: Number(entry),
+          nspid: Number(nspids?.trim().split(/\s+/).at(-1) ?? entry),
           comm: stat.slice(stat.indexOf("(") + 1, close),
           state: stat.slice(close + 2, close + 3),
         });
