@@ -135,7 +135,7 @@ describe("legacy protocol on the daemon's socket", () => {
     const text = await send("log snapshot\n");
     expect(text.endsWith("\n")).toBe(true);
     const lines = text.slice(0, -1).split("\n");
-    expect(lines).toEqual(await z.rpc("stream_currentLogs"));
+    expect(lines).toEqual((await z.rpc("stream_currentLogs")) as string[]);
     expect(lines).toContain("[-] tr: ------------ [start] ------------");
   });
 
