@@ -512,7 +512,15 @@ describe("HTTP and WebSocket server started through the socket", () => {
       { jsonrpc: "2.0", error: notFound("stopping service", "nope"), id: 2 },
     ]);
     const sub = await post(base, '{"jsonrpc":"2.0","id":3,"method":"stream_subscribeLogs"}');
-    expect(((await sub.json()) as Reply).error?.code).toBe(-32603);
+    expect(await sub.json()).toEqual({
+      jsonrpc: "2.0",
+      error: {
+        code: -32603,
+        message: "Internal error",
+        data: "subscriptions need a WebSocket or the unix socket, not plain HTTP",
+      },
+      id: 3,
+    });
   });
 
   test("localhost:<port> replaces the running server; WebSocket log subscription", async () => {
@@ -567,6 +575,72 @@ describe("HTTP and WebSocket server started through the socket", () => {
 
     expect(await z.rpc("system_stop_http_server")).toBeNull();
     expect(await refused(`http://${host}`)).toBe(true);
+  });
+
+  test("every method answers the same over the unix socket, HTTP and WebSocket", async () => {
+    const calls: [string, unknown][] = [
+      ["rpc.discover", []],
+      ["service_list", {}],
+      ["service_status", ["once"]],
+      ["service_status", ["nope"]],
+      ["service_status", []],
+      ["service_start", ["nope"]],
+      ["service_stop", ["nope"]],
+      ["service_monitor", ["once"]],
+      ["service_monitor", ["ghost"]],
+      ["service_monitor", ["../x"]],
+      ["service_forget", ["sig"]],
+      ["service_forget", ["nope"]],
+      ["service_kill", ["sig", "SIGNOPE"]],
+      ["service_kill", ["nope", "SIGTERM"]],
+      ["service_kill", ["once", "SIGTERM"]],
+      ["service_kill", ["a/b", "SIGTERM"]],
+      ["service_create", ["once", { exec: "true" }]],
+      ["service_create", ["bad", { test: "true" }]],
+      ["service_create", ["../x", { exec: "true" }]],
+      ["service_get", ["once"]],
+      ["service_get", ["nope"]],
+      ["service_delete", ["nope"]],
+      ["service_delete", ["a/b"]],
+      ["service_stats", ["once"]],
+      ["service_stats", ["nope"]],
+      ["system_start_http_server", ["localhost"]],
+      ["stream_currentLogs", ["once"]],
+      ["stream_currentLogs", ["a/b"]],
+      ["no_such_method", []],
+    ];
+    const port = freePort();
+    await z.rpc("system_start_http_server", [`127.0.0.1:${port}`]);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const wsReplies = new Map<unknown, Reply>();
+    let wake = () => {};
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(String(ev.data)) as Reply;
+      wsReplies.set(m.id, m);
+      wake();
+    };
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("WebSocket error"));
+    });
+    for (const [i, [method, params]] of calls.entries()) {
+      const body = JSON.stringify({ jsonrpc: "2.0", id: i, method, params });
+      const unix = await ask(z.socket, method, params);
+      const http = (await (await post(`http://127.0.0.1:${port}`, body)).json()) as Reply;
+      ws.send(body);
+      const deadline = Date.now() + TIMEOUT;
+      while (!wsReplies.has(i) && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 250);
+        });
+      }
+      const label = `${method} ${JSON.stringify(params)}`;
+      expect({ label, reply: http }).toEqual({ label, reply: { ...unix, id: i } });
+      expect({ label, reply: wsReplies.get(i) }).toEqual({ label, reply: { ...unix, id: i } });
+    }
+    ws.close();
+    expect(await z.rpc("system_stop_http_server")).toBeNull();
   });
 
   test("start errors: bad address, port in use", async () => {
