@@ -196,3 +196,11 @@ export function freePort(): number {
   probe.stop(true);
   return port;
 }
+
+/**
+ * Waits until the daemon's collected stdout+stderr matches `re`: `exited` can resolve before the
+ * last bytes of its pipes have been read.
+ */
+export async function outputMatches(z: Zinit, re: RegExp): Promise<void> {
+  await z.waitFor(() => re.test(z.output), TIMEOUT, `daemon output matching ${re}`);
+}
