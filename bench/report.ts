@@ -44,6 +44,10 @@ export function machineInfo(): Record<string, string> {
   };
 }
 
+export const QUICK_NOTE =
+  "Quick mode scales the workloads down; labels keep the full-run sizes: N 100 → 10, 1000 → 50, " +
+  "200 MB → 5 MB, 1000 orphans → 100, 20 restart samples → 5, 30 s idle window → 3 s.";
+
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
@@ -107,9 +111,7 @@ export function markdownReport(results: Results, svgName: string | null): string
     "",
     `Produced by \`bun bench/run.ts${results.quick ? " --quick" : ""}\` in ${Math.round(results.seconds)} s.`,
     "Ratios are zinit ÷ peer: below 1 is better for zinit where lower is better, above 1 where higher is better.",
-    results.quick
-      ? "Quick mode scales N down (100 → 10, 1000 → 50, 200 MB → 5 MB, 1000 orphans → 100)."
-      : "",
+    results.quick ? QUICK_NOTE : "",
     "",
     "## Machine",
     "",
@@ -166,7 +168,7 @@ export function svgChart(results: Results): string {
       const max = Math.max(...bars.map((b) => b.value)) || 1;
       y += 18;
       parts.push(
-        `<text x="10" y="${y}" font-size="13" font-weight="bold">${xml(`${m.label} (${m.unit}, ${m.better} is better)`)}</text>`,
+        `<text x="10" y="${y}" font-size="13" font-weight="bold">${xml(`${w.id}: ${m.label} (${m.unit}, ${m.better} is better)`)}</text>`,
       );
       y += 6;
       for (const bar of bars) {
@@ -185,6 +187,7 @@ export function svgChart(results: Results): string {
   const height = y + 10;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `<title>zinit vs peers — main benchmark figures, ${xml(results.date)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     ...parts,
     "</svg>",

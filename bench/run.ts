@@ -1,4 +1,4 @@
-// `bun bench/run.ts [--quick] [--only zinit,runit,...] [--no-install]`: installs the peers,
+// `bun bench/run.ts [--quick] [--only zinit,runit,...] [--workloads logs,...] [--no-install]`: installs the peers,
 // runs every workload against zinit and each peer, prints the table, and (full runs) writes
 // bench/results/<date>.md + .svg and refreshes the table in bench/README.md.
 
@@ -20,6 +20,7 @@ import {
   markdownReport,
   markdownTable,
   type PeerInfo,
+  QUICK_NOTE,
   type Results,
   svgChart,
 } from "./report.ts";
@@ -32,7 +33,7 @@ import { shutdown } from "./workloads/shutdown.ts";
 import type { Cell, Context } from "./workloads/types.ts";
 
 const PEERS: Peer[] = [zinit, runit, s6, supervisord, pm2, tini];
-const WORKLOADS = [restart, startup, memory, idleCpu, control, logs, reaping, shutdown];
+const ALL_WORKLOADS = [restart, startup, memory, idleCpu, control, logs, reaping, shutdown];
 const BENCH_DIR = import.meta.dir;
 const README_START = "<!-- latest-results:start -->";
 const README_END = "<!-- latest-results:end -->";
@@ -40,11 +41,12 @@ const README_END = "<!-- latest-results:end -->";
 interface Options {
   quick: boolean;
   only: string[] | null;
+  workloads: string[] | null;
   install: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, only: null, install: true };
+  const opts: Options = { quick: false, only: null, workloads: null, install: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--quick") opts.quick = true;
@@ -62,9 +64,22 @@ function parseArgs(argv: string[]): Options {
           `unknown supervisor(s) ${unknown.join(", ")}; known: ${PEERS.map((p) => p.name).join(", ")}`,
         );
       }
+    } else if (arg === "--workloads" || arg.startsWith("--workloads=")) {
+      const value = arg === "--workloads" ? argv[++i] : arg.slice("--workloads=".length);
+      if (!value) throw new Error("--workloads needs a comma-separated list of workload ids");
+      opts.workloads = value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const unknown = opts.workloads.filter((id) => !ALL_WORKLOADS.some((w) => w.id === id));
+      if (unknown.length > 0) {
+        throw new Error(
+          `unknown workload(s) ${unknown.join(", ")}; known: ${ALL_WORKLOADS.map((w) => w.id).join(", ")}`,
+        );
+      }
     } else if (arg === "--help" || arg === "-h") {
       console.log(
-        "usage: bun bench/run.ts [--quick] [--only zinit,runit,s6,supervisord,pm2,tini] [--no-install]",
+        "usage: bun bench/run.ts [--quick] [--only zinit,runit,s6,supervisord,pm2,tini] [--workloads restart,logs,...] [--no-install]",
       );
       process.exit(0);
     } else throw new Error(`unknown argument '${arg}' (see --help)`);
@@ -86,6 +101,7 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const began = performance.now();
   const selected = PEERS.filter((p) => !opts.only || opts.only.includes(p.name));
+  const workloads = ALL_WORKLOADS.filter((w) => !opts.workloads || opts.workloads.includes(w.id));
   const note = (msg: string) => console.error(`[bench] ${msg}`);
 
   const installFailures = opts.install
@@ -136,7 +152,7 @@ async function main(): Promise<void> {
   try {
     for (const peer of selected) {
       if (infos.find((i) => i.name === peer.name)?.unavailable) continue;
-      for (const w of WORKLOADS) {
+      for (const w of workloads) {
         note(`${peer.name}: ${w.id}`);
         let got: Record<string, Cell>;
         try {
@@ -162,15 +178,17 @@ async function main(): Promise<void> {
     quick: opts.quick,
     machine,
     peers: infos,
-    workloads: WORKLOADS,
+    workloads,
     cells,
     seconds: (performance.now() - began) / 1000,
   };
   const table = markdownTable(results);
   console.log(table);
+  if (opts.quick) console.log(`\n${QUICK_NOTE}`);
   for (const info of infos.filter((i) => i.unavailable))
     console.log(`\n${info.name}: not measured — ${info.unavailable}`);
-  if (opts.quick) return;
+  // Reports and the README table only ever come from complete full runs.
+  if (opts.quick || opts.workloads) return;
 
   const resultsDir = join(BENCH_DIR, "results");
   mkdirSync(resultsDir, { recursive: true });
@@ -183,7 +201,7 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         ...results,
-        workloads: WORKLOADS.map(({ id, title, metrics }) => ({ id, title, metrics })),
+        workloads: workloads.map(({ id, title, metrics }) => ({ id, title, metrics })),
       },
       null,
       1,

@@ -1,7 +1,7 @@
 // The log payload and how it is checked. The writer numbers its lines, so a sink that lost,
 // duplicated or reordered any of them is caught, whatever prefix or framing the sink adds.
 
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { LogReader } from "../peers/types.ts";
 
@@ -16,6 +16,8 @@ export interface LogCheck {
   lost: number;
   /** Lines that arrived again or before an earlier number. */
   disordered: number;
+  /** Set when only part of the payload could be checked: which part. */
+  scope?: string;
 }
 
 export class LogVerifier {
@@ -106,12 +108,21 @@ export class DirLogReader implements LogReader {
   close(): void {}
 }
 
-/** The numbered-line writer, as a service argv: waits for `go`, writes, then idles forever. */
+/** The numbered-line writer (scripts/writer.pl) as a service argv. */
 export function writerArgv(
   script: string,
-  readyFile: string,
-  goFile: string,
+  files: { ready: string; go: string; done: string },
   lines: number,
 ): string[] {
-  return ["/usr/bin/perl", script, readyFile, goFile, String(lines)];
+  return ["/usr/bin/perl", script, files.ready, files.go, files.done, String(lines)];
+}
+
+/** Bytes a process has written so far (/proc/<pid>/io), or null once it is gone. */
+export function bytesWritten(pid: number): number | null {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "latin1");
+    return Number(/^wchar:\s+(\d+)/m.exec(io)?.[1] ?? 0);
+  } catch {
+    return null;
+  }
 }

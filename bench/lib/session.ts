@@ -35,14 +35,17 @@ export class Session {
     const cmd = peer.command(dir);
     const outFd = opts.discardOutput ? null : openSync(join(dir, "supervisor.out"), "a");
     this.startedAt = performance.now();
-    this.proc = Bun.spawn([...(opts.wrap ?? []), ...cmd.argv], {
-      cwd: dir,
-      env: { ...process.env, ...cmd.env },
-      stdin: "ignore",
-      stdout: outFd ?? "ignore",
-      stderr: outFd ?? "ignore",
-    });
-    if (outFd !== null) closeSync(outFd);
+    try {
+      this.proc = Bun.spawn([...(opts.wrap ?? []), ...cmd.argv], {
+        cwd: dir,
+        env: { ...process.env, ...cmd.env },
+        stdin: "ignore",
+        stdout: outFd ?? "ignore",
+        stderr: outFd ?? "ignore",
+      });
+    } finally {
+      if (outFd !== null) closeSync(outFd);
+    }
     live.add(this);
     this.exited = this.proc.exited.then((code) => {
       this.exitCode = code;

@@ -24,8 +24,8 @@ export type PeerStatus = { ok: true; version: string } | { ok: false; reason: st
 export interface LogReader {
   /** Resolves once the reader is attached (before the service is told to write). */
   attach(): Promise<void>;
-  /** Payload bytes the sink holds so far. */
-  bytes(): number;
+  /** Payload bytes the sink holds so far (asked once the writer has finished). */
+  bytes(): number | Promise<number>;
   /** Checks every numbered line once the payload has arrived (or stopped arriving). */
   verify(): Promise<LogCheck>;
   close(): void;

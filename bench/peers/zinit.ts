@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Socket } from "bun";
 import { HEALTHY_RUN_MS } from "../../src/core/policy.ts";
 import { LINE_BYTES, type LogCheck, LogVerifier } from "../lib/logs.ts";
-import { rpcRequest } from "../lib/rpc.ts";
+import { RpcClient, rpcRequest } from "../lib/rpc.ts";
 import { probe } from "./common.ts";
 import type { LogReader, Peer } from "./types.ts";
 
@@ -47,19 +47,44 @@ export const zinit: Peer = {
   logReader: (dir, name, expected) => new SubscriptionReader(zinitSocket(dir), name, expected),
 };
 
+/** Highest payload line number in `lines`, and the check of the consecutive run ending there. */
+function ringCheck(lines: string[]): LogCheck & { last: number } {
+  const seqs: number[] = [];
+  for (const line of lines) {
+    const m = PAYLOAD_LINE.exec(line);
+    if (m) seqs.push(Number(m[1]));
+  }
+  const last = seqs.length > 0 ? Math.max(...seqs) : 0;
+  const first = last - seqs.length + 1;
+  const seen = new Set(seqs);
+  let lost = 0;
+  for (let seq = first; seq <= last; seq++) if (!seen.has(seq)) lost++;
+  let disordered = seqs.length - seen.size;
+  for (let i = 1; i < seqs.length; i++) if (seqs[i]! <= seqs[i - 1]!) disordered++;
+  return { last, lines: seqs.length, lost, disordered };
+}
+
+const PAYLOAD_LINE = /(\d{9}) x{90}$/;
+/** Ring snapshots are 2000 lines of JSON; poll them no more often than this. */
+const RING_POLL_MS = 50;
+
 /**
- * zinit keeps service output in its in-memory ring, so the sink that can hold the whole
- * payload is a log subscription: every line the daemon consumed reaches the subscriber.
+ * zinit keeps service output only in its in-memory ring. A log subscription sees every line the
+ * daemon consumed as long as it keeps up; zinit disconnects a follower that falls 16 MB behind,
+ * and then only the ring's tail (the last --buffer lines) can be checked.
  */
 class SubscriptionReader implements LogReader {
   private readonly verifier: LogVerifier;
   private socket: Socket | null = null;
+  private disconnected = false;
   private readonly decoder = new TextDecoder();
+  private ringAt = 0;
+  private ringBytes = 0;
 
   constructor(
     private readonly path: string,
     private readonly name: string,
-    expected: number,
+    private readonly expected: number,
   ) {
     this.verifier = new LogVerifier(expected);
   }
@@ -77,6 +102,9 @@ class SubscriptionReader implements LogReader {
           if (text.includes('"id":1')) subscribed();
           this.verifier.feed(text);
         },
+        close: () => {
+          this.disconnected = true;
+        },
       },
     });
     this.socket.write(rpcRequest("stream_subscribeLogs", [this.name]));
@@ -88,12 +116,34 @@ class SubscriptionReader implements LogReader {
     ]);
   }
 
-  bytes(): number {
-    return this.verifier.lines * LINE_BYTES;
+  private async ring(): Promise<string[]> {
+    const client = await RpcClient.connect(this.path);
+    try {
+      return (await client.call("stream_currentLogs", [this.name])) as string[];
+    } finally {
+      client.close();
+    }
+  }
+
+  async bytes(): Promise<number> {
+    const followed = this.verifier.lines * LINE_BYTES;
+    if (!this.disconnected) return followed;
+    if (performance.now() - this.ringAt >= RING_POLL_MS) {
+      this.ringBytes = ringCheck(await this.ring()).last * LINE_BYTES;
+      this.ringAt = performance.now();
+    }
+    return Math.max(followed, this.ringBytes);
   }
 
   async verify(): Promise<LogCheck> {
-    return this.verifier.result();
+    if (!this.disconnected) return this.verifier.result();
+    const { last, ...check } = ringCheck(await this.ring());
+    const missingTail = this.expected - last;
+    return {
+      ...check,
+      lost: check.lost + missingTail,
+      scope: `checked the ring's last ${check.lines} lines: the log follower was disconnected after ${this.verifier.lines} lines`,
+    };
   }
 
   close(): void {

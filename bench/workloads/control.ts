@@ -101,6 +101,18 @@ export const control: Workload = {
       const client = await RpcClient.connect(sock);
       try {
         const port = await startHttp(client);
+        // The throughput figure counts responses; make sure they are real answers.
+        const probe = await fetch(`http://127.0.0.1:${port}/`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "service_status", params: ["c0"] }),
+        });
+        const body = (await probe.json()) as { result?: { name?: string } };
+        if (probe.status !== 200 || body.result?.name !== "c0") {
+          throw new Error(
+            `HTTP service_status: status ${probe.status}, body ${JSON.stringify(body)}`,
+          );
+        }
         out.httpRps = await httpThroughput(port, "service_status", ["c0"], 4, 32, window);
       } catch (err) {
         out.httpRps = `error: ${errorText(err)}`;

@@ -45,9 +45,10 @@ export const restart: Workload = {
       const latencies: number[] = [];
       const pids = finder.scan();
       for (const svc of services) {
-        const pid = pids.get(svc.name)!;
-        const parent = readStat(pid)?.ppid;
-        if (parent === undefined) throw new Error(`service ${svc.name} (pid ${pid}) vanished`);
+        const pid = pids.get(svc.name);
+        const parent = pid === undefined ? undefined : readStat(pid)?.ppid;
+        if (pid === undefined || parent === undefined)
+          throw new Error(`service ${svc.name} vanished`);
         const before = lastPid();
         const t0 = performance.now();
         process.kill(pid, "SIGKILL");
