@@ -643,6 +643,72 @@ describe("HTTP and WebSocket server started through the socket", () => {
     expect(await z.rpc("system_stop_http_server")).toBeNull();
   });
 
+  test("a service's whole life through HTTP, and through WebSocket", async () => {
+    const port = freePort();
+    await z.rpc("system_start_http_server", [`127.0.0.1:${port}`]);
+    let id = 0;
+    const viaHttp = async (method: string, params: unknown) => {
+      const body = JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params });
+      return (await (await post(`http://127.0.0.1:${port}`, body)).json()) as Reply;
+    };
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    const wsReplies = new Map<unknown, Reply>();
+    let wake = () => {};
+    ws.onmessage = (ev) => {
+      const m = JSON.parse(String(ev.data)) as Reply;
+      wsReplies.set(m.id, m);
+      wake();
+    };
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error("WebSocket error"));
+    });
+    const viaWs = async (method: string, params: unknown) => {
+      const myId = ++id;
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id: myId, method, params }));
+      const deadline = Date.now() + TIMEOUT;
+      while (!wsReplies.has(myId)) {
+        if (Date.now() > deadline) throw new Error(`no WebSocket reply to ${method}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 250);
+        });
+      }
+      return wsReplies.get(myId) as Reply;
+    };
+    for (const [name, via] of [
+      ["viahttp", viaHttp],
+      ["viaws", viaWs],
+    ] as const) {
+      const ok = async (method: string, params: unknown) => {
+        const reply = await via(method, params);
+        expect({ method, error: reply.error }).toEqual({ method, error: undefined });
+        return reply.result;
+      };
+      expect(await ok("service_create", [name, { exec: "sleep 1000" }])).toBe(
+        `Service '${name}' created successfully`,
+      );
+      expect(await ok("service_get", [name])).toEqual({ exec: "sleep 1000" });
+      expect(await ok("service_monitor", [name])).toBeNull();
+      await z.waitState(name, "Running");
+      const pid = ((await ok("service_status", [name])) as { pid: number }).pid;
+      expect(nsPids(z).get(pid)?.comm).toBe("sleep");
+      expect(await ok("service_kill", [name, "SIGCONT"])).toBeNull();
+      expect(((await ok("service_stats", [name])) as { pid: number }).pid).toBe(pid);
+      expect(await ok("service_stop", [name])).toBeNull();
+      expect(nsPids(z).has(pid)).toBe(false);
+      expect(await ok("service_start", [name])).toBeNull();
+      await z.waitState(name, "Running");
+      expect(await ok("service_stop", [name])).toBeNull();
+      expect(await ok("service_forget", [name])).toBeNull();
+      expect(await ok("service_delete", [name])).toBe(`Service '${name}' deleted successfully`);
+      expect(Object.keys(await z.list())).not.toContain(name);
+      expect(listDir(z.configDir)).not.toContain(`${name}.yaml`);
+    }
+    ws.close();
+    expect(await z.rpc("system_stop_http_server")).toBeNull();
+  });
+
   test("start errors: bad address, port in use", async () => {
     expect((await ask(z.socket, "system_start_http_server", ["localhost"])).error).toEqual({
       code: -32603,
