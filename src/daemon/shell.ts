@@ -68,8 +68,12 @@ export class Shell {
 
   /** Called by the reaper for every child it reaps. */
   onExit(pid: number, status: ExitStatus): void {
+    // Only the service this process belonged to can have become drained by its exit: a member
+    // reaped by another member is noticed when that one, also known, is reaped by us.
+    const owner = this.tracker.ownerOf(pid) ?? this.core.owner(pid)?.name;
+    this.tracker.noteReaped(pid);
     this.run(this.core.exited(pid, status, this.now()));
-    for (const name of [...this.draining]) this.checkDrained(name);
+    if (owner !== undefined && this.draining.has(owner)) this.checkDrained(owner);
   }
 
   /** Every live process of a service. */
@@ -173,7 +177,8 @@ export class Shell {
     const found = this.members(name);
     const main = this.core.pid(name);
     if (main !== 0) killGroup(main, signal);
-    for (const p of found) kill(p.pid, signal);
+    // One signal per process: the group already got it, so only those outside it are sent one.
+    for (const p of found) if (main === 0 || p.pgid !== main) kill(p.pid, signal);
     this.draining.add(name);
     this.checkDrained(name);
   }
@@ -183,7 +188,7 @@ export class Shell {
       this.draining.delete(name);
       return;
     }
-    if (this.members(name).length > 0) return;
+    if (this.tracker.anyAlive(name)) return;
     this.draining.delete(name);
     this.tracker.forget(name);
     this.run(this.core.drained(name, this.now()));

@@ -93,27 +93,45 @@ export function listProcs(): ProcInfo[] {
 }
 
 /**
- * All processes of a service: every process for which `isRoot` holds (its sessions, the pids it
- * is known to have had), plus every descendant (by ppid) of those, which catches children that
- * left the session with setsid. We ourselves are never a member.
+ * One reading of the process table, indexed for the questions a supervisor asks: which processes
+ * are in a session, and what descends from a process (by ppid, which also catches children that
+ * left the session with setsid).
  */
-export function members(isRoot: (p: ProcInfo) => boolean): ProcInfo[] {
-  const procs = listProcs();
-  const self = libc.getpid();
-  const children = new Map<number, ProcInfo[]>();
-  for (const p of procs) {
-    const list = children.get(p.ppid);
-    if (list) list.push(p);
-    else children.set(p.ppid, [p]);
+export class ProcTable {
+  readonly byPid = new Map<number, ProcInfo>();
+  readonly bySid = new Map<number, ProcInfo[]>();
+  private readonly children = new Map<number, ProcInfo[]>();
+
+  constructor(procs: ProcInfo[]) {
+    for (const p of procs) {
+      this.byPid.set(p.pid, p);
+      push(this.bySid, p.sid, p);
+      push(this.children, p.ppid, p);
+    }
   }
-  const stack = procs.filter(isRoot);
-  const found = new Map<number, ProcInfo>();
-  for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
-    if (found.has(p.pid) || p.pid === self) continue;
-    found.set(p.pid, p);
-    for (const child of children.get(p.pid) ?? []) stack.push(child);
+
+  static read(): ProcTable {
+    return new ProcTable(listProcs());
   }
-  return [...found.values()];
+
+  /** The roots and all their descendants; we ourselves are never included. */
+  closure(roots: Iterable<ProcInfo>): ProcInfo[] {
+    const self = libc.getpid();
+    const stack = [...roots];
+    const found = new Map<number, ProcInfo>();
+    for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
+      if (found.has(p.pid) || p.pid === self) continue;
+      found.set(p.pid, p);
+      for (const child of this.children.get(p.pid) ?? []) stack.push(child);
+    }
+    return [...found.values()];
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 export function zombies(): ProcInfo[] {

@@ -6,7 +6,7 @@ import { libc, SC_PAGESIZE } from "../../src/sys/libc.ts";
 import { close, pipe } from "../../src/sys/pipe.ts";
 import {
   listProcs,
-  members,
+  ProcTable,
   parseStat,
   parseStatmResident,
   readProc,
@@ -115,19 +115,25 @@ describe("/proc readers", () => {
     expect(await waitExit(r.pid)).toEqual({ kind: "signaled", signal: 9, core: false });
   });
 
-  test("members() finds a grandchild that called setsid, and not us", async () => {
+  test("ProcTable.closure() finds a grandchild that called setsid, and not us", async () => {
     const { pid, out } = startSh("setsid sleep 30 >/dev/null 2>&1 & echo $!; wait");
     const { line, rest } = await firstLine(out);
     const grandchild = Number(line);
     await until("setsid in the grandchild", () => readProc(grandchild)?.sid === grandchild);
-    const found = members((p) => p.sid === pid)
+    const table = ProcTable.read();
+    const found = table
+      .closure(table.bySid.get(pid) ?? [])
       .map((p) => p.pid)
       .sort((a, b) => a - b);
     expect(found).toEqual([pid, grandchild].sort((a, b) => a - b));
     // Found as a root by pid alone, as after the session leader is gone.
-    expect(members((p) => p.pid === grandchild).map((p) => p.pid)).toEqual([grandchild]);
+    const alone = table.byPid.get(grandchild);
+    expect(alone).toBeDefined();
+    expect(table.closure(alone ? [alone] : []).map((p) => p.pid)).toEqual([grandchild]);
     const ourSid = readProc(process.pid)?.sid;
-    expect(members((p) => p.sid === ourSid).some((p) => p.pid === process.pid)).toBe(false);
+    expect(
+      table.closure(table.bySid.get(ourSid ?? 0) ?? []).some((p) => p.pid === process.pid),
+    ).toBe(false);
     expect(kill(grandchild, 9)).toBe(0);
     expect(await waitExit(pid)).toEqual({ kind: "exited", code: 0 });
     expect(await rest).toBe("");
