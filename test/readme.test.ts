@@ -29,14 +29,14 @@ test("the demo runs the bundled examples with the HTTP API on 127.0.0.1:8080", a
   const socket = `/tmp/zinit-demo-${process.pid}.sock`;
   // The same command line, as a user runs it from a terminal (not PID 1), plus a private socket.
   const proc = Bun.spawn([...argv, "-s", socket], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-  const rpc = async (method: string) => {
+  const rpc = async (method: string): Promise<Record<string, string>> => {
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method });
     const res = await fetch("http://127.0.0.1:8080/", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body,
     });
-    return (await res.json()).result;
+    return ((await res.json()) as { result: Record<string, string> }).result;
   };
   try {
     const deadline = performance.now() + 30_000;
