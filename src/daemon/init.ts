@@ -138,6 +138,8 @@ export async function runInit(opts: InitOptions): Promise<never> {
   for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
   log.info(`loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`);
   shell.command((now) => shell.core.monitorAll(loaded.services, now));
+  // Loading and spawning leave parse trees and environments behind; return them before idling.
+  Bun.gc(true);
 
   // The socket server keeps the event loop alive; this promise never settles.
   return new Promise<never>(() => {});
