@@ -18,7 +18,7 @@ export interface Results {
   quick: boolean;
   machine: Record<string, string>;
   peers: PeerInfo[];
-  workloads: Workload[];
+  workloads: Pick<Workload, "id" | "title" | "metrics">[];
   /** workload id → metric key → peer name → cell */
   cells: Record<string, Record<string, Record<string, Cell>>>;
   seconds: number;
@@ -67,7 +67,10 @@ function formatCell(cell: Cell | undefined): string {
 function ratio(zinit: Cell | undefined, peer: Cell | undefined): string {
   if (typeof zinit !== "number" || typeof peer !== "number") return "-";
   if (peer === 0) return zinit === 0 ? "1.00" : "∞";
-  return (zinit / peer).toFixed(2);
+  const r = zinit / peer;
+  // Two significant digits keep ratios like 0.0024 (2 ms vs 1 s) from printing as 0.00.
+  if (r === 0) return "0";
+  return r >= 100 ? r.toFixed(0) : r < 0.1 ? r.toPrecision(2) : r.toFixed(2);
 }
 
 /** The results table; every data row starts `| <workload id> | <metric> |`. */

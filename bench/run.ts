@@ -39,6 +39,8 @@ const README_START = "<!-- latest-results:start -->";
 const README_END = "<!-- latest-results:end -->";
 
 interface Options {
+  /** Re-render the report of a full run from its `.raw.json` instead of measuring. */
+  render: string | null;
   quick: boolean;
   only: string[] | null;
   workloads: string[] | null;
@@ -46,7 +48,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { quick: false, only: null, workloads: null, install: true };
+  const opts: Options = { render: null, quick: false, only: null, workloads: null, install: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--quick") opts.quick = true;
@@ -77,9 +79,13 @@ function parseArgs(argv: string[]): Options {
           `unknown workload(s) ${unknown.join(", ")}; known: ${ALL_WORKLOADS.map((w) => w.id).join(", ")}`,
         );
       }
+    } else if (arg === "--render") {
+      const value = argv[++i];
+      if (!value) throw new Error("--render needs the path of a .raw.json results file");
+      opts.render = value;
     } else if (arg === "--help" || arg === "-h") {
       console.log(
-        "usage: bun bench/run.ts [--quick] [--only zinit,runit,s6,supervisord,pm2,tini] [--workloads restart,logs,...] [--no-install]",
+        "usage: bun bench/run.ts [--quick] [--only zinit,runit,s6,supervisord,pm2,tini] [--workloads restart,logs,...] [--no-install] | --render results/DATE.raw.json",
       );
       process.exit(0);
     } else throw new Error(`unknown argument '${arg}' (see --help)`);
@@ -97,8 +103,39 @@ function replaceReadmeTable(table: string, reportName: string): void {
   writeFileSync(path, text.slice(0, start) + block + text.slice(end));
 }
 
+function writeReport(results: Results, table: string, note: (msg: string) => void): void {
+  const resultsDir = join(BENCH_DIR, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const svgName = `${results.date}.svg`;
+  const reportName = `${results.date}.md`;
+  writeFileSync(join(resultsDir, svgName), svgChart(results));
+  writeFileSync(join(resultsDir, reportName), markdownReport(results, svgName));
+  const raw = results.workloads.map(({ id, title, metrics }) => ({ id, title, metrics }));
+  writeFileSync(
+    join(resultsDir, `${results.date}.raw.json`),
+    JSON.stringify({ ...results, workloads: raw }, null, 1),
+  );
+  replaceReadmeTable(table, reportName);
+  // The project lints bench/ with biome, which also formats markdown tables.
+  const biome = join(BENCH_DIR, "..", "node_modules", ".bin", "biome");
+  const formatted = Bun.spawnSync([
+    biome,
+    "format",
+    "--write",
+    join(resultsDir, reportName),
+    join(BENCH_DIR, "README.md"),
+  ]);
+  if (formatted.exitCode !== 0) note(`biome format failed: ${formatted.stderr.toString().trim()}`);
+  note(`wrote ${join(resultsDir, reportName)} and ${svgName}`);
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.render) {
+    const results = JSON.parse(readFileSync(opts.render, "utf8")) as Results;
+    writeReport(results, markdownTable(results), (msg) => console.error(`[bench] ${msg}`));
+    return;
+  }
   const began = performance.now();
   const selected = PEERS.filter((p) => !opts.only || opts.only.includes(p.name));
   const workloads = ALL_WORKLOADS.filter((w) => !opts.workloads || opts.workloads.includes(w.id));
@@ -190,25 +227,7 @@ async function main(): Promise<void> {
   // Reports and the README table only ever come from complete full runs.
   if (opts.quick || opts.workloads) return;
 
-  const resultsDir = join(BENCH_DIR, "results");
-  mkdirSync(resultsDir, { recursive: true });
-  const svgName = `${results.date}.svg`;
-  const reportName = `${results.date}.md`;
-  writeFileSync(join(resultsDir, svgName), svgChart(results));
-  writeFileSync(join(resultsDir, reportName), markdownReport(results, svgName));
-  writeFileSync(
-    join(resultsDir, `${results.date}.raw.json`),
-    JSON.stringify(
-      {
-        ...results,
-        workloads: workloads.map(({ id, title, metrics }) => ({ id, title, metrics })),
-      },
-      null,
-      1,
-    ),
-  );
-  replaceReadmeTable(table, reportName);
-  note(`wrote ${join(resultsDir, reportName)} and ${svgName}`);
+  writeReport(results, table, note);
 }
 
 main().catch((err) => {

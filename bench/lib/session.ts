@@ -5,7 +5,7 @@ import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { Peer, ServiceSpec } from "../peers/types.ts";
 import { alive, descendants, listPids, type ProcStat, readCmdline } from "./proc.ts";
-import { TimeoutError, waitFor } from "./util.ts";
+import { waitFor } from "./util.ts";
 
 const live = new Set<Session>();
 
@@ -171,5 +171,3 @@ export function sleepers(count: number, prefix = "svc"): ServiceSpec[] {
     argv: ["/bin/sleep", String(base + i * 1_000)],
   }));
 }
-
-export { TimeoutError };
