@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Socket } from "bun";
+import { collect, type RunResult } from "../helpers/run.ts";
 
 export interface Request {
   jsonrpc: string;
@@ -115,12 +116,6 @@ export class RpcFailure {
 
 export const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 
-export interface RunResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
 export function spawnCli(args: string[], env: Record<string, string> = {}) {
   const baseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -132,15 +127,6 @@ export function spawnCli(args: string[], env: Record<string, string> = {}) {
     stdout: "pipe",
     stderr: "pipe",
   });
-}
-
-export async function collect(proc: ReturnType<typeof spawnCli>): Promise<RunResult> {
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<RunResult> {

@@ -11,6 +11,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { type RunResult, run } from "./run.ts";
 
 export const ZINIT = resolve(import.meta.dir, "../../dist/zinit");
 
@@ -161,27 +162,8 @@ export class Zinit {
   }
 
   /** Host pids of every process in the daemon's PID namespace (including the daemon). */
-  namespaceProcs(): { pid: number; nspid: number; state: string; comm: string }[] {
-    const ns = readlinkSync(`/proc/${this.hostPid()}/ns/pid`);
-    const out: { pid: number; nspid: number; state: string; comm: string }[] = [];
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
-        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-        const close = stat.lastIndexOf(")");
-        const nspids = readFileSync(`/proc/${entry}/status`, "utf8").match(/^NSpid:\s*(.*)$/m)?.[1];
-        out.push({
-          pid: Number(entry),
-          nspid: Number(nspids?.trim().split(/\s+/).at(-1) ?? entry),
-          comm: stat.slice(stat.indexOf("(") + 1, close),
-          state: stat.slice(close + 2, close + 3),
-        });
-      } catch {
-        // the process went away while we looked
-      }
-    }
-    return out;
+  namespaceProcs(): NsProc[] {
+    return namespaceProcs(this.hostPid());
   }
 
   async stop(): Promise<number> {
@@ -198,6 +180,39 @@ export class Zinit {
     rmSync(this.dir, { recursive: true, force: true });
     return code;
   }
+}
+
+export interface NsProc {
+  /** Host pid. */
+  pid: number;
+  /** Pid inside the namespace. */
+  nspid: number;
+  state: string;
+  comm: string;
+}
+
+/** Every process in the PID namespace of host pid `hostPid`. */
+export function namespaceProcs(hostPid: number): NsProc[] {
+  const ns = readlinkSync(`/proc/${hostPid}/ns/pid`);
+  const out: NsProc[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const nspids = readFileSync(`/proc/${entry}/status`, "utf8").match(/^NSpid:\s*(.*)$/m)?.[1];
+      out.push({
+        pid: Number(entry),
+        nspid: Number(nspids?.trim().split(/\s+/).at(-1) ?? entry),
+        comm: stat.slice(stat.indexOf("(") + 1, close),
+        state: stat.slice(close + 2, close + 3),
+      });
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return out;
 }
 
 /** Sends raw bytes on a new unix-socket connection and resolves with the first reply line. */
@@ -232,19 +247,6 @@ export function rawRequest(socket: string, payload: string): Promise<string> {
 }
 
 /** Runs the CLI against a daemon and returns what it printed. */
-export async function cli(
-  socket: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([ZINIT, "-s", socket, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+export function cli(socket: string, ...args: string[]): Promise<RunResult> {
+  return run([ZINIT, "-s", socket, ...args]);
 }

@@ -4,29 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLines } from "../../src/daemon/output.ts";
 import { pipe as nonBlockingPipe } from "../../src/sys/pipe.ts";
+import { run } from "../helpers/run.ts";
 
 const TIMEOUT = 60_000;
 const fixture = (name: string) => join(import.meta.dir, "fixtures", name);
-
-async function run(args: string[]) {
-  const proc = Bun.spawn([process.execPath, ...args], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { stdout, stderr, code };
-}
 
 describe("log (zinit's own messages)", () => {
   test(
     "stderr gets `zinit: LEVEL msg` per message, debug only at debug level, no throttling",
     async () => {
-      const { stdout, stderr, code } = await run([fixture("logger-child.ts")]);
+      const { stdout, stderr, code } = await run([process.execPath, fixture("logger-child.ts")]);
       expect(code).toBe(3);
       expect(stderr).toBe(
         [
@@ -58,7 +45,7 @@ describe("log (zinit's own messages)", () => {
       try {
         const kmsg = join(dir, "kmsg");
         writeFileSync(kmsg, "");
-        const { stderr, code } = await run([fixture("logger-child.ts"), kmsg]);
+        const { stderr, code } = await run([process.execPath, fixture("logger-child.ts"), kmsg]);
         expect(code).toBe(3);
         expect(stderr.startsWith("kmsg:true\nzinit: INFO hello\n")).toBe(true);
         expect(readFileSync(kmsg, "utf8")).toBe(
@@ -83,7 +70,11 @@ describe("log (zinit's own messages)", () => {
   test(
     "an unopenable kmsg is skipped silently",
     async () => {
-      const { stderr, code } = await run([fixture("logger-child.ts"), "/nonexistent/kmsg"]);
+      const { stderr, code } = await run([
+        process.execPath,
+        fixture("logger-child.ts"),
+        "/nonexistent/kmsg",
+      ]);
       expect(code).toBe(3);
       expect(stderr.startsWith("kmsg:false\nzinit: INFO hello\n")).toBe(true);
     },
@@ -95,7 +86,12 @@ describe("forwardTo", () => {
   test(
     "copies lines to stdout raw, in order, complete",
     async () => {
-      const { stdout, stderr, code } = await run([fixture("forward-child.ts"), "3000", "250"]);
+      const { stdout, stderr, code } = await run([
+        process.execPath,
+        fixture("forward-child.ts"),
+        "3000",
+        "250",
+      ]);
       expect(code).toBe(0);
       expect(stderr).toMatch(/^written flags=\d+\n$/);
       expect(stdout).toBe(Array.from({ length: 3000 }, (_, i) => `line ${i}\n`).join(""));

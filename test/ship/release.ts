@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { collect, type RunResult } from "../helpers/run.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const INSTALL_SH = join(REPO, "install.sh");
@@ -98,12 +99,6 @@ export class ReleaseServer {
   }
 }
 
-export interface InstallResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** A scratch HOME and PREFIX for one installer run. */
 export class Sandbox {
   readonly dir = mkdtempSync(join(tmpdir(), "zinit-ship-"));
@@ -122,21 +117,16 @@ export class Sandbox {
 }
 
 /** Pipes install.sh into `shell` on stdin, like `curl -fsSL …/install.sh | sh -s -- args`. */
-export async function runInstaller(
+export function runInstaller(
   shell: "sh" | "bash",
   env: Record<string, string>,
   args: string[] = [],
-): Promise<InstallResult> {
+): Promise<RunResult> {
   const proc = Bun.spawn([shell, "-s", "--", ...args], {
     stdin: Bun.file(INSTALL_SH),
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", ZINIT_LIBC: "glibc", ...env },
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+  return collect(proc);
 }

@@ -16,15 +16,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { runSync } from "../helpers/run.ts";
+import { cli, namespaceProcs, ZINIT } from "../helpers/zinit.ts";
 import { REPO } from "./release.ts";
 
-const ZINIT = join(REPO, "dist/zinit");
 const ROOTFS_SH = join(REPO, "build/rootfs.sh");
-
-function run(cmd: string[]) {
-  const p = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
-  return { code: p.exitCode, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
-}
 
 /** Every file and symlink under dir, as absolute paths inside the tree. */
 function tree(dir: string, base = dir): string[] {
@@ -39,7 +35,7 @@ function tree(dir: string, base = dir): string[] {
 
 /** The library paths `ldd` prints for a binary. */
 function lddPaths(bin: string): string[] {
-  const r = run(["ldd", bin]);
+  const r = runSync(["ldd", bin]);
   expect(r.code).toBe(0);
   const paths: string[] = [];
   for (const line of r.stdout.split("\n")) {
@@ -66,48 +62,6 @@ async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-async function cli(socket: string, ...args: string[]) {
-  const p = Bun.spawn([ZINIT, "-s", socket, ...args], {
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, stdout, stderr };
-}
-
-interface NsProc {
-  pid: number;
-  comm: string;
-  state: string;
-}
-
-/** Processes (host pids) in the PID namespace of hostPid. */
-function namespaceProcs(hostPid: number): NsProc[] {
-  const ns = readlinkSync(`/proc/${hostPid}/ns/pid`);
-  const out: NsProc[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/ns/pid`) !== ns) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      out.push({
-        pid: Number(entry),
-        comm: stat.slice(stat.indexOf("(") + 1, close),
-        state: stat.slice(close + 2, close + 3),
-      });
-    } catch {
-      // the process went away while we looked
-    }
-  }
-  return out;
-}
-
 describe("rootfs.sh glibc tree", () => {
   let dir = "";
   let dest = "";
@@ -119,7 +73,7 @@ describe("rootfs.sh glibc tree", () => {
     const services = join(dir, "services");
     mkdirSync(services);
     writeFileSync(join(services, "sleeper.yaml"), "exec: /bin/sleep 1000\n");
-    const r = run(["sh", ROOTFS_SH, "-b", ZINIT, "-c", services, dest, "glibc"]);
+    const r = runSync(["sh", ROOTFS_SH, "-b", ZINIT, "-c", services, dest, "glibc"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
   });
@@ -146,7 +100,7 @@ describe("rootfs.sh glibc tree", () => {
     for (const lib of lddPaths("/bin/sleep")) expect(existsSync(join(dest, lib))).toBe(true);
     mkdirSync(join(dest, "bin"));
     copyFileSync("/bin/sleep", join(dest, "bin/sleep"));
-    run(["chmod", "0755", join(dest, "bin/sleep")]);
+    runSync(["chmod", "0755", join(dest, "bin/sleep")]);
     // A container runtime populates /dev; services get /dev/null as stdin.
     for (const [name, minor] of [
       ["null", 3],
@@ -155,7 +109,7 @@ describe("rootfs.sh glibc tree", () => {
       ["urandom", 9],
     ] as const) {
       expect(
-        run(["mknod", "-m", "666", join(dest, "dev", name), "c", "1", String(minor)]).code,
+        runSync(["mknod", "-m", "666", join(dest, "dev", name), "c", "1", String(minor)]).code,
       ).toBe(0);
     }
 
