@@ -16,6 +16,16 @@ import { createMethodTable, type MethodTable, OPENRPC_TEXT } from "../../src/api
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { loadService } from "../../src/config/load.ts";
 import { ZinitError } from "../../src/core/errors.ts";
+import {
+  data,
+  HINT_DEFAULT,
+  HINT_SHUTDOWN,
+  invalidName,
+  invalidSignal,
+  notFound,
+  serviceDown,
+  shuttingDownError,
+} from "../helpers/rpc-errors.ts";
 import { FakeControl } from "./fake-control.ts";
 
 let dir: string;
@@ -45,43 +55,7 @@ async function call(method: string, params?: unknown): Promise<Outcome> {
   }
 }
 
-/** The v0.2.28 `data` object with upstream's field set. */
-function data(
-  code_name: string,
-  action: string,
-  service: string | null,
-  hint: string,
-  extra: Record<string, unknown> = {},
-) {
-  const retryable = code_name === "ServiceAlreadyMonitored" || code_name === "ServiceIsDown";
-  return { code_name, service, action, retryable, cause_chain: null, hint, ...extra };
-}
-
-const HINT_NOT_FOUND = "Ensure the service is monitored or the name is correct";
-const HINT_SHUTDOWN = "Wait for shutdown to complete or avoid mutating operations during shutdown";
-const HINT_NAME = "Name must not be empty or contain '/', '\\', '..' or NUL";
-const HINT_DEFAULT = "Enable verbose logs and inspect cause_chain for details";
 const HINT_FILE = "Check permissions and filesystem availability";
-
-function invalidName(action: string, name: string, reason: string): { error: RpcErrorObject } {
-  return {
-    error: {
-      code: -32602,
-      message: `${action}: invalid service name '${name}'`,
-      data: { ...data("InvalidServiceName", action, name, HINT_NAME), cause_chain: [reason] },
-    },
-  };
-}
-
-function notFound(action: string, name: string): Outcome {
-  return {
-    error: {
-      code: -32000,
-      message: `${action}: service '${name}' not found`,
-      data: data("ServiceNotFound", action, name, HINT_NOT_FOUND),
-    },
-  };
-}
 
 describe("params", () => {
   test("positional and named forms give the same result", async () => {
@@ -179,25 +153,27 @@ describe("service_list / service_status", () => {
   });
 
   test("status of an unknown service", async () => {
-    expect(await call("service_status", ["nope"])).toEqual(notFound("getting status", "nope"));
+    expect(await call("service_status", ["nope"])).toEqual({
+      error: notFound("getting status", "nope"),
+    });
   });
 
   test("invalid names are refused before the daemon is asked", async () => {
-    expect(await call("service_status", ["a/b"])).toEqual(
-      invalidName("getting status", "a/b", "must not contain '/'"),
-    );
-    expect(await call("service_status", [""])).toEqual(
-      invalidName("getting status", "", "must not be empty"),
-    );
-    expect(await call("service_status", [".."])).toEqual(
-      invalidName("getting status", "..", "must not be '..'"),
-    );
-    expect(await call("service_status", ["a\\b"])).toEqual(
-      invalidName("getting status", "a\\b", "must not contain '\\'"),
-    );
-    expect(await call("service_status", ["a\nb"])).toEqual(
-      invalidName("getting status", "a\nb", "must not contain control characters"),
-    );
+    expect(await call("service_status", ["a/b"])).toEqual({
+      error: invalidName("getting status", "a/b", "must not contain '/'"),
+    });
+    expect(await call("service_status", [""])).toEqual({
+      error: invalidName("getting status", "", "must not be empty"),
+    });
+    expect(await call("service_status", [".."])).toEqual({
+      error: invalidName("getting status", "..", "must not be '..'"),
+    });
+    expect(await call("service_status", ["a\\b"])).toEqual({
+      error: invalidName("getting status", "a\\b", "must not contain '\\'"),
+    });
+    expect(await call("service_status", ["a\nb"])).toEqual({
+      error: invalidName("getting status", "a\nb", "must not contain control characters"),
+    });
     expect(fake.calls).toEqual([]);
   });
 
@@ -218,15 +194,13 @@ describe("service_start / service_stop / service_forget", () => {
   });
 
   test("start errors: not found, shutting down", async () => {
-    expect(await call("service_start", ["x"])).toEqual(notFound("starting service", "x"));
+    expect(await call("service_start", ["x"])).toEqual({
+      error: notFound("starting service", "x"),
+    });
     fake.add("a");
     fake.shutdownMode = "shutdown";
     expect(await call("service_start", ["a"])).toEqual({
-      error: {
-        code: -32006,
-        message: "starting service: system is shutting down",
-        data: data("ShuttingDown", "starting service", "a", HINT_SHUTDOWN),
-      },
+      error: shuttingDownError("starting service", "a"),
     });
   });
 
@@ -251,7 +225,9 @@ describe("service_start / service_stop / service_forget", () => {
   });
 
   test("stop of an unknown service", async () => {
-    expect(await call("service_stop", { name: "x" })).toEqual(notFound("stopping service", "x"));
+    expect(await call("service_stop", { name: "x" })).toEqual({
+      error: notFound("stopping service", "x"),
+    });
   });
 
   test("forget: removes a stopped service; refuses an up one and an unknown one", async () => {
@@ -271,7 +247,9 @@ describe("service_start / service_stop / service_forget", () => {
     });
     expect(await call("service_forget", ["down"])).toEqual({ result: null });
     expect(fake.services.has("down")).toBe(false);
-    expect(await call("service_forget", ["down"])).toEqual(notFound("forgetting service", "down"));
+    expect(await call("service_forget", ["down"])).toEqual({
+      error: notFound("forgetting service", "down"),
+    });
   });
 
   test("an unexpected failure inside the daemon is -32603 with the cause chain", async () => {
@@ -332,15 +310,11 @@ describe("service_monitor", () => {
   test("shutting down, and invalid names", async () => {
     fake.shutdownMode = "reboot";
     expect(await call("service_monitor", ["a"])).toEqual({
-      error: {
-        code: -32006,
-        message: "monitoring service: system is shutting down",
-        data: data("ShuttingDown", "monitoring service", "a", HINT_SHUTDOWN),
-      },
+      error: shuttingDownError("monitoring service", "a"),
     });
-    expect(await call("service_monitor", ["../etc/x"])).toEqual(
-      invalidName("monitoring service", "../etc/x", "must not contain '/'"),
-    );
+    expect(await call("service_monitor", ["../etc/x"])).toEqual({
+      error: invalidName("monitoring service", "../etc/x", "must not contain '/'"),
+    });
   });
 });
 
@@ -359,40 +333,23 @@ describe("service_kill", () => {
       ["a/b", "SIGNOPE"],
     ] as const) {
       expect(await call("service_kill", [name, signal])).toEqual({
-        error: {
-          code: -32004,
-          message: `parsing signal: invalid signal '${signal}'`,
-          data: data(
-            "InvalidSignal",
-            "parsing signal",
-            name,
-            "Use a valid POSIX signal like SIGTERM or SIGKILL",
-            { signal },
-          ),
-        },
+        error: invalidSignal(name, signal),
       });
     }
     expect(fake.calls).toEqual([]);
   });
 
   test("unknown, down, invalid name, and an OS error", async () => {
-    expect(await call("service_kill", ["x", "SIGTERM"])).toEqual(notFound("sending signal", "x"));
+    expect(await call("service_kill", ["x", "SIGTERM"])).toEqual({
+      error: notFound("sending signal", "x"),
+    });
     fake.add("down", { pid: 0 });
     expect(await call("service_kill", ["down", "SIGTERM"])).toEqual({
-      error: {
-        code: -32003,
-        message: "sending signal: service 'down' is down",
-        data: data(
-          "ServiceIsDown",
-          "sending signal",
-          "down",
-          "Service is down; start it before sending signals or requesting stats",
-        ),
-      },
+      error: serviceDown("sending signal", "down"),
     });
-    expect(await call("service_kill", ["a/b", "SIGTERM"])).toEqual(
-      invalidName("sending signal", "a/b", "must not contain '/'"),
-    );
+    expect(await call("service_kill", ["a/b", "SIGTERM"])).toEqual({
+      error: invalidName("sending signal", "a/b", "must not contain '/'"),
+    });
     fake.add("a");
     fake.fail.set(
       "kill",
@@ -516,12 +473,12 @@ describe("service_create", () => {
   });
 
   test("invalid names never touch the disk", async () => {
-    expect(await call("service_create", ["../evil", { exec: "/bin/x" }])).toEqual(
-      invalidName("creating service", "../evil", "must not contain '/'"),
-    );
-    expect(await call("service_create", ["", { exec: "/bin/x" }])).toEqual(
-      invalidName("creating service", "", "must not be empty"),
-    );
+    expect(await call("service_create", ["../evil", { exec: "/bin/x" }])).toEqual({
+      error: invalidName("creating service", "../evil", "must not contain '/'"),
+    });
+    expect(await call("service_create", ["", { exec: "/bin/x" }])).toEqual({
+      error: invalidName("creating service", "", "must not be empty"),
+    });
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -601,9 +558,9 @@ describe("service_delete / service_get", () => {
         },
       },
     });
-    expect(await call("service_get", ["a/b"])).toEqual(
-      invalidName("getting service", "a/b", "must not contain '/'"),
-    );
+    expect(await call("service_get", ["a/b"])).toEqual({
+      error: invalidName("getting service", "a/b", "must not contain '/'"),
+    });
   });
 
   test("get: alias bombs are refused", async () => {
@@ -641,9 +598,9 @@ describe("service_delete / service_get", () => {
         ),
       },
     });
-    expect(await call("service_delete", [".."])).toEqual(
-      invalidName("deleting service", "..", "must not be '..'"),
-    );
+    expect(await call("service_delete", [".."])).toEqual({
+      error: invalidName("deleting service", "..", "must not be '..'"),
+    });
   });
 });
 
@@ -657,19 +614,12 @@ describe("service_stats", () => {
   });
 
   test("unknown and down", async () => {
-    expect(await call("service_stats", ["x"])).toEqual(notFound("collecting stats", "x"));
+    expect(await call("service_stats", ["x"])).toEqual({
+      error: notFound("collecting stats", "x"),
+    });
     fake.add("d", { pid: 0 });
     expect(await call("service_stats", ["d"])).toEqual({
-      error: {
-        code: -32003,
-        message: "collecting stats: service 'd' is down",
-        data: data(
-          "ServiceIsDown",
-          "collecting stats",
-          "d",
-          "Service is down; start it before sending signals or requesting stats",
-        ),
-      },
+      error: serviceDown("collecting stats", "d"),
     });
   });
 });
@@ -679,18 +629,10 @@ describe("system methods", () => {
     expect(await call("system_shutdown")).toEqual({ result: null });
     expect(fake.shutdownMode).toBe("shutdown");
     expect(await call("system_shutdown")).toEqual({
-      error: {
-        code: -32006,
-        message: "system shutdown: system is shutting down",
-        data: data("ShuttingDown", "system shutdown", null, HINT_SHUTDOWN),
-      },
+      error: shuttingDownError("system shutdown", null),
     });
     expect(await call("system_reboot")).toEqual({
-      error: {
-        code: -32006,
-        message: "system reboot: system is shutting down",
-        data: data("ShuttingDown", "system reboot", null, HINT_SHUTDOWN),
-      },
+      error: shuttingDownError("system reboot", null),
     });
   });
 
@@ -765,9 +707,9 @@ describe("logs", () => {
     expect(await call("stream_currentLogs", { name: "zinit" })).toEqual({
       result: ["[-] zinit: 3 lines dropped"],
     });
-    expect(await call("stream_currentLogs", ["a/b"])).toEqual(
-      invalidName("getting logs", "a/b", "must not contain '/'"),
-    );
+    expect(await call("stream_currentLogs", ["a/b"])).toEqual({
+      error: invalidName("getting logs", "a/b", "must not contain '/'"),
+    });
   });
 
   test("subscribeLogs takes its filter positionally or named `filter` or `name`", async () => {
@@ -789,7 +731,7 @@ describe("logs", () => {
     cancel();
     expect(all).toEqual(["[-] zinit: x"]);
     const err = await def.subscribe(["../x"], () => {}).catch((e: RpcError) => e.toJSON());
-    expect(err).toEqual(invalidName("subscribing to logs", "../x", "must not contain '/'").error);
+    expect(err).toEqual(invalidName("subscribing to logs", "../x", "must not contain '/'"));
     expect(fake.listeners.size).toBe(0);
   });
 });

@@ -133,43 +133,6 @@ export function askRaw(
   });
 }
 
-export const HINT_NOT_FOUND = "Ensure the service is monitored or the name is correct";
-export const HINT_SHUTDOWN =
-  "Wait for shutdown to complete or avoid mutating operations during shutdown";
-export const HINT_NAME = "Name must not be empty or contain '/', '\\', '..' or NUL";
-export const HINT_DEFAULT = "Enable verbose logs and inspect cause_chain for details";
-export const HINT_DOWN = "Service is down; start it before sending signals or requesting stats";
-
-/** The v0.2.28 error `data` object. */
-export function data(
-  code_name: string,
-  action: string,
-  service: string | null,
-  hint: string,
-  extra: Record<string, unknown> = {},
-) {
-  const retryable = code_name === "ServiceAlreadyMonitored" || code_name === "ServiceIsDown";
-  return { code_name, service, action, retryable, cause_chain: null, hint, ...extra };
-}
-
-export const notFound = (action: string, name: string) => ({
-  code: -32000,
-  message: `${action}: service '${name}' not found`,
-  data: data("ServiceNotFound", action, name, HINT_NOT_FOUND),
-});
-
-export const invalidName = (action: string, name: string, reason = "must not contain '/'") => ({
-  code: -32602,
-  message: `${action}: invalid service name '${name}'`,
-  data: { ...data("InvalidServiceName", action, name, HINT_NAME), cause_chain: [reason] },
-});
-
-export const shuttingDownError = (action: string, service: string | null) => ({
-  code: -32006,
-  message: `${action}: system is shutting down`,
-  data: data("ShuttingDown", action, service, HINT_SHUTDOWN),
-});
-
 /** Namespace pid (as the daemon reports it) → host pid, for every process in the daemon's namespace. */
 export function nsPids(z: Zinit): Map<number, { host: number; comm: string }> {
   const out = new Map<number, { host: number; comm: string }>();

@@ -6,22 +6,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
-import { rawRequest, Zinit } from "../helpers/zinit.ts";
 import {
-  ask,
-  Conn,
   data,
-  freePort,
   HINT_DEFAULT,
-  HINT_DOWN,
   invalidName,
-  listDir,
+  invalidSignal,
   notFound,
-  nsPids,
-  type Reply,
-  readText,
-  TIMEOUT,
-} from "./lib.ts";
+  serviceDown,
+} from "../helpers/rpc-errors.ts";
+import { rawRequest, Zinit } from "../helpers/zinit.ts";
+import { ask, Conn, freePort, listDir, nsPids, type Reply, readText, TIMEOUT } from "./lib.ts";
 
 setDefaultTimeout(60_000);
 
@@ -204,26 +198,16 @@ describe("unix socket JSON-RPC against the running daemon", () => {
       ["nope", "15"],
       ["a/b", "TERM"],
     ] as const) {
-      expect((await ask(z.socket, "service_kill", [name, signal])).error).toEqual({
-        code: -32004,
-        message: `parsing signal: invalid signal '${signal}'`,
-        data: data(
-          "InvalidSignal",
-          "parsing signal",
-          name,
-          "Use a valid POSIX signal like SIGTERM or SIGKILL",
-          { signal },
-        ),
-      });
+      expect((await ask(z.socket, "service_kill", [name, signal])).error).toEqual(
+        invalidSignal(name, signal),
+      );
     }
     expect((await ask(z.socket, "service_kill", ["nope", "SIGTERM"])).error).toEqual(
       notFound("sending signal", "nope"),
     );
-    expect((await ask(z.socket, "service_kill", ["once", "SIGTERM"])).error).toEqual({
-      code: -32003,
-      message: "sending signal: service 'once' is down",
-      data: data("ServiceIsDown", "sending signal", "once", HINT_DOWN),
-    });
+    expect((await ask(z.socket, "service_kill", ["once", "SIGTERM"])).error).toEqual(
+      serviceDown("sending signal", "once"),
+    );
     expect((await ask(z.socket, "service_kill", ["../x", "SIGTERM"])).error).toEqual(
       invalidName("sending signal", "../x"),
     );
@@ -353,11 +337,9 @@ describe("unix socket JSON-RPC against the running daemon", () => {
       expect(Object.keys(c)).toEqual(["pid", "memory_usage", "cpu_usage"]);
       expect(c.memory_usage).toBeGreaterThan(0);
     }
-    expect((await ask(z.socket, "service_stats", ["once"])).error).toEqual({
-      code: -32003,
-      message: "collecting stats: service 'once' is down",
-      data: data("ServiceIsDown", "collecting stats", "once", HINT_DOWN),
-    });
+    expect((await ask(z.socket, "service_stats", ["once"])).error).toEqual(
+      serviceDown("collecting stats", "once"),
+    );
     expect((await ask(z.socket, "service_stats", ["nope"])).error).toEqual(
       notFound("collecting stats", "nope"),
     );
