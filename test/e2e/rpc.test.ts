@@ -433,6 +433,37 @@ describe("unix socket JSON-RPC against the running daemon", () => {
   });
 });
 
+/** A WebSocket client on the daemon's HTTP server that waits for each reply by its id. */
+async function wsClient(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const replies = new Map<unknown, Reply>();
+  let wake = () => {};
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(String(ev.data)) as Reply;
+    replies.set(m.id, m);
+    wake();
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("WebSocket error"));
+  });
+  return {
+    async call(id: number, method: string, params: unknown): Promise<Reply> {
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+      const deadline = Date.now() + TIMEOUT;
+      while (!replies.has(id)) {
+        if (Date.now() > deadline) throw new Error(`no WebSocket reply to ${method}`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 250);
+        });
+      }
+      return replies.get(id) as Reply;
+    },
+    close: () => ws.close(),
+  };
+}
+
 describe("HTTP and WebSocket server started through the socket", () => {
   const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list","params":{}}';
   const post = (base: string, body: string, type = "application/json", path = "any/path") =>
@@ -593,33 +624,15 @@ describe("HTTP and WebSocket server started through the socket", () => {
     ];
     const port = freePort();
     await z.rpc("system_start_http_server", [`127.0.0.1:${port}`]);
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    const wsReplies = new Map<unknown, Reply>();
-    let wake = () => {};
-    ws.onmessage = (ev) => {
-      const m = JSON.parse(String(ev.data)) as Reply;
-      wsReplies.set(m.id, m);
-      wake();
-    };
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error("WebSocket error"));
-    });
+    const ws = await wsClient(port);
     for (const [i, [method, params]] of calls.entries()) {
       const body = JSON.stringify({ jsonrpc: "2.0", id: i, method, params });
       const unix = await ask(z.socket, method, params);
       const http = (await (await post(`http://127.0.0.1:${port}`, body)).json()) as Reply;
-      ws.send(body);
-      const deadline = Date.now() + TIMEOUT;
-      while (!wsReplies.has(i) && Date.now() < deadline) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 250);
-        });
-      }
+      const viaWs = await ws.call(i, method, params);
       const label = `${method} ${JSON.stringify(params)}`;
       expect({ label, reply: http }).toEqual({ label, reply: { ...unix, id: i } });
-      expect({ label, reply: wsReplies.get(i) }).toEqual({ label, reply: { ...unix, id: i } });
+      expect({ label, reply: viaWs }).toEqual({ label, reply: { ...unix, id: i } });
     }
     ws.close();
     expect(await z.rpc("system_stop_http_server")).toBeNull();
@@ -633,31 +646,8 @@ describe("HTTP and WebSocket server started through the socket", () => {
       const body = JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params });
       return (await (await post(`http://127.0.0.1:${port}`, body)).json()) as Reply;
     };
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-    const wsReplies = new Map<unknown, Reply>();
-    let wake = () => {};
-    ws.onmessage = (ev) => {
-      const m = JSON.parse(String(ev.data)) as Reply;
-      wsReplies.set(m.id, m);
-      wake();
-    };
-    await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error("WebSocket error"));
-    });
-    const viaWs = async (method: string, params: unknown) => {
-      const myId = ++id;
-      ws.send(JSON.stringify({ jsonrpc: "2.0", id: myId, method, params }));
-      const deadline = Date.now() + TIMEOUT;
-      while (!wsReplies.has(myId)) {
-        if (Date.now() > deadline) throw new Error(`no WebSocket reply to ${method}`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 250);
-        });
-      }
-      return wsReplies.get(myId) as Reply;
-    };
+    const ws = await wsClient(port);
+    const viaWs = (method: string, params: unknown) => ws.call(++id, method, params);
     for (const [name, via] of [
       ["viahttp", viaHttp],
       ["viaws", viaWs],
