@@ -73,9 +73,18 @@ function preinstall(sb: Sandbox): void {
   writeFileSync(sb.target, OLD, { mode: 0o755 });
 }
 
-function expectUntouched(sb: Sandbox): void {
+/**
+ * Serves `assets` and runs install.sh over an installed zinit, which must fail with exit code 1
+ * and leave the installed one as it was. Resolves to the installer's stderr and the server's URL.
+ */
+async function refused(assets: ConstructorParameters<typeof ReleaseServer>[0]) {
+  const { srv, sb } = setup(assets);
+  preinstall(sb);
+  const r = await runInstaller("sh", env(srv, sb));
+  expect(r.code).toBe(1);
   expect(readFileSync(sb.target, "utf8")).toBe(OLD);
   expect(sb.binEntries()).toEqual(["zinit"]);
+  return { stderr: r.stderr, url: srv.url };
 }
 
 describe("install.sh", () => {
@@ -113,31 +122,23 @@ describe("install.sh", () => {
   });
 
   test("checksum mismatch: refuses, and the installed zinit stays as it was", async () => {
-    const { srv, sb } = setup({
+    const { stderr } = await refused({
       "zinit-linux-x86_64": FAKE,
       SHA256SUMS: sums({ "zinit-linux-x86_64": "other" }),
     });
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
+    expect(stderr).toBe(
       `zinit-install: error: checksum mismatch for zinit-linux-x86_64: expected ${sha256("other")}, got ${sha256(FAKE)} (truncated or corrupted download); nothing was installed\n`,
     );
-    expectUntouched(sb);
   });
 
   test("SHA256SUMS without an entry for the artifact: refuses", async () => {
-    const { srv, sb } = setup({
+    const { stderr, url } = await refused({
       "zinit-linux-x86_64": FAKE,
       SHA256SUMS: sums({ "zinit-linux-aarch64": FAKE }),
     });
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
-      `zinit-install: error: SHA256SUMS from ${srv.url} has no entry for zinit-linux-x86_64\n`,
+    expect(stderr).toBe(
+      `zinit-install: error: SHA256SUMS from ${url} has no entry for zinit-linux-x86_64\n`,
     );
-    expectUntouched(sb);
   });
 
   test("unknown architecture: clear error before any download", async () => {
@@ -162,64 +163,44 @@ describe("install.sh", () => {
   });
 
   test("404 for the artifact: refuses, installed zinit untouched", async () => {
-    const { srv, sb } = setup({ SHA256SUMS: sums({ "zinit-linux-x86_64": FAKE }) });
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
-      `zinit-install: error: could not download ${srv.url}/zinit-linux-x86_64\n`,
+    const { stderr, url } = await refused({ SHA256SUMS: sums({ "zinit-linux-x86_64": FAKE }) });
+    expect(stderr).toContain(
+      `zinit-install: error: could not download ${url}/zinit-linux-x86_64\n`,
     );
-    expectUntouched(sb);
   });
 
   test("404 for SHA256SUMS: refuses", async () => {
-    const { srv, sb } = setup({ "zinit-linux-x86_64": FAKE });
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`zinit-install: error: could not download ${srv.url}/SHA256SUMS\n`);
-    expectUntouched(sb);
+    const { stderr, url } = await refused({ "zinit-linux-x86_64": FAKE });
+    expect(stderr).toContain(`zinit-install: error: could not download ${url}/SHA256SUMS\n`);
   });
 
   test("download cut off mid-transfer: refuses, installed zinit untouched", async () => {
     const big = new Uint8Array(1 << 20).fill(7);
-    const { srv, sb } = setup({
+    const { stderr, url } = await refused({
       "zinit-linux-x86_64": { cutAfter: big },
       SHA256SUMS: sums({ "zinit-linux-x86_64": big }),
     });
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
-      `zinit-install: error: could not download ${srv.url}/zinit-linux-x86_64\n`,
+    expect(stderr).toContain(
+      `zinit-install: error: could not download ${url}/zinit-linux-x86_64\n`,
     );
-    expectUntouched(sb);
   });
 
   test("truncated file served whole: the checksum catches it", async () => {
     const full = new TextEncoder().encode(FAKE);
     const short = full.subarray(0, 20);
-    const { srv, sb } = setup({
+    const { stderr } = await refused({
       "zinit-linux-x86_64": short,
       SHA256SUMS: sums({ "zinit-linux-x86_64": full }),
     });
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("zinit-install: error: checksum mismatch for zinit-linux-x86_64");
-    expectUntouched(sb);
+    expect(stderr).toContain("zinit-install: error: checksum mismatch for zinit-linux-x86_64");
   });
 
   test("a verified download that does not run is not installed", async () => {
     const broken = "#!/bin/sh\necho 'exec format error' >&2\nexit 126\n";
-    const { srv, sb } = setup(release("zinit-linux-x86_64", broken));
-    preinstall(sb);
-    const r = await runInstaller("sh", env(srv, sb));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
+    const { stderr } = await refused(release("zinit-linux-x86_64", broken));
+    expect(stderr).toBe(
       "zinit-install: error: the downloaded zinit-linux-x86_64 does not run on this machine: exec format error; nothing was installed\n",
     );
-    expectUntouched(sb);
   });
 
   test("unknown option: usage error, nothing downloaded", async () => {
