@@ -5,23 +5,11 @@ import {
   parseService,
   validateServiceObject,
 } from "../../src/config/schema.ts";
-import type { ServiceConfig } from "../../src/core/types.ts";
+import { serviceConfig } from "../helpers/service-config.ts";
 
 const FILE = "/etc/zinit/web.yaml";
 
-const defaults = (exec: string, argv: string[]): ServiceConfig => ({
-  exec,
-  argv,
-  test: "",
-  testArgv: [],
-  oneshot: false,
-  shutdownTimeout: 10,
-  after: [],
-  stopSignal: "SIGTERM",
-  log: "ring",
-  env: {},
-  dir: "",
-});
+const defaults = (exec: string, argv: string[]) => serviceConfig({ exec, argv });
 
 /** The one-line message parseService throws for `yaml`. */
 function errorOf(yaml: string): string {

@@ -2,24 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ZinitError } from "../../src/core/errors.ts";
 import { TEST_TIMEOUT_MS } from "../../src/core/policy.ts";
 import { type Effect, Supervisor } from "../../src/core/supervisor.ts";
-import type { ServiceConfig } from "../../src/core/types.ts";
-
-function cfg(over: Partial<ServiceConfig> = {}): ServiceConfig {
-  return {
-    exec: "sleep 100",
-    argv: ["sleep", "100"],
-    test: "",
-    testArgv: [],
-    oneshot: false,
-    shutdownTimeout: 10,
-    after: [],
-    stopSignal: "SIGTERM",
-    log: "ring",
-    env: {},
-    dir: "",
-    ...over,
-  };
-}
+import { serviceConfig as cfg } from "../helpers/service-config.ts";
 
 const spawns = (effects: Effect[]) =>
   effects
