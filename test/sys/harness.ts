@@ -50,7 +50,12 @@ export async function readAll(fd: number): Promise<string> {
   }
 }
 
-const ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
+export const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Options for our spawn: the given argv, only PATH in the environment, cwd /, output dropped. */
+export function spawnOptions(argv: string[], extra: Partial<SpawnOptions> = {}): SpawnOptions {
+  return { argv, env: { PATH }, cwd: "/", stdout: "null", stderr: "null", ...extra };
+}
 
 /** Runs `script` under sh with stdout and stderr on one pipe; resolves with output and status. */
 export async function runSh(
@@ -58,14 +63,9 @@ export async function runSh(
   opts: Partial<Omit<SpawnOptions, "argv">> = {},
 ): Promise<{ pid: number; out: string; status: ExitStatus }> {
   const p = pipe();
-  const result = spawn({
-    argv: ["sh", "-c", script],
-    env: ENV,
-    cwd: "/",
-    stdout: p.write,
-    stderr: p.write,
-    ...opts,
-  });
+  const result = spawn(
+    spawnOptions(["sh", "-c", script], { stdout: p.write, stderr: p.write, ...opts }),
+  );
   close(p.write);
   if (!result.ok) {
     close(p.read);

@@ -16,9 +16,8 @@ import {
 import { kill } from "../../src/sys/process.ts";
 import { reapNow, startReaper, stopReaper } from "../../src/sys/reaper.ts";
 import { spawn } from "../../src/sys/spawn.ts";
-import { firstLine, installReaper, until, waitExit } from "./harness.ts";
+import { firstLine, installReaper, spawnOptions, until, waitExit } from "./harness.ts";
 
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 let dir = "";
 
 beforeAll(() => {
@@ -38,13 +37,7 @@ const TAIL =
 
 function startSh(script: string): { pid: number; out: number } {
   const p = pipe();
-  const r = spawn({
-    argv: ["sh", "-c", script],
-    env: { PATH },
-    cwd: "/",
-    stdout: p.write,
-    stderr: "null",
-  });
+  const r = spawn(spawnOptions(["sh", "-c", script], { stdout: p.write }));
   close(p.write);
   if (!r.ok) {
     close(p.read);
@@ -100,13 +93,7 @@ describe("/proc readers", () => {
     const weird = join(dir, "x) (y z");
     copyFileSync("/bin/sleep", weird);
     chmodSync(weird, 0o755);
-    const r = spawn({
-      argv: [weird, "30"],
-      env: { PATH },
-      cwd: "/",
-      stdout: "null",
-      stderr: "null",
-    });
+    const r = spawn(spawnOptions([weird, "30"]));
     if (!r.ok) throw new Error(r.error);
     await until("exec of the renamed sleep", () => readProc(r.pid)?.comm === "x) (y z");
     const info = readProc(r.pid);
@@ -142,7 +129,7 @@ describe("/proc readers", () => {
   test("zombies() lists an unreaped child; reapNow() collects it", async () => {
     stopReaper();
     try {
-      const r = spawn({ argv: ["true"], env: { PATH }, cwd: "/", stdout: "null", stderr: "null" });
+      const r = spawn(spawnOptions(["true"]));
       if (!r.ok) throw new Error(r.error);
       await until("the child to become a zombie", () => readProc(r.pid)?.state === "Z");
       expect(zombies().map((p) => p.pid)).toContain(r.pid);
@@ -156,13 +143,7 @@ describe("/proc readers", () => {
   test("startReaper reaps children that exited before it was installed", async () => {
     stopReaper();
     try {
-      const r = spawn({
-        argv: ["sh", "-c", "exit 5"],
-        env: { PATH },
-        cwd: "/",
-        stdout: "null",
-        stderr: "null",
-      });
+      const r = spawn(spawnOptions(["sh", "-c", "exit 5"]));
       if (!r.ok) throw new Error(r.error);
       await until("the child to become a zombie", () => readProc(r.pid)?.state === "Z");
       const seen: [number, unknown][] = [];
@@ -175,20 +156,8 @@ describe("/proc readers", () => {
   });
 
   test("sampleStats: CPU over one window, RSS in bytes, vanished pids left out", async () => {
-    const busy = spawn({
-      argv: ["sh", "-c", "while :; do :; done"],
-      env: { PATH },
-      cwd: "/",
-      stdout: "null",
-      stderr: "null",
-    });
-    const idle = spawn({
-      argv: ["sleep", "30"],
-      env: { PATH },
-      cwd: "/",
-      stdout: "null",
-      stderr: "null",
-    });
+    const busy = spawn(spawnOptions(["sh", "-c", "while :; do :; done"]));
+    const idle = spawn(spawnOptions(["sleep", "30"]));
     if (!busy.ok || !idle.ok) throw new Error("spawn failed");
     try {
       const started = performance.now();

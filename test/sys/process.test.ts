@@ -7,9 +7,8 @@ import { close, pipe } from "../../src/sys/pipe.ts";
 import { getpid, kill, killGroup } from "../../src/sys/process.ts";
 import { decodeStatus, stopReaper } from "../../src/sys/reaper.ts";
 import { spawn } from "../../src/sys/spawn.ts";
-import { installReaper, readAll, waitExit } from "./harness.ts";
+import { installReaper, readAll, spawnOptions, waitExit } from "./harness.ts";
 
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const FIXTURE = join(import.meta.dir, "fixtures", "child.ts");
 
 beforeAll(installReaper);
@@ -21,13 +20,12 @@ async function fixture(
   prefix: string[] = [],
 ): Promise<{ report: Record<string, unknown> | null; status: ExitStatus }> {
   const p = pipe();
-  const r = spawn({
-    argv: [...prefix, process.execPath, FIXTURE, mode],
-    env: { PATH },
-    cwd: "/",
-    stdout: p.write,
-    stderr: "inherit",
-  });
+  const r = spawn(
+    spawnOptions([...prefix, process.execPath, FIXTURE, mode], {
+      stdout: p.write,
+      stderr: "inherit",
+    }),
+  );
   close(p.write);
   if (!r.ok) {
     close(p.read);

@@ -15,10 +15,9 @@ import { close, pipe } from "../../src/sys/pipe.ts";
 import { listProcs, readProc } from "../../src/sys/proc.ts";
 import { kill } from "../../src/sys/process.ts";
 import { stopReaper } from "../../src/sys/reaper.ts";
-import { type SpawnOptions, spawn } from "../../src/sys/spawn.ts";
-import { installReaper, readAll, runSh, waitExit } from "./harness.ts";
+import { spawn } from "../../src/sys/spawn.ts";
+import { installReaper, PATH, readAll, runSh, spawnOptions, waitExit } from "./harness.ts";
 
-const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 let dir = "";
 
 beforeAll(() => {
@@ -30,10 +29,6 @@ afterAll(() => {
   stopReaper();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function opts(argv: string[], extra: Partial<SpawnOptions> = {}): SpawnOptions {
-  return { argv, env: { PATH }, cwd: "/", stdout: "null", stderr: "null", ...extra };
-}
 
 function statusField(pid: number, field: string): string {
   const line = readFileSync(`/proc/${pid}/status`, "utf8")
@@ -72,7 +67,7 @@ describe("spawn", () => {
 
   test("envp is exactly the given map", async () => {
     const p = pipe();
-    const r = spawn(opts(["env"], { env: { ZA: "1", PATH, ZB: "" }, stdout: p.write }));
+    const r = spawn(spawnOptions(["env"], { env: { ZA: "1", PATH, ZB: "" }, stdout: p.write }));
     close(p.write);
     if (!r.ok) throw new Error(r.error);
     const [out, status] = await Promise.all([readAll(p.read), waitExit(r.pid)]);
@@ -102,7 +97,7 @@ describe("spawn", () => {
   test("a missing binary is ok:false with ENOENT and leaves no child", () => {
     const before = listProcs().filter((p) => p.ppid === process.pid).length;
     for (const argv0 of ["/nonexistent/prog", "no-such-program-zinit-test"]) {
-      const r = spawn(opts([argv0]));
+      const r = spawn(spawnOptions([argv0]));
       expect(r).toEqual({ ok: false, errno: 2, error: "No such file or directory (os error 2)" });
     }
     expect(listProcs().filter((p) => p.ppid === process.pid).length).toBe(before);
@@ -114,7 +109,7 @@ describe("spawn", () => {
     writeFileSync(plain, "#!/bin/sh\n");
     chmodSync(plain, 0o644);
     for (const argv0 of [dir, plain]) {
-      expect(spawn(opts([argv0]))).toEqual({
+      expect(spawn(spawnOptions([argv0]))).toEqual({
         ok: false,
         errno: 13,
         error: "Permission denied (os error 13)",
@@ -123,19 +118,19 @@ describe("spawn", () => {
   });
 
   test("an empty argv is refused", () => {
-    const r = spawn(opts([]));
+    const r = spawn(spawnOptions([]));
     expect(r.ok).toBe(false);
   });
 
   test("a bad cwd is ok:false naming the directory", () => {
-    expect(spawn(opts(["true"], { cwd: "/nonexistent/dir" }))).toEqual({
+    expect(spawn(spawnOptions(["true"], { cwd: "/nonexistent/dir" }))).toEqual({
       ok: false,
       errno: 2,
       error: "working directory '/nonexistent/dir': No such file or directory (os error 2)",
     });
     const file = join(dir, "plain-cwd");
     writeFileSync(file, "");
-    expect(spawn(opts(["true"], { cwd: file }))).toEqual({
+    expect(spawn(spawnOptions(["true"], { cwd: file }))).toEqual({
       ok: false,
       errno: 20,
       error: `working directory '${file}': Not a directory (os error 20)`,
@@ -143,8 +138,8 @@ describe("spawn", () => {
   });
 
   test("NUL bytes and bad env names are refused, not truncated", () => {
-    expect(spawn(opts(["echo", "a\0b"])).ok).toBe(false);
-    expect(spawn(opts(["true"], { env: { "A=B": "x" } })).ok).toBe(false);
+    expect(spawn(spawnOptions(["echo", "a\0b"])).ok).toBe(false);
+    expect(spawn(spawnOptions(["true"], { env: { "A=B": "x" } })).ok).toBe(false);
   });
 
   test("argv[0] is looked up in the CHILD's PATH, and ./x resolves in the child's cwd", async () => {
@@ -157,7 +152,7 @@ describe("spawn", () => {
 
     const p = pipe();
     const r = spawn(
-      opts(["zinit-tool", "x"], { env: { PATH: `/nonexistent:${bin}` }, stdout: p.write }),
+      spawnOptions(["zinit-tool", "x"], { env: { PATH: `/nonexistent:${bin}` }, stdout: p.write }),
     );
     close(p.write);
     if (!r.ok) throw new Error(r.error);
@@ -165,10 +160,10 @@ describe("spawn", () => {
     expect(await waitExit(r.pid)).toEqual({ kind: "exited", code: 0 });
 
     // Not on the default PATH, so the parent's PATH must not be used.
-    expect(spawn(opts(["zinit-tool"])).ok).toBe(false);
+    expect(spawn(spawnOptions(["zinit-tool"])).ok).toBe(false);
 
     const q = pipe();
-    const rel = spawn(opts(["./zinit-tool", "y"], { cwd: bin, stdout: q.write }));
+    const rel = spawn(spawnOptions(["./zinit-tool", "y"], { cwd: bin, stdout: q.write }));
     close(q.write);
     if (!rel.ok) throw new Error(rel.error);
     // The kernel hands a script's interpreter the path that was exec'd: resolved in the cwd.
@@ -179,7 +174,7 @@ describe("spawn", () => {
   test("the child is clean: session, signals, RLIMIT_NOFILE, fds", async () => {
     const out = pipe();
     const unrelated = pipe(); // open in the parent, must not reach the child
-    const r = spawn(opts(["sleep", "30"], { stdout: out.write }));
+    const r = spawn(spawnOptions(["sleep", "30"], { stdout: out.write }));
     close(out.write);
     if (!r.ok) throw new Error(r.error);
     try {
@@ -230,7 +225,7 @@ describe("spawn", () => {
   });
 
   test("inherit keeps our stdout, null sends output to /dev/null", async () => {
-    const r = spawn(opts(["sleep", "30"], { stdout: "inherit", stderr: "null" }));
+    const r = spawn(spawnOptions(["sleep", "30"], { stdout: "inherit", stderr: "null" }));
     if (!r.ok) throw new Error(r.error);
     expect(readlinkSync(`/proc/${r.pid}/fd/1`)).toBe(readlinkSync("/proc/self/fd/1"));
     expect(readlinkSync(`/proc/${r.pid}/fd/2`)).toBe("/dev/null");
