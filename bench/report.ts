@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
-import type { Cell, Workload } from "./workloads/types.ts";
+import type { Cell, Metric, Workload } from "./workloads/types.ts";
 
 export interface PeerInfo {
   name: string;
@@ -73,6 +73,13 @@ function ratio(zinit: Cell | undefined, peer: Cell | undefined): string {
   return r >= 100 ? r.toFixed(0) : r < 0.1 ? r.toPrecision(2) : r.toFixed(2);
 }
 
+function target(metric: Metric, cells: Record<string, Cell>): string {
+  if (!metric.target) return "-";
+  const zinit = cells.zinit;
+  if (typeof zinit !== "number") return `${metric.target.text} (not measured)`;
+  return `${metric.target.text} ${metric.target.met(zinit, cells) ? "✓" : "✗"}`;
+}
+
 /** The results table; every data row starts `| <workload id> | <metric> |`. */
 export function markdownTable(results: Results): string {
   const measured = results.peers.filter((p) => !p.unavailable).map((p) => p.name);
@@ -83,7 +90,7 @@ export function markdownTable(results: Results): string {
     "metric",
     "unit",
     ...measured,
-    ...(withZinit ? others.map((p) => `zinit/${p}`) : []),
+    ...(withZinit ? ["zinit target", ...others.map((p) => `zinit/${p}`)] : []),
   ];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
   for (const w of results.workloads) {
@@ -94,7 +101,9 @@ export function markdownTable(results: Results): string {
         `${m.label} (${m.better} is better)`,
         m.unit,
         ...measured.map((p) => formatCell(cells[p])),
-        ...(withZinit ? others.map((p) => ratio(cells.zinit, cells[p])) : []),
+        ...(withZinit
+          ? [target(m, cells), ...others.map((p) => ratio(cells.zinit, cells[p]))]
+          : []),
       ];
       lines.push(`| ${row.join(" | ")} |`);
     }

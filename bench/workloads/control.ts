@@ -5,7 +5,7 @@ import { httpThroughput, RpcClient, roundTrips, socketThroughput } from "../lib/
 import { ServiceFinder, Session, sleepers } from "../lib/session.ts";
 import { errorText, median } from "../lib/util.ts";
 import { zinitSocket } from "../peers/zinit.ts";
-import type { Cell, Workload } from "./types.ts";
+import { above, below, type Cell, type Workload } from "./types.ts";
 
 const ZINIT_ONLY = "n/a (zinit only)";
 
@@ -56,11 +56,30 @@ export const control: Workload = {
       unit: "ms",
       better: "lower",
       chart: true,
+      target: below(25),
     },
-    { key: "rttP50", label: "socket round trip p50", unit: "µs", better: "lower" },
+    {
+      key: "rttP50",
+      label: "socket round trip p50",
+      unit: "µs",
+      better: "lower",
+      target: below(100),
+    },
     { key: "rttP99", label: "socket round trip p99", unit: "µs", better: "lower" },
-    { key: "sockRps", label: "socket, pipelined, 4 connections", unit: "req/s", better: "higher" },
-    { key: "httpRps", label: "HTTP, pipelined, 4 connections", unit: "req/s", better: "higher" },
+    {
+      key: "sockRps",
+      label: "socket, pipelined, 4 connections",
+      unit: "req/s",
+      better: "higher",
+      target: above(20_000),
+    },
+    {
+      key: "httpRps",
+      label: "HTTP, pipelined, 4 connections",
+      unit: "req/s",
+      better: "higher",
+      target: above(30_000),
+    },
   ],
   async run(peer, ctx) {
     if (peer.maxServices < 10) {

@@ -5,7 +5,7 @@ import { CLOCK_TICKS, memoryOf, readStat } from "../lib/proc.ts";
 import { ServiceFinder, Session, sleepers } from "../lib/session.ts";
 import { errorText } from "../lib/util.ts";
 import type { Peer } from "../peers/types.ts";
-import type { Cell, Context, Workload } from "./types.ts";
+import { below, type Cell, type Context, type Workload } from "./types.ts";
 
 interface FleetResult {
   startupMs: number;
@@ -92,7 +92,14 @@ export const startup: Workload = {
   title: "Start-up (launch → all N services running)",
   metrics: [
     { key: "small", label: "start-up, N = 100", unit: "ms", better: "lower" },
-    { key: "large", label: "start-up, N = 1000", unit: "ms", better: "lower", chart: true },
+    {
+      key: "large",
+      label: "start-up, N = 1000",
+      unit: "ms",
+      better: "lower",
+      chart: true,
+      target: below(1000),
+    },
   ],
   async run(peer, ctx) {
     const [small, large] = sizes(ctx.quick).startup as [number, number];
@@ -120,7 +127,7 @@ export const memory: Workload = {
     { key: "pss1", label: "PSS, N = 1", unit: "MB", better: "lower" },
     { key: "rss100", label: "RSS, N = 100", unit: "MB", better: "lower" },
     { key: "pss100", label: "PSS, N = 100", unit: "MB", better: "lower" },
-    { key: "rss1000", label: "RSS, N = 1000", unit: "MB", better: "lower" },
+    { key: "rss1000", label: "RSS, N = 1000", unit: "MB", better: "lower", target: below(60) },
     { key: "pss1000", label: "PSS, N = 1000", unit: "MB", better: "lower", chart: true },
     { key: "perService", label: "PSS per extra service", unit: "KB", better: "lower" },
     { key: "procs1000", label: "supervisor processes, N = 1000", unit: "", better: "lower" },
@@ -171,7 +178,7 @@ export const idleCpu: Workload = {
   title: "Idle CPU with 100 idle services",
   metrics: [
     { key: "cpuMs", label: "CPU time over the window", unit: "ms", better: "lower" },
-    { key: "cpuPct", label: "CPU", unit: "%", better: "lower", chart: true },
+    { key: "cpuPct", label: "CPU", unit: "%", better: "lower", chart: true, target: below(0.5) },
   ],
   async run(peer, ctx) {
     const n = sizes(ctx.quick).idle;

@@ -8,7 +8,7 @@ import { bytesWritten, LINE_BYTES, writerArgv } from "../lib/logs.ts";
 import { Session } from "../lib/session.ts";
 import { waitFor } from "../lib/util.ts";
 import type { LogReader } from "../peers/types.ts";
-import type { Cell, Workload } from "./types.ts";
+import { atLeastBestPeer, type Cell, type Workload, zero } from "./types.ts";
 
 const WRITER = join(import.meta.dir, "..", "scripts", "writer.pl");
 /** Progress that stops for this long means the rest will never come. */
@@ -41,19 +41,27 @@ export const logs: Workload = {
   id: "logs",
   title: "Log throughput (one service, numbered 100-byte lines)",
   metrics: [
-    { key: "mbps", label: "throughput", unit: "MB/s", better: "higher", chart: true },
-    { key: "lost", label: "lines lost", unit: "lines", better: "lower" },
+    {
+      key: "mbps",
+      label: "throughput",
+      unit: "MB/s",
+      better: "higher",
+      chart: true,
+      target: atLeastBestPeer,
+    },
+    { key: "lost", label: "lines lost", unit: "lines", better: "lower", target: zero },
     {
       key: "disordered",
       label: "lines duplicated or out of order",
       unit: "lines",
       better: "lower",
     },
+    { key: "checked", label: "lines checked", unit: "lines", better: "higher" },
   ],
   async run(peer, ctx) {
     if (!peer.logReader) {
       const na = "n/a (child writes to the inherited stdout)";
-      return { mbps: na, lost: na, disordered: na };
+      return { mbps: na, lost: na, disordered: na, checked: na };
     }
     const totalBytes = (ctx.quick ? 5 : 200) * 1_000_000;
     const lines = totalBytes / LINE_BYTES;
@@ -91,9 +99,11 @@ export const logs: Workload = {
         ));
       const elapsed = performance.now() - t0;
       const check = await reader.verify();
+      if (check.scope) ctx.note(`${peer.name}: ${check.scope}`);
       const out: Record<string, Cell> = {
-        lost: check.scope ? `${check.lost} (${check.scope})` : check.lost,
-        disordered: check.scope ? `${check.disordered} (${check.scope})` : check.disordered,
+        lost: check.lost,
+        disordered: check.disordered,
+        checked: check.lines,
       };
       if (stored) out.mbps = totalBytes / 1e6 / (elapsed / 1000);
       else if (!drained) out.mbps = `stalled: writer blocked after ${bytesWritten(writer)} bytes`;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { descendants, listPids, pidNamespace, readCmdline, readStat } from "../lib/proc.ts";
 import { Session } from "../lib/session.ts";
 import { waitFor } from "../lib/util.ts";
-import type { Cell, Workload } from "./types.ts";
+import { type Cell, type Workload, zero } from "./types.ts";
 
 const ORPHANS = join(import.meta.dir, "..", "scripts", "orphans.pl");
 
@@ -26,7 +26,13 @@ export const reaping: Workload = {
   id: "reaping",
   title: "Reaping as PID 1 of a new PID namespace",
   metrics: [
-    { key: "zombies", label: "zombies 1 s after 1000 orphans exited", unit: "", better: "lower" },
+    {
+      key: "zombies",
+      label: "zombies 1 s after 1000 orphans exited",
+      unit: "",
+      better: "lower",
+      target: zero,
+    },
     { key: "sigterm", label: "SIGTERM → exit", unit: "ms", better: "lower", chart: true },
   ],
   async run(peer, ctx) {

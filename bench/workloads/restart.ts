@@ -6,7 +6,7 @@ import { lastPid, pidsBetween, readStat } from "../lib/proc.ts";
 import { ServiceFinder, Session, sleepers } from "../lib/session.ts";
 import { median, percentile, TimeoutError } from "../lib/util.ts";
 import type { Peer } from "../peers/types.ts";
-import type { Cell, Context, Workload } from "./types.ts";
+import { belowPeer, type Cell, type Context, type Workload } from "./types.ts";
 
 /** Busy-polls the pid counter: the replacement is the first new pid whose parent is `parent`. */
 function waitForChild(parent: number, since: number, timeoutMs: number): number {
@@ -28,7 +28,14 @@ export const restart: Workload = {
   id: "restart",
   title: "Restart latency (SIGKILL → new process)",
   metrics: [
-    { key: "p50", label: "restart p50", unit: "ms", better: "lower", chart: true },
+    {
+      key: "p50",
+      label: "restart p50",
+      unit: "ms",
+      better: "lower",
+      chart: true,
+      target: belowPeer("runit"),
+    },
     { key: "p90", label: "restart p90", unit: "ms", better: "lower" },
   ],
   async run(peer: Peer, ctx: Context): Promise<Record<string, Cell>> {

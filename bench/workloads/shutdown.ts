@@ -4,7 +4,7 @@
 
 import { ServiceFinder, Session, sleepers } from "../lib/session.ts";
 import type { Peer } from "../peers/types.ts";
-import type { Cell, Context, Workload } from "./types.ts";
+import { below, type Cell, type Context, type Workload } from "./types.ts";
 
 async function timeStop(peer: Peer, ctx: Context, chain: boolean): Promise<number> {
   const n = ctx.quick ? 10 : 100;
@@ -34,6 +34,7 @@ export const shutdown: Workload = {
       unit: "ms",
       better: "lower",
       chart: true,
+      target: below(1000),
     },
     { key: "chain", label: "100 services in a dependency chain", unit: "ms", better: "lower" },
   ],

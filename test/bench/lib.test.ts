@@ -6,6 +6,7 @@ import { descendants, PID_MAX, type ProcStat, pidsBetween } from "../../bench/li
 import { httpFramer } from "../../bench/lib/rpc.ts";
 import { percentile } from "../../bench/lib/util.ts";
 import { formatNumber, markdownTable, type Results } from "../../bench/report.ts";
+import { below } from "../../bench/workloads/types.ts";
 
 const line = (seq: number) => `${String(seq).padStart(9, "0")} ${"x".repeat(90)}\n`;
 
@@ -113,20 +114,20 @@ describe("statistics and report", () => {
         {
           id: "w",
           title: "W",
-          metrics: [{ key: "m", label: "M", unit: "ms", better: "lower" }],
+          metrics: [{ key: "m", label: "M", unit: "ms", better: "lower", target: below(2) }],
         },
       ],
       cells: { w: { m: { zinit: 1.5, runit: 3 } } },
       seconds: 1,
     };
     expect(markdownTable(results).split("\n")).toEqual([
-      "| workload | metric | unit | zinit | runit | zinit/runit |",
-      "|---|---|---|---|---|---|",
-      "| w | M (lower is better) | ms | 1.50 | 3 | 0.50 |",
+      "| workload | metric | unit | zinit | runit | zinit target | zinit/runit |",
+      "|---|---|---|---|---|---|---|",
+      "| w | M (lower is better) | ms | 1.50 | 3 | < 2 ✓ | 0.50 |",
     ]);
     results.cells.w!.m!.runit = "n/a (a|b)";
     expect(markdownTable(results).split("\n")[2]).toBe(
-      "| w | M (lower is better) | ms | 1.50 | n/a (a\\|b) | - |",
+      "| w | M (lower is better) | ms | 1.50 | n/a (a\\|b) | < 2 ✓ | - |",
     );
   });
 });

@@ -40,7 +40,7 @@ test("bun bench/run.ts --quick --only zinit prints a numeric zinit row for every
 
   const lines = stdout.split("\n");
   const header = lines.find((l) => l.startsWith("| workload |"));
-  expect(header).toBe("| workload | metric | unit | zinit |");
+  expect(header).toBe("| workload | metric | unit | zinit | zinit target |");
   const rows = lines
     .filter((l) => l.startsWith("| ") && !l.startsWith("| workload |"))
     .map((l) => l.slice(2, -2).split(" | "));
