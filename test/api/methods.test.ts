@@ -17,9 +17,11 @@ import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { loadService } from "../../src/config/load.ts";
 import { ZinitError } from "../../src/core/errors.ts";
 import {
+  alreadyExists,
   data,
   HINT_DEFAULT,
   HINT_SHUTDOWN,
+  invalidContent,
   invalidName,
   invalidSignal,
   notFound,
@@ -421,16 +423,7 @@ describe("service_create", () => {
     writeFileSync(join(dir, "b.yml"), "exec: /bin/old\n");
     for (const name of ["a", "b"]) {
       expect(await call("service_create", [name, { exec: "/bin/new" }])).toEqual({
-        error: {
-          code: -32007,
-          message: `creating service: Service '${name}' already exists`,
-          data: data(
-            "ServiceAlreadyExists",
-            "creating service file",
-            name,
-            "Use a different name or delete the existing service first",
-          ),
-        },
+        error: alreadyExists(name),
       });
     }
     expect(readFileSync(join(dir, "a.yaml"), "utf8")).toBe("exec: /bin/old\n");
@@ -451,16 +444,7 @@ describe("service_create", () => {
 
   test("content is validated like a service file: -32005 with the reason", async () => {
     expect(await call("service_create", ["bad", { test: "/bin/true" }])).toEqual({
-      error: {
-        code: -32005,
-        message: "creating service: content: exec: missing exec directive",
-        data: data(
-          "ConfigError",
-          "validating service config",
-          "bad",
-          "Ensure content is valid according to schema",
-        ),
-      },
+      error: invalidContent("bad", "exec: missing exec directive"),
     });
     const out = (await call("service_create", ["bad", { exec: "/bin/x", log: "file" }])) as {
       error: RpcErrorObject;

@@ -7,8 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import {
+  alreadyExists,
   data,
   HINT_DEFAULT,
+  invalidContent,
   invalidName,
   invalidSignal,
   notFound,
@@ -225,28 +227,14 @@ describe("unix socket JSON-RPC against the running daemon", () => {
     expect(listDir(z.configDir)).toEqual([...files, "made.yaml"].sort());
     expect(Object.keys(await z.list())).not.toContain("made");
 
-    expect((await ask(z.socket, "service_create", ["made", { exec: "true" }])).error).toEqual({
-      code: -32007,
-      message: "creating service: Service 'made' already exists",
-      data: data(
-        "ServiceAlreadyExists",
-        "creating service file",
-        "made",
-        "Use a different name or delete the existing service first",
-      ),
-    });
+    expect((await ask(z.socket, "service_create", ["made", { exec: "true" }])).error).toEqual(
+      alreadyExists("made"),
+    );
     expect(readText(join(z.configDir, "made.yaml"))).toContain("exec: sleep 1000\n");
 
-    expect((await ask(z.socket, "service_create", ["bad", { test: "true" }])).error).toEqual({
-      code: -32005,
-      message: "creating service: content: exec: missing exec directive",
-      data: data(
-        "ConfigError",
-        "validating service config",
-        "bad",
-        "Ensure content is valid according to schema",
-      ),
-    });
+    expect((await ask(z.socket, "service_create", ["bad", { test: "true" }])).error).toEqual(
+      invalidContent("bad", "exec: missing exec directive"),
+    );
     const badLog = await ask(z.socket, "service_create", ["bad", { exec: "x", log: "file" }]);
     expect(badLog.error?.code).toBe(-32005);
     expect(badLog.error?.message).toBe(

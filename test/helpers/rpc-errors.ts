@@ -56,3 +56,26 @@ export const invalidSignal = (service: string, signal: string) => ({
     { signal },
   ),
 });
+
+export const alreadyExists = (name: string) => ({
+  code: -32007,
+  message: `creating service: Service '${name}' already exists`,
+  data: data(
+    "ServiceAlreadyExists",
+    "creating service file",
+    name,
+    "Use a different name or delete the existing service first",
+  ),
+});
+
+/** service_create with content that fails the service-file schema with `reason`. */
+export const invalidContent = (name: string, reason: string) => ({
+  code: -32005,
+  message: `creating service: content: ${reason}`,
+  data: data(
+    "ConfigError",
+    "validating service config",
+    name,
+    "Ensure content is valid according to schema",
+  ),
+});
