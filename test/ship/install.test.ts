@@ -87,6 +87,23 @@ async function refused(assets: ConstructorParameters<typeof ReleaseServer>[0]) {
   return { stderr: r.stderr, url: srv.url };
 }
 
+/**
+ * Runs install.sh with `extra` environment and `args`, which must fail with exit code 1 and
+ * exactly `stderr` before downloading anything. Resolves to the sandbox.
+ */
+async function failsBeforeDownload(
+  extra: Record<string, string>,
+  args: string[],
+  stderr: string,
+): Promise<Sandbox> {
+  const { srv, sb } = setup(release("zinit-linux-x86_64"));
+  const r = await runInstaller("sh", env(srv, sb, extra), args);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(stderr);
+  expect(srv.requests).toEqual([]);
+  return sb;
+}
+
 describe("install.sh", () => {
   test("piped into sh: downloads, verifies and installs into $PREFIX/bin", async () => {
     const { srv, sb } = setup(release("zinit-linux-x86_64"));
@@ -142,24 +159,20 @@ describe("install.sh", () => {
   });
 
   test("unknown architecture: clear error before any download", async () => {
-    const { srv, sb } = setup(release("zinit-linux-x86_64"));
-    const r = await runInstaller("sh", env(srv, sb, { ZINIT_ARCH: "riscv64" }));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
+    const sb = await failsBeforeDownload(
+      { ZINIT_ARCH: "riscv64" },
+      [],
       "zinit-install: error: unsupported CPU architecture 'riscv64' (zinit is built for x86_64 and aarch64)\n",
     );
-    expect(srv.requests).toEqual([]);
     expect(existsSync(sb.bin)).toBe(false);
   });
 
   test("not Linux: clear error before any download", async () => {
-    const { srv, sb } = setup(release("zinit-linux-x86_64"));
-    const r = await runInstaller("sh", env(srv, sb, { ZINIT_OS: "Darwin" }));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(
+    await failsBeforeDownload(
+      { ZINIT_OS: "Darwin" },
+      [],
       "zinit-install: error: zinit runs on Linux only; this system reports 'Darwin'\n",
     );
-    expect(srv.requests).toEqual([]);
   });
 
   test("404 for the artifact: refuses, installed zinit untouched", async () => {
@@ -204,11 +217,11 @@ describe("install.sh", () => {
   });
 
   test("unknown option: usage error, nothing downloaded", async () => {
-    const { srv, sb } = setup(release("zinit-linux-x86_64"));
-    const r = await runInstaller("sh", env(srv, sb), ["--bogus"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe("zinit-install: error: unknown argument '--bogus' (try --help)\n");
-    expect(srv.requests).toEqual([]);
+    await failsBeforeDownload(
+      {},
+      ["--bogus"],
+      "zinit-install: error: unknown argument '--bogus' (try --help)\n",
+    );
   });
 
   test("--run starts `zinit init` once, prints the socket, and leaves a running one alone", async () => {
