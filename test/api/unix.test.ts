@@ -1,63 +1,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMethodTable } from "../../src/api/methods.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
+import { Conn, TIMEOUT } from "../helpers/conn.ts";
 import { FakeControl } from "./fake-control.ts";
 
-const TIMEOUT = 15_000;
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
 
 let dir: string;
 let server: SocketServer;
 let control: FakeControl;
-
-/** A client that collects reply lines and lets a test wait for a number of them. */
-class Client {
-  readonly sock: Socket;
-  lines: string[] = [];
-  raw = "";
-  closed: Promise<void>;
-  private waiters: (() => void)[] = [];
-
-  constructor(path: string) {
-    this.sock = connect(path);
-    this.sock.on("data", (d: Buffer) => {
-      this.raw += d.toString("utf8");
-      const parts = this.raw.split("\n");
-      this.raw = parts.pop() ?? "";
-      this.lines.push(...parts);
-      for (const w of this.waiters) w();
-    });
-    this.sock.on("error", () => {});
-    this.closed = new Promise((resolve) => this.sock.on("close", () => resolve()));
-  }
-
-  async lineCount(n: number): Promise<unknown[]> {
-    const deadline = Date.now() + TIMEOUT;
-    while (this.lines.length < n) {
-      if (Date.now() > deadline) throw new Error(`only ${this.lines.length} of ${n} lines`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, 200);
-      });
-    }
-    return this.lines.map((l) => JSON.parse(l));
-  }
-
-  async waitClosed(): Promise<void> {
-    let timer: Timer | undefined;
-    await Promise.race([
-      this.closed,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("connection was not closed")), TIMEOUT);
-      }),
-    ]);
-    clearTimeout(timer);
-  }
-}
 
 const listReply = (id: unknown) => ({ jsonrpc: "2.0", result: { redis: "Running" }, id });
 
@@ -92,9 +46,9 @@ describe("binding", () => {
       `another zinit is already listening on ${server.path}`,
     );
     expect(statSync(server.path).isSocket()).toBe(true);
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write(LIST);
-    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(await c.count(1)).toEqual([listReply(1)]);
     c.sock.destroy();
   });
 
@@ -121,9 +75,9 @@ describe("binding", () => {
     await child.exited;
     expect(statSync(path).isSocket()).toBe(true);
     const s = await serveUnix(path, createMethodTable(control), control);
-    const c = new Client(path);
+    const c = new Conn(path);
     c.sock.write(LIST);
-    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(await c.count(1)).toEqual([listReply(1)]);
     c.sock.destroy();
     s.close();
   });
@@ -133,9 +87,9 @@ describe("binding", () => {
     writeFileSync(path, "left over");
     const s = await serveUnix(path, createMethodTable(control), control);
     expect(statSync(path).isSocket()).toBe(true);
-    const c = new Client(path);
+    const c = new Conn(path);
     c.sock.write(LIST);
-    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(await c.count(1)).toEqual([listReply(1)]);
     c.sock.destroy();
     s.close();
   });
@@ -143,51 +97,52 @@ describe("binding", () => {
 
 describe("JSON-RPC framing on the socket", () => {
   test("newline-terminated request: one compact line back", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write(`${LIST}\n`);
-    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(await c.count(1)).toEqual([listReply(1)]);
     expect(c.lines[0]).toBe(JSON.stringify(JSON.parse(c.lines[0] as string)));
     c.sock.destroy();
   });
 
   test("request without newline", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write(LIST);
-    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(await c.count(1)).toEqual([listReply(1)]);
     c.sock.destroy();
   });
 
   test("two requests in one write, persistent connection", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write(`${LIST}${LIST.replace('"id":1', '"id":2')}`);
-    const replies = await c.lineCount(2);
+    const replies = await c.count(2);
     expect(replies.map((r) => (r as { id: number }).id).sort()).toEqual([1, 2]);
     c.sock.write(`  \n${LIST.replace('"id":1', '"id":"three"')}\n`);
-    expect((await c.lineCount(3))[2]).toEqual(listReply("three"));
+    expect((await c.count(3))[2]).toEqual(listReply("three"));
     c.sock.destroy();
   });
 
   test("one request split into 1-byte writes", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     const bytes = Buffer.from(`${LIST}\n`);
     for (const b of bytes) {
       await new Promise<void>((resolve) => c.sock.write(Buffer.from([b]), () => resolve()));
     }
-    expect(await c.lineCount(1)).toEqual([listReply(1)]);
+    expect(await c.count(1)).toEqual([listReply(1)]);
     c.sock.destroy();
   });
 
   test("a batch", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write(`[${LIST},${LIST.replace('"id":1', '"id":2')}]`);
-    expect(await c.lineCount(1)).toEqual([[listReply(1), listReply(2)]]);
+    // A batch reply is one line holding an array, which Reply does not describe.
+    expect((await c.count(1)) as unknown[]).toEqual([[listReply(1), listReply(2)]]);
     c.sock.destroy();
   });
 
   test("garbage gets parse errors and the next valid frame still answers", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write(`{"jsonrpc":"2.0","id":1,"method":}\nnot json at all\n${LIST}`);
-    const replies = await c.lineCount(3);
+    const replies = await c.count(3);
     const parseError = {
       jsonrpc: "2.0",
       error: { code: -32700, message: "Parse error" },
@@ -202,28 +157,28 @@ describe("JSON-RPC framing on the socket", () => {
   });
 
   test("a 20 MiB request is rejected and the connection closed; the server keeps serving", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     const big = `{"jsonrpc":"2.0","id":1,"method":"service_list","params":["${"x".repeat(20 * 1024 * 1024)}"]}`;
     c.sock.write(big);
     await c.waitClosed();
     expect(c.lines).toEqual([
       '{"jsonrpc":"2.0","error":{"code":-32007,"message":"Request is too big","data":"Exceeded max limit of 10485760"},"id":null}',
     ]);
-    const d = new Client(server.path);
+    const d = new Conn(server.path);
     d.sock.write(LIST);
-    expect(await d.lineCount(1)).toEqual([listReply(1)]);
+    expect(await d.count(1)).toEqual([listReply(1)]);
     d.sock.destroy();
   });
 
   test("half-close: replies are flushed before the server closes", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.end(`${LIST}${LIST.replace('"id":1', '"id":2')}`);
     await c.waitClosed();
     expect(c.lines.map((l) => JSON.parse(l).id).sort()).toEqual([1, 2]);
   });
 
   test("half-close with an unfinished frame answers a parse error", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.end('{"jsonrpc":"2.0","id":1');
     await c.waitClosed();
     expect(c.lines.map((l) => JSON.parse(l))).toEqual([
@@ -232,11 +187,11 @@ describe("JSON-RPC framing on the socket", () => {
   });
 
   test("200 concurrent connections all get answers", async () => {
-    const clients = Array.from({ length: 200 }, () => new Client(server.path));
+    const clients = Array.from({ length: 200 }, () => new Conn(server.path));
     clients.forEach((c, i) => {
       c.sock.write(LIST.replace('"id":1', `"id":${i}`));
     });
-    const replies = await Promise.all(clients.map((c) => c.lineCount(1)));
+    const replies = await Promise.all(clients.map((c) => c.count(1)));
     replies.forEach((r, i) => {
       expect(r).toEqual([listReply(i)]);
     });
@@ -244,14 +199,14 @@ describe("JSON-RPC framing on the socket", () => {
   });
 
   test("log subscription notifications arrive as lines on the same connection", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write('{"jsonrpc":"2.0","id":5,"method":"stream_subscribeLogs","params":["redis"]}');
-    const [sub] = (await c.lineCount(1)) as { result: number; id: number }[];
+    const [sub] = (await c.count(1)) as { result: number; id: number }[];
     expect(sub?.id).toBe(5);
     control.log("[+] redis: hello");
     control.log("[+] other: skipped");
     control.log("[-] redis: world");
-    const lines = await c.lineCount(3);
+    const lines: unknown[] = await c.count(3);
     expect(lines.slice(1)).toEqual([
       {
         jsonrpc: "2.0",
@@ -273,15 +228,15 @@ describe("JSON-RPC framing on the socket", () => {
   });
 
   test("a slow reader under the cap gets every line, in order, after the queue drains", async () => {
-    const c = new Client(server.path);
+    const c = new Conn(server.path);
     c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":["slow"]}');
-    const [sub] = (await c.lineCount(1)) as { result: number }[];
+    const [sub] = (await c.count(1)) as { result: number }[];
     c.sock.pause();
     const N = 6000;
     // ~3 MB: well past the kernel buffers, so writes go partial and the queue fills.
     for (let i = 0; i < N; i++) control.log(`[+] slow: ${i} ${"q".repeat(500)}`);
     c.sock.resume();
-    const lines = (await c.lineCount(N + 1)) as {
+    const lines = (await c.count(N + 1)) as {
       params: { subscription: number; result: string };
     }[];
     expect(lines.length).toBe(N + 1);
@@ -295,9 +250,9 @@ describe("JSON-RPC framing on the socket", () => {
   test("a follower that stops reading is disconnected once its queue passes the cap", async () => {
     const path = join(dir, "bp.sock");
     const s = await serveUnix(path, createMethodTable(control), control, { maxQueued: 256 * 1024 });
-    const c = new Client(path);
+    const c = new Conn(path);
     c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
-    await c.lineCount(1);
+    await c.count(1);
     const subscribed = control.listeners.size;
     c.sock.pause();
     const line = `[+] redis: ${"y".repeat(1000)}`;
@@ -306,9 +261,9 @@ describe("JSON-RPC framing on the socket", () => {
     expect(control.listeners.size).toBe(subscribed - 1);
     c.sock.resume();
     await c.waitClosed();
-    const d = new Client(path);
+    const d = new Conn(path);
     d.sock.write(LIST);
-    expect(await d.lineCount(1)).toEqual([listReply(1)]);
+    expect(await d.count(1)).toEqual([listReply(1)]);
     d.sock.destroy();
     s.close();
   });

@@ -2,9 +2,9 @@
 // compiled daemon as PID 1: whatever arrives, it answers or closes, and keeps serving.
 
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Conn, TIMEOUT } from "../helpers/conn.ts";
 import { blastAll, checkOutput, fuzzer, isSpace, replyLines } from "../helpers/fuzz.ts";
 import { Zinit } from "../helpers/zinit.ts";
-import { Conn, TIMEOUT } from "./lib.ts";
 
 setDefaultTimeout(120_000);
 

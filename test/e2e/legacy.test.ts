@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TIMEOUT } from "../helpers/conn.ts";
 import { Zinit } from "../helpers/zinit.ts";
-import { askRaw, nsPids, outputMatches, readText, TIMEOUT } from "./lib.ts";
+import { askRaw, nsPids, outputMatches, readText } from "./lib.ts";
 
 setDefaultTimeout(60_000);
 

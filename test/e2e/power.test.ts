@@ -6,9 +6,10 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Conn } from "../helpers/conn.ts";
 import { shuttingDownError } from "../helpers/rpc-errors.ts";
 import { Zinit } from "../helpers/zinit.ts";
-import { ask, Conn, outputMatches, readText } from "./lib.ts";
+import { ask, outputMatches, readText } from "./lib.ts";
 
 setDefaultTimeout(60_000);
 

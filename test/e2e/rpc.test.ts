@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
+import { Conn, type Reply, TIMEOUT } from "../helpers/conn.ts";
 import {
   alreadyExists,
   data,
@@ -17,7 +18,7 @@ import {
   serviceDown,
 } from "../helpers/rpc-errors.ts";
 import { rawRequest, Zinit } from "../helpers/zinit.ts";
-import { ask, Conn, freePort, listDir, nsPids, type Reply, readText, TIMEOUT } from "./lib.ts";
+import { ask, freePort, listDir, nsPids, readText } from "./lib.ts";
 
 setDefaultTimeout(60_000);
 
