@@ -434,12 +434,6 @@ export class Supervisor {
     }
     if (ranFor >= HEALTHY_RUN_MS) svc.failures = 0;
     const delay = restartDelay(svc.failures++);
-    effects.push(
-      log(
-        "warn",
-        `service ${svc.name} ${describeExit(status)}; restarting${delay ? ` in ${delay} ms` : ""}`,
-      ),
-    );
     if (delay === 0) {
       svc.phase = "idle";
       this.schedule(svc, now, effects);
@@ -447,6 +441,9 @@ export class Supervisor {
       svc.phase = "restartWait";
       effects.push({ type: "timer", name: svc.name, kind: "restart", ms: delay });
     }
+    // Logged after the respawn is decided, so writing the message does not delay the new process.
+    const when = delay ? ` in ${delay} ms` : "";
+    effects.push(log("warn", `service ${svc.name} ${describeExit(status)}; restarting${when}`));
   }
 
   private abortTest(svc: Service, effects: Effect[]): void {
