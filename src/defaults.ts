@@ -18,6 +18,8 @@ export interface InitOptions {
   debug: boolean;
   /** Start the HTTP/WebSocket API on this address at boot (`init --http`); null: only on request. */
   http: string | null;
+  /** Permissions of the socket file (`init --socket-mode`, default 0600). */
+  socketMode: number;
 }
 
 function isDirectory(path: string): boolean {

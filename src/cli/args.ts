@@ -77,6 +77,12 @@ export const VERBS = {
       },
       { long: "container", help: "run in container mode, shutdown on signal" },
       {
+        long: "socket-mode",
+        value: "MODE",
+        help: "permissions of the socket file, in octal",
+        default: "0600",
+      },
+      {
         long: "http",
         value: "ADDRESS",
         help: "also serve the HTTP/RPC API on this address from the start (as `zinit proxy` does)",
@@ -220,7 +226,9 @@ function parseSection(argv: string[], options: OptionSpec[], where: string): Par
       throw new UsageError(`option ${optionLabel(spec)} takes no value${where}`);
   }
   const parsed = parseArgs(argv, argsDef(options)) as unknown as Parsed;
-  const known = new Set(all.flatMap((o) => [o.long, ...(o.short ? [o.short] : [])]));
+  // citty also reports a dashed option under its camelCase name (socket-mode → socketMode).
+  const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const known = new Set(all.flatMap((o) => [o.long, camel(o.long), ...(o.short ? [o.short] : [])]));
   for (const key of Object.keys(parsed)) {
     if (key === "_" || known.has(key)) continue;
     throw new UsageError(`unknown option '${key.length === 1 ? "-" : "--"}${key}'${where}`);
@@ -236,6 +244,13 @@ function parseSection(argv: string[], options: OptionSpec[], where: string): Par
     }
   }
   return parsed;
+}
+
+function parseMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    throw new UsageError(`option --socket-mode must be an octal mode such as 0660 (got '${text}')`);
+  }
+  return Number.parseInt(text, 8);
 }
 
 function parseBuffer(text: string): number {
@@ -295,6 +310,7 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
         container: tail.container === true,
         debug,
         http: (tail.http as string | undefined) ?? null,
+        socketMode: parseMode((tail["socket-mode"] as string | undefined) ?? "0600"),
       },
     };
   }

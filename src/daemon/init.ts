@@ -111,7 +111,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   // The socket exists before any service starts, so a failure to bind orphans nothing.
   try {
-    unix = await serveUnix(socketPath, table, daemon);
+    unix = await serveUnix(socketPath, table, daemon, { mode: opts.socketMode });
   } catch (err) {
     log.error(`cannot listen on ${socketPath}: ${errorText(err)}`);
     process.exit(1);

@@ -123,6 +123,7 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         container: false,
         debug: false,
         http: null,
+        socketMode: 0o600,
       },
     });
     expect(
@@ -138,6 +139,8 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         "--container",
         "--http",
         "127.0.0.1:9",
+        "--socket-mode",
+        "0660",
       ),
     ).toEqual({
       kind: "init",
@@ -148,6 +151,7 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         container: true,
         debug: true,
         http: "127.0.0.1:9",
+        socketMode: 0o660,
       },
     });
     expect(parse("init")).toEqual({
@@ -159,6 +163,7 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         container: false,
         debug: false,
         http: null,
+        socketMode: 0o600,
       },
     });
   });
