@@ -140,7 +140,7 @@ export async function serveHttp(
                 // The socket is already closing; close() below drops the session.
               }
             },
-            { subscriptions: true },
+            { subscriptions: true, congested: () => ws.getBufferedAmount() > maxQueued / 4 },
           );
         },
         message(ws: ServerWebSocket<WsData>, message: string | Buffer) {

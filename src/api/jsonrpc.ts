@@ -58,12 +58,18 @@ function randomSubscriptionId(): number {
 export interface SessionOptions {
   /** False for plain HTTP, where there is no channel for notifications. Default true. */
   subscriptions?: boolean;
+  /**
+   * True while the peer has too much unread output: subscription items are then dropped and
+   * counted, and the count is reported once it catches up, so a slow follower costs no memory.
+   */
+  congested?: () => boolean;
 }
 
 export class RpcSession {
   private readonly inflight = new Set<Promise<void>>();
   private readonly subs = new Map<number, Subscription>();
   private readonly subscriptions: boolean;
+  private readonly congested: () => boolean;
   private closed = false;
 
   constructor(
@@ -72,6 +78,7 @@ export class RpcSession {
     opts: SessionOptions = {},
   ) {
     this.subscriptions = opts.subscriptions ?? true;
+    this.congested = opts.congested ?? (() => false);
   }
 
   /** One complete JSON text: a request, a notification or a batch. Never rejects. */
@@ -198,8 +205,20 @@ export class RpcSession {
     };
     // Registered before subscribing so concurrent requests (a batch) can't exceed the limit.
     this.subs.set(subId, sub);
-    const notify = (item: unknown) =>
+    let dropped = 0;
+    const post = (item: unknown) =>
       this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
+    const notify = (item: unknown) => {
+      if (this.congested()) {
+        dropped++;
+        return;
+      }
+      if (dropped > 0) {
+        post(def.lagged(dropped));
+        dropped = 0;
+      }
+      post(item);
+    };
     const emit = (item: unknown) => {
       if (!live) return;
       if (queue) queue.push(item);

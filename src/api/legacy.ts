@@ -14,6 +14,8 @@ export interface LegacyOutput {
   write(text: string): void;
   /** Flushes what was written, then closes the connection. */
   end(): void;
+  /** True while the peer has too much unread output (a `log` follower then skips lines). */
+  congested?(): boolean;
 }
 
 /** Upstream built bodies through serde_json::Value (a BTreeMap), so every object's keys are sorted. */
@@ -166,9 +168,16 @@ function log(parts: string[], control: Control, out: LegacyOutput): (() => void)
   // CLI loses lines there) and no duplicate. Lines delivered before the snapshot is written are
   // held back so the output stays in ring order.
   let held: string[] | null = [];
+  let dropped = 0;
   const unsubscribe = control.subscribeLogs(undefined, (line) => {
     if (held) held.push(line);
-    else out.write(`${line}\n`);
+    else if (out.congested?.()) dropped++;
+    else {
+      // A follower that fell behind is told how much it missed, as upstream's lag line does.
+      if (dropped > 0) out.write(`[-] zinit: ${dropped} lines dropped\n`);
+      dropped = 0;
+      out.write(`${line}\n`);
+    }
   });
   writeLines(out, control.logs());
   writeLines(out, held);

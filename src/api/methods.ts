@@ -41,6 +41,8 @@ export interface SubscribeMethod {
   kind: "subscribe";
   /** Checks the params and starts calling `emit` per item; resolves to the cancel function. */
   subscribe(params: unknown, emit: (item: unknown) => void): Promise<() => void>;
+  /** The item that tells a subscriber too slow to keep up how many items it missed. */
+  lagged(dropped: number): unknown;
 }
 
 /** Cancels a subscription made by the method named `subscription`; answers true/false. */
@@ -551,6 +553,8 @@ export function createMethodTable(control: Control): MethodTable {
             control.subscribeLogs(name, (line) => emit(line)),
           );
         },
+        // Upstream's line for a follower that fell behind (its broadcast channel lagged).
+        lagged: (dropped) => `[-] zinit: ${dropped} lines dropped`,
       },
     ],
 

@@ -22,7 +22,10 @@ export interface UnixOptions {
   mode?: number;
   /** Largest accepted request frame or legacy line, in bytes. */
   maxFrame?: number;
-  /** A peer whose unread replies exceed this many bytes is disconnected (a stuck log follower). */
+  /**
+   * A peer whose unread replies exceed this many bytes is disconnected. Log followers never get
+   * there: past a quarter of it, their lines are dropped and counted instead.
+   */
   maxQueued?: number;
 }
 
@@ -138,7 +141,10 @@ export async function serveUnix(
     const c = sock.data;
     c.mode = "rpc";
     c.splitter = new FrameSplitter(maxFrame);
-    c.session = new RpcSession(table, (msg) => write(sock, `${msg}\n`), { subscriptions: true });
+    c.session = new RpcSession(table, (msg) => write(sock, `${msg}\n`), {
+      subscriptions: true,
+      congested: () => c.queued > maxQueued / 4,
+    });
   };
 
   const feedRpc = (sock: Socket<Conn>, frames: string[]) => {
@@ -198,7 +204,11 @@ export async function serveUnix(
       write(sock, `bad request${legacyError("unknown command")}`);
       return end(sock);
     }
-    const out = { write: (text: string) => write(sock, text), end: () => end(sock) };
+    const out = {
+      write: (text: string) => write(sock, text),
+      end: () => end(sock),
+      congested: () => c.queued > maxQueued / 4,
+    };
     runLegacyCommand(line, control, out).then(
       (stop) => {
         if (stop === null) return;

@@ -257,6 +257,7 @@ describe("subscriptions", () => {
             emit("second");
             return () => {};
           },
+          lagged: (n) => `dropped ${n}`,
         },
       ],
     ]);
@@ -338,6 +339,7 @@ describe("subscriptions", () => {
               cancelled++;
             };
           },
+          lagged: (n) => n,
         },
       ],
     ]);
@@ -432,4 +434,25 @@ describe("handleHttpBody", () => {
     open();
     expect(await reply).toBe('{"jsonrpc":"2.0","result":null,"id":1}');
   });
+});
+
+test("a congested peer misses subscription items and is told how many before the next one", async () => {
+  const fake = new FakeControl();
+  const sent: string[] = [];
+  let congested = false;
+  const session = new RpcSession(createMethodTable(fake), (m) => sent.push(m), {
+    congested: () => congested,
+  });
+  await session.handleText('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
+  const subId = JSON.parse(sent[0] ?? "{}").result;
+  const result = (m: string) => JSON.parse(m).params.result;
+  fake.log("[+] a: 1");
+  congested = true;
+  fake.log("[+] a: 2");
+  fake.log("[+] a: 3");
+  congested = false;
+  fake.log("[+] a: 4");
+  expect(sent.slice(1).map(result)).toEqual(["[+] a: 1", "[-] zinit: 2 lines dropped", "[+] a: 4"]);
+  expect(JSON.parse(sent[2] ?? "{}").params.subscription).toBe(subId);
+  session.close();
 });

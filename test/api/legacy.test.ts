@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { legacyError, legacyOk } from "../../src/api/legacy.ts";
+import { legacyError, legacyOk, runLegacyCommand } from "../../src/api/legacy.ts";
 import { createMethodTable } from "../../src/api/methods.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { FakeControl } from "./fake-control.ts";
@@ -294,4 +294,21 @@ describe("legacy commands over the socket", () => {
     while (control.listeners.size > 0 && Date.now() < deadline) await Bun.sleep(5);
     expect(control.listeners.size).toBe(0);
   });
+});
+
+test("a congested `log` follower skips lines and is told how many before the next one", async () => {
+  const fake = new FakeControl();
+  fake.log("[+] a: old");
+  let text = "";
+  let congested = false;
+  const out = { write: (t: string) => void (text += t), end: () => {}, congested: () => congested };
+  const stop = await runLegacyCommand("log", fake, out);
+  fake.log("[+] a: 1");
+  congested = true;
+  fake.log("[+] a: 2");
+  fake.log("[+] a: 3");
+  congested = false;
+  fake.log("[+] a: 4");
+  expect(text).toBe("[+] a: old\n[+] a: 1\n[-] zinit: 2 lines dropped\n[+] a: 4\n");
+  stop?.();
 });
