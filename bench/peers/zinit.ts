@@ -70,13 +70,18 @@ const RING_POLL_MS = 50;
 
 /**
  * zinit keeps service output only in its in-memory ring. A log subscription sees every line the
- * daemon consumed as long as it keeps up; zinit disconnects a follower that falls 16 MB behind,
- * and then only the ring's tail (the last --buffer lines) can be checked.
+ * daemon consumed as long as it keeps up; a follower that falls 4 MB behind skips lines and gets
+ * upstream's `[-] zinit: N lines dropped` note, and then only the ring's tail (the last --buffer
+ * lines) can be checked.
  */
 class SubscriptionReader implements LogReader {
   private readonly verifier: LogVerifier;
   private socket: Socket | null = null;
-  private disconnected = false;
+  /** The follower was disconnected or told it missed lines: check the ring instead. */
+  private behind = false;
+  private behindWhy = "";
+  /** The end of the previous chunk, so a note split across two chunks is still seen. */
+  private tail = "";
   private readonly decoder = new TextDecoder();
   private ringAt = 0;
   private ringBytes = 0;
@@ -100,10 +105,18 @@ class SubscriptionReader implements LogReader {
         data: (_s, chunk) => {
           const text = this.decoder.decode(chunk, { stream: true });
           if (text.includes('"id":1')) subscribed();
+          if (!this.behind && `${this.tail}${text}`.includes(" lines dropped")) {
+            this.behind = true;
+            this.behindWhy = `the log follower fell behind after ${this.verifier.lines} lines`;
+          }
+          this.tail = text.slice(-64);
           this.verifier.feed(text);
         },
         close: () => {
-          this.disconnected = true;
+          if (!this.behind) {
+            this.behind = true;
+            this.behindWhy = `the log follower was disconnected after ${this.verifier.lines} lines`;
+          }
         },
       },
     });
@@ -127,7 +140,7 @@ class SubscriptionReader implements LogReader {
 
   async bytes(): Promise<number> {
     const followed = this.verifier.lines * LINE_BYTES;
-    if (!this.disconnected) return followed;
+    if (!this.behind) return followed;
     if (performance.now() - this.ringAt >= RING_POLL_MS) {
       this.ringBytes = ringCheck(await this.ring()).last * LINE_BYTES;
       this.ringAt = performance.now();
@@ -136,13 +149,13 @@ class SubscriptionReader implements LogReader {
   }
 
   async verify(): Promise<LogCheck> {
-    if (!this.disconnected) return this.verifier.result();
+    if (!this.behind) return this.verifier.result();
     const { last, ...check } = ringCheck(await this.ring());
     const missingTail = this.expected - last;
     return {
       ...check,
       lost: check.lost + missingTail,
-      scope: `checked the ring's last ${check.lines} lines: the log follower was disconnected after ${this.verifier.lines} lines`,
+      scope: `checked the ring's last ${check.lines} lines: ${this.behindWhy}`,
     };
   }
 
