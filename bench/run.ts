@@ -1,6 +1,6 @@
 // `bun bench/run.ts [--quick] [--only zinit,runit,...] [--workloads logs,...] [--no-install]`: installs the peers,
 // runs every workload against zinit and each peer, prints the table, and (full runs) writes
-// bench/results/<date>.md + .svg and refreshes the table in bench/README.md.
+// bench/results/<date>.md + .svg and refreshes the table in bench/README.md and README.md.
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -93,14 +93,22 @@ function parseArgs(argv: string[]): Options {
   return opts;
 }
 
-function replaceReadmeTable(table: string, reportName: string): void {
-  const path = join(BENCH_DIR, "README.md");
-  const text = readFileSync(path, "utf8");
-  const start = text.indexOf(README_START);
-  const end = text.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`${path} lacks the ${README_START} markers`);
-  const block = `${README_START}\nFrom [results/${reportName}](results/${reportName}):\n\n${table}\n`;
-  writeFileSync(path, text.slice(0, start) + block + text.slice(end));
+/** The READMEs that show the latest table between the markers, and how they link the report. */
+const READMES = [
+  { path: join(BENCH_DIR, "README.md"), link: "results/" },
+  { path: join(BENCH_DIR, "..", "README.md"), link: "bench/results/" },
+];
+
+function replaceReadmeTables(table: string, reportName: string): void {
+  for (const { path, link } of READMES) {
+    const text = readFileSync(path, "utf8");
+    const start = text.indexOf(README_START);
+    const end = text.indexOf(README_END);
+    if (start < 0 || end < start) throw new Error(`${path} lacks the ${README_START} markers`);
+    const href = `${link}${reportName}`;
+    const block = `${README_START}\nFrom [${href}](${href}):\n\n${table}\n`;
+    writeFileSync(path, text.slice(0, start) + block + text.slice(end));
+  }
 }
 
 function writeReport(results: Results, table: string, note: (msg: string) => void): void {
@@ -115,7 +123,7 @@ function writeReport(results: Results, table: string, note: (msg: string) => voi
     join(resultsDir, `${results.date}.raw.json`),
     JSON.stringify({ ...results, workloads: raw }, null, 1),
   );
-  replaceReadmeTable(table, reportName);
+  replaceReadmeTables(table, reportName);
   // The project lints bench/ with biome, which also formats markdown tables.
   const biome = join(BENCH_DIR, "..", "node_modules", ".bin", "biome");
   const formatted = Bun.spawnSync([
@@ -123,6 +131,7 @@ function writeReport(results: Results, table: string, note: (msg: string) => voi
     "format",
     "--write",
     join(resultsDir, reportName),
+    // bench/ is linted, so its README is formatted; the project README is left as written.
     join(BENCH_DIR, "README.md"),
   ]);
   if (formatted.exitCode !== 0) note(`biome format failed: ${formatted.stderr.toString().trim()}`);
@@ -132,7 +141,12 @@ function writeReport(results: Results, table: string, note: (msg: string) => voi
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.render) {
-    const results = JSON.parse(readFileSync(opts.render, "utf8")) as Results;
+    const saved = JSON.parse(readFileSync(opts.render, "utf8")) as Results;
+    // Targets are functions, which JSON drops: take the metric definitions from the code.
+    const results: Results = {
+      ...saved,
+      workloads: saved.workloads.map((w) => ALL_WORKLOADS.find((d) => d.id === w.id) ?? w),
+    };
     writeReport(results, markdownTable(results), (msg) => console.error(`[bench] ${msg}`));
     return;
   }
