@@ -21,6 +21,7 @@ import {
   sync,
 } from "../sys/process.ts";
 import { startReaper } from "../sys/reaper.ts";
+import { onSigpwr } from "../sys/sigpwr.ts";
 import { Daemon, type HttpHost } from "./daemon.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./logger.ts";
 import { LogRing } from "./ring.ts";
@@ -154,13 +155,16 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
       log.warn(`${signal} ignored: ${errorText(err)}`);
     }
   };
+  // LXC halts a container with SIGPWR, which only reaches us through a native hook (sys/sigpwr.ts).
+  const power = onSigpwr(request("SIGPWR", false));
+  if (!power.ok) log.warn(`SIGPWR cannot be handled here: ${power.reason}`);
   if (container || !isPid1) {
     for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const)
       process.on(sig, request(sig, false));
     return;
   }
   // PID 1 of a machine: ctrl-alt-del (SIGINT) and SIGTERM reboot, as busybox init does;
-  // SIGUSR1/SIGUSR2 power off. SIGHUP is logged and ignored rather than ending PID 1.
+  // SIGPWR, SIGUSR1 and SIGUSR2 power off. SIGHUP is logged and ignored rather than ending PID 1.
   process.on("SIGINT", request("SIGINT", true));
   process.on("SIGTERM", request("SIGTERM", true));
   process.on("SIGUSR1", request("SIGUSR1", false));
