@@ -168,7 +168,7 @@ function openDl(name: string) {
 /** The handler compiled by TinyCC from a scratch copy of the source, or why it could not be. */
 function compile(): HandlerLibrary | string {
   const failures: string[] = [];
-  for (const base of [...new Set([tmpdir(), "/run", "/tmp", "/dev/shm"])]) {
+  for (const base of [...new Set([tmpdir(), "/run", "/tmp", "/var/run", "/dev/shm"])]) {
     let dir: string;
     try {
       dir = mkdtempSync(join(base, "zinit-sigpwr-"));
