@@ -147,6 +147,9 @@ export async function serveHttp(
           const textMsg = typeof message === "string" ? message : decoder.decode(message);
           ws.data.session?.handleText(textMsg).catch(() => ws.terminate());
         },
+        drain(ws: ServerWebSocket<WsData>) {
+          ws.data.session?.drained();
+        },
         close(ws: ServerWebSocket<WsData>) {
           ws.data.session?.close();
           ws.data.session = null;

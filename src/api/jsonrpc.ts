@@ -31,6 +31,8 @@ interface Outcome {
 interface Subscription {
   method: string;
   cancel: () => void;
+  /** Sends the pending "items dropped" note, if any, once the peer is no longer congested. */
+  catchUp: () => void;
 }
 
 const isMap = (value: unknown): value is Record<string, unknown> =>
@@ -109,6 +111,11 @@ export class RpcSession {
   }
 
   /** Drops this session's subscriptions; replies still in flight are still sent. */
+  /** The transport's output queue has drained: subscribers that missed items are told now. */
+  drained(): void {
+    for (const sub of this.subs.values()) sub.catchUp();
+  }
+
   close(): void {
     this.closed = true;
     for (const sub of this.subs.values()) this.cancel(sub);
@@ -202,21 +209,24 @@ export class RpcSession {
         live = false;
         stop?.();
       },
+      catchUp: () => catchUp(),
     };
     // Registered before subscribing so concurrent requests (a batch) can't exceed the limit.
     this.subs.set(subId, sub);
     let dropped = 0;
     const post = (item: unknown) =>
       this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
+    const catchUp = () => {
+      if (dropped === 0 || !live || this.congested()) return;
+      post(def.lagged(dropped));
+      dropped = 0;
+    };
     const notify = (item: unknown) => {
       if (this.congested()) {
         dropped++;
         return;
       }
-      if (dropped > 0) {
-        post(def.lagged(dropped));
-        dropped = 0;
-      }
+      catchUp();
       post(item);
     };
     const emit = (item: unknown) => {

@@ -16,6 +16,8 @@ export interface LegacyOutput {
   end(): void;
   /** True while the peer has too much unread output (a `log` follower then skips lines). */
   congested?(): boolean;
+  /** Registers what to do once the peer has read everything queued for it. */
+  onDrain?(listener: () => void): void;
 }
 
 /** Upstream built bodies through serde_json::Value (a BTreeMap), so every object's keys are sorted. */
@@ -169,13 +171,19 @@ function log(parts: string[], control: Control, out: LegacyOutput): (() => void)
   // held back so the output stays in ring order.
   let held: string[] | null = [];
   let dropped = 0;
+  // A follower that fell behind is told how much it missed, as upstream's lag line does: before
+  // its next line, or as soon as it has caught up.
+  const catchUp = () => {
+    if (dropped === 0 || out.congested?.()) return;
+    out.write(`[-] zinit: ${dropped} lines dropped\n`);
+    dropped = 0;
+  };
+  out.onDrain?.(catchUp);
   const unsubscribe = control.subscribeLogs(undefined, (line) => {
     if (held) held.push(line);
     else if (out.congested?.()) dropped++;
     else {
-      // A follower that fell behind is told how much it missed, as upstream's lag line does.
-      if (dropped > 0) out.write(`[-] zinit: ${dropped} lines dropped\n`);
-      dropped = 0;
+      catchUp();
       out.write(`${line}\n`);
     }
   });

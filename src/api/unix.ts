@@ -51,6 +51,8 @@ interface Conn {
   line: Uint8Array[];
   lineBytes: number;
   stopFollow: (() => void) | null;
+  /** Called when the output queue has fully drained (a legacy `log` follower catching up). */
+  onDrain: (() => void) | null;
   linger: Timer | null;
   /** Set while lingering: told about discarded input and about the peer's EOF. */
   onInput: ((eof: boolean) => void) | null;
@@ -111,7 +113,12 @@ export async function serveUnix(
     }
     c.queue = [];
     c.head = 0;
-    if (c.ending) sock.end();
+    if (c.ending) {
+      sock.end();
+      return;
+    }
+    c.session?.drained();
+    c.onDrain?.();
   };
 
   const end = (sock: Socket<Conn>) => {
@@ -135,6 +142,7 @@ export async function serveUnix(
     c.session?.close();
     c.stopFollow?.();
     c.stopFollow = null;
+    c.onDrain = null;
   };
 
   const startRpc = (sock: Socket<Conn>) => {
@@ -208,6 +216,9 @@ export async function serveUnix(
       write: (text: string) => write(sock, text),
       end: () => end(sock),
       congested: () => c.queued > maxQueued / 4,
+      onDrain: (listener: () => void) => {
+        c.onDrain = listener;
+      },
     };
     runLegacyCommand(line, control, out).then(
       (stop) => {
@@ -312,6 +323,7 @@ export async function serveUnix(
           line: [],
           lineBytes: 0,
           stopFollow: null,
+          onDrain: null,
           linger: null,
           onInput: null,
         };

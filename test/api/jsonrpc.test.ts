@@ -454,5 +454,15 @@ test("a congested peer misses subscription items and is told how many before the
   fake.log("[+] a: 4");
   expect(sent.slice(1).map(result)).toEqual(["[+] a: 1", "[-] zinit: 2 lines dropped", "[+] a: 4"]);
   expect(JSON.parse(sent[2] ?? "{}").params.subscription).toBe(subId);
+  // Lines dropped at the end of a burst are reported once the transport has drained.
+  congested = true;
+  fake.log("[+] a: 5");
+  session.drained(); // still congested: nothing yet
+  expect(sent).toHaveLength(4);
+  congested = false;
+  session.drained();
+  expect(sent.slice(4).map(result)).toEqual(["[-] zinit: 1 lines dropped"]);
+  session.drained();
+  expect(sent).toHaveLength(5);
   session.close();
 });

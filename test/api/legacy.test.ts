@@ -301,7 +301,15 @@ test("a congested `log` follower skips lines and is told how many before the nex
   fake.log("[+] a: old");
   let text = "";
   let congested = false;
-  const out = { write: (t: string) => void (text += t), end: () => {}, congested: () => congested };
+  let onDrain = () => {};
+  const out = {
+    write: (t: string) => void (text += t),
+    end: () => {},
+    congested: () => congested,
+    onDrain: (listener: () => void) => {
+      onDrain = listener;
+    },
+  };
   const stop = await runLegacyCommand("log", fake, out);
   fake.log("[+] a: 1");
   congested = true;
@@ -310,5 +318,11 @@ test("a congested `log` follower skips lines and is told how many before the nex
   congested = false;
   fake.log("[+] a: 4");
   expect(text).toBe("[+] a: old\n[+] a: 1\n[-] zinit: 2 lines dropped\n[+] a: 4\n");
+  // Lines dropped at the end of a burst are reported once the peer has caught up.
+  congested = true;
+  fake.log("[+] a: 5");
+  congested = false;
+  onDrain();
+  expect(text.endsWith("[+] a: 4\n[-] zinit: 1 lines dropped\n")).toBe(true);
   stop?.();
 });

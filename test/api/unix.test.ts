@@ -269,6 +269,10 @@ describe("JSON-RPC framing on the socket", () => {
       control.log(`[+] redis: marker ${markers++}`);
       await Bun.sleep(10);
     }
+    // The note may come on its own once the queue drains; one more line follows it.
+    const seen = c.lines.length;
+    control.log(`[+] redis: marker ${markers++}`);
+    await c.count(seen + 1);
     const msgs = c.messages.slice(1);
     const noteAt = msgs.findIndex((m) => dropNote.test(m.params?.result ?? ""));
     expect(noteAt).toBeGreaterThan(0);
