@@ -303,7 +303,9 @@ test("a congested `log` follower skips lines and is told how many before the nex
   let congested = false;
   let onDrain = () => {};
   const out = {
-    write: (t: string) => void (text += t),
+    write: (t: string) => {
+      text += t;
+    },
     end: () => {},
     congested: () => congested,
     onDrain: (listener: () => void) => {
