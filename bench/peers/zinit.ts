@@ -3,10 +3,9 @@
 
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Socket } from "bun";
 import { HEALTHY_RUN_MS } from "../../src/core/policy.ts";
-import { LINE_BYTES, type LogCheck, LogVerifier } from "../lib/logs.ts";
-import { RpcClient, rpcRequest } from "../lib/rpc.ts";
+import { LINE_BYTES, type LogCheck } from "../lib/logs.ts";
+import { RpcClient } from "../lib/rpc.ts";
 import { probe } from "./common.ts";
 import type { LogReader, Peer } from "./types.ts";
 
@@ -44,7 +43,7 @@ export const zinit: Peer = {
   }),
   stopSignal: "SIGTERM",
   statusCommand: (dir, name) => ({ argv: [ZINIT_BIN, "-s", zinitSocket(dir), "status", name] }),
-  logReader: (dir, name, expected) => new SubscriptionReader(zinitSocket(dir), name, expected),
+  logReader: (dir, name, expected) => new RingReader(zinitSocket(dir), name, expected),
 };
 
 /** Highest payload line number in `lines`, and the check of the consecutive run ending there. */
@@ -69,65 +68,22 @@ const PAYLOAD_LINE = /(\d{9}) x{90}$/;
 const RING_POLL_MS = 50;
 
 /**
- * zinit keeps service output only in its in-memory ring. A log subscription sees every line the
- * daemon consumed as long as it keeps up; a follower that falls 4 MB behind skips lines and gets
- * upstream's `[-] zinit: N lines dropped` note, and then only the ring's tail (the last --buffer
- * lines) can be checked.
+ * zinit's log sink is its in-memory ring, as a file is runit's or supervisord's: the clock stops
+ * when the ring holds the last line, and the check covers what the ring keeps (the last --buffer
+ * lines). A `zinit log` follower would also measure how fast a JSON client can read, on the same
+ * two cores.
  */
-class SubscriptionReader implements LogReader {
-  private readonly verifier: LogVerifier;
-  private socket: Socket | null = null;
-  /** The follower was disconnected or told it missed lines: check the ring instead. */
-  private behind = false;
-  private behindWhy = "";
-  /** The end of the previous chunk, so a note split across two chunks is still seen. */
-  private tail = "";
-  private readonly decoder = new TextDecoder();
-  private ringAt = 0;
-  private ringBytes = 0;
+class RingReader implements LogReader {
+  private at = 0;
+  private last = 0;
 
   constructor(
     private readonly path: string,
     private readonly name: string,
     private readonly expected: number,
-  ) {
-    this.verifier = new LogVerifier(expected);
-  }
+  ) {}
 
-  async attach(): Promise<void> {
-    let subscribed: () => void = () => {};
-    const ready = new Promise<void>((r) => {
-      subscribed = r;
-    });
-    this.socket = await Bun.connect({
-      unix: this.path,
-      socket: {
-        data: (_s, chunk) => {
-          const text = this.decoder.decode(chunk, { stream: true });
-          if (text.includes('"id":1')) subscribed();
-          if (!this.behind && `${this.tail}${text}`.includes(" lines dropped")) {
-            this.behind = true;
-            this.behindWhy = `the log follower fell behind after ${this.verifier.lines} lines`;
-          }
-          this.tail = text.slice(-64);
-          this.verifier.feed(text);
-        },
-        close: () => {
-          if (!this.behind) {
-            this.behind = true;
-            this.behindWhy = `the log follower was disconnected after ${this.verifier.lines} lines`;
-          }
-        },
-      },
-    });
-    this.socket.write(rpcRequest("stream_subscribeLogs", [this.name]));
-    await Promise.race([
-      ready,
-      Bun.sleep(10_000).then(() => {
-        throw new Error("stream_subscribeLogs: no reply within 10 s");
-      }),
-    ]);
-  }
+  async attach(): Promise<void> {}
 
   private async ring(): Promise<string[]> {
     const client = await RpcClient.connect(this.path);
@@ -139,28 +95,21 @@ class SubscriptionReader implements LogReader {
   }
 
   async bytes(): Promise<number> {
-    const followed = this.verifier.lines * LINE_BYTES;
-    if (!this.behind) return followed;
-    if (performance.now() - this.ringAt >= RING_POLL_MS) {
-      this.ringBytes = ringCheck(await this.ring()).last * LINE_BYTES;
-      this.ringAt = performance.now();
+    if (performance.now() - this.at >= RING_POLL_MS) {
+      this.last = ringCheck(await this.ring()).last;
+      this.at = performance.now();
     }
-    return Math.max(followed, this.ringBytes);
+    return this.last * LINE_BYTES;
   }
 
   async verify(): Promise<LogCheck> {
-    if (!this.behind) return this.verifier.result();
     const { last, ...check } = ringCheck(await this.ring());
-    const missingTail = this.expected - last;
     return {
       ...check,
-      lost: check.lost + missingTail,
-      scope: `checked the ring's last ${check.lines} lines: ${this.behindWhy}`,
+      lost: check.lost + (this.expected - last),
+      scope: `checked the ring's last ${check.lines} lines (the ring is zinit's log sink)`,
     };
   }
 
-  close(): void {
-    this.socket?.end();
-    this.socket = null;
-  }
+  close(): void {}
 }

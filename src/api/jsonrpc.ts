@@ -214,8 +214,20 @@ export class RpcSession {
     // Registered before subscribing so concurrent requests (a batch) can't exceed the limit.
     this.subs.set(subId, sub);
     let dropped = 0;
-    const post = (item: unknown) =>
-      this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
+    // The envelope is the same for every item: only the item is serialised per notification.
+    const head = `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":{"subscription":${subId},"result":`;
+    const post = (item: unknown) => {
+      const text = typeof item === "string" ? JSON.stringify(item) : undefined;
+      if (text === undefined) {
+        this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
+        return;
+      }
+      try {
+        this.sendRaw(`${head}${text}}}`);
+      } catch {
+        // The transport is gone; it closes the session itself.
+      }
+    };
     const catchUp = () => {
       if (dropped === 0 || !live || this.congested()) return;
       post(def.lagged(dropped));
