@@ -39,5 +39,3 @@ export type State =
   | { kind: "Error"; pid: number; status: ExitStatus }
   | { kind: "TestFailure" }
   | { kind: "Failure" };
-
-export type StateKind = State["kind"];

@@ -2,7 +2,7 @@
 // without the Rust module path), on /dev/kmsg in init mode, and in the ring as `[-] zinit: <msg>`
 // so `zinit log zinit` shows them (upstream never puts them in the ring).
 
-import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { constants, openSync, writeSync } from "node:fs";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
 import { outputWriter } from "./output.ts";
 import type { LogRing } from "./ring.ts";
@@ -63,17 +63,6 @@ export function enableKmsg(path = "/dev/kmsg"): boolean {
   } catch {
     return false;
   }
-}
-
-/** Stops writing to /dev/kmsg (tests, or before handing the console to something else). */
-export function disableKmsg(): void {
-  if (kmsg === null) return;
-  try {
-    closeSync(kmsg);
-  } catch {
-    // Closed is closed.
-  }
-  kmsg = null;
 }
 
 /** Mirrors every message into the ring from now on; `null` detaches. */
