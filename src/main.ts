@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<number> {
       print(`${VERSION_LINE}\n`);
       return 0;
     case "init": {
-      const { runInit } = await import("./daemon/init.ts");
+      const { runInit } = await import("./init.ts");
       return runInit(action.options);
     }
     case "client":

@@ -1,6 +1,6 @@
 // The supervision core: every decision about services (when to spawn, restart, gate on a test,
 // stop, escalate to SIGKILL, shut down in order) is made here, and only here. It is fed events
-// by the daemon shell (src/daemon/shell.ts) and answers with effects for the shell to carry out.
+// by the daemon shell (src/shell/shell.ts) and answers with effects for the shell to carry out.
 // No I/O, no clocks, no processes: `now` comes with each event, so it is unit-testable.
 
 import { alreadyMonitored, isDown, isUp, notFound, shuttingDown } from "./errors.ts";

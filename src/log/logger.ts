@@ -4,8 +4,8 @@
 
 import { constants, openSync, writeSync } from "node:fs";
 import { type ConsolaReporter, createConsola, type LogObject } from "consola/core";
-import { outputWriter } from "./output.ts";
 import type { LogRing } from "./ring.ts";
+import { outputWriter } from "./writer.ts";
 
 export type LogLevel = "debug" | "info";
 

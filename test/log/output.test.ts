@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, readdirSync, readlinkSync, statSync, writeSync } from "node:fs";
-import { formatLine, readLines, startSeparator } from "../../src/daemon/output.ts";
+import { formatLine, readLines, startSeparator } from "../../src/log/lines.ts";
 import { pipe as nonBlockingPipe } from "../../src/sys/pipe.ts";
 
 const TIMEOUT = 60_000;

@@ -13,13 +13,14 @@ import {
   type TimerKind,
 } from "../core/supervisor.ts";
 import type { ExitStatus, ServiceConfig } from "../core/types.ts";
+import { formatLine, type LineSink, readLines, startSeparator } from "../log/lines.ts";
+import { log } from "../log/logger.ts";
+import type { LogRing } from "../log/ring.ts";
+import { forwardTo } from "../log/writer.ts";
 import { close, pipe } from "../sys/pipe.ts";
 import type { ProcInfo } from "../sys/proc.ts";
 import { kill, killGroup } from "../sys/process.ts";
 import { spawn } from "../sys/spawn.ts";
-import { log } from "./logger.ts";
-import { formatLine, forwardTo, type LineSink, readLines, startSeparator } from "./output.ts";
-import type { LogRing } from "./ring.ts";
 import { ProcessTracker } from "./tracker.ts";
 
 export interface ShellOptions {

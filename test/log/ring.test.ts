@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LogRing, matchesFilter } from "../../src/daemon/ring.ts";
+import { LogRing, matchesFilter } from "../../src/log/ring.ts";
 
 const MIXED = [
   "[+] web: a",

@@ -16,9 +16,9 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { REPO } from "../build/release.ts";
 import { runSync } from "../helpers/run.ts";
 import { cli, namespaceProcs, ZINIT } from "../helpers/zinit.ts";
-import { REPO } from "./release.ts";
 
 const ROOTFS_SH = join(REPO, "build/rootfs.sh");
 

@@ -6,10 +6,10 @@ import { loadService } from "../config/load.ts";
 import { alreadyMonitored, shuttingDown, ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
 import type { PowerMode } from "../core/supervisor.ts";
+import type { LogRing } from "../log/ring.ts";
 import { strerror } from "../sys/libc.ts";
 import { sampleStats } from "../sys/proc.ts";
 import { killGroup } from "../sys/process.ts";
-import type { LogRing } from "./ring.ts";
 import { errorText, type Shell } from "./shell.ts";
 
 /** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */

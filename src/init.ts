@@ -3,29 +3,22 @@
 
 import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import type { HttpServer } from "../api/http.ts";
-import { serveHttp } from "../api/http.ts";
-import { createMethodTable } from "../api/methods.ts";
-import { type SocketServer, serveUnix } from "../api/unix.ts";
-import { readEnvironment } from "../config/environment.ts";
-import { loadDir } from "../config/load.ts";
-import type { PowerMode } from "../core/supervisor.ts";
-import type { InitOptions } from "../defaults.ts";
-import { listProcs } from "../sys/proc.ts";
-import {
-  disableCtrlAltDel,
-  getpid,
-  kill,
-  reboot,
-  setChildSubreaper,
-  sync,
-} from "../sys/process.ts";
-import { startReaper } from "../sys/reaper.ts";
-import { onSigpwr } from "../sys/sigpwr.ts";
-import { Daemon, type HttpHost } from "./daemon.ts";
-import { attachRing, enableKmsg, log, setLogLevel } from "./logger.ts";
-import { LogRing } from "./ring.ts";
-import { errorText, Shell } from "./shell.ts";
+import type { HttpServer } from "./api/http.ts";
+import { serveHttp } from "./api/http.ts";
+import { createMethodTable } from "./api/methods.ts";
+import { type SocketServer, serveUnix } from "./api/unix.ts";
+import { readEnvironment } from "./config/environment.ts";
+import { loadDir } from "./config/load.ts";
+import type { PowerMode } from "./core/supervisor.ts";
+import type { InitOptions } from "./defaults.ts";
+import { attachRing, enableKmsg, log, setLogLevel } from "./log/logger.ts";
+import { LogRing } from "./log/ring.ts";
+import { Daemon, type HttpHost } from "./shell/daemon.ts";
+import { errorText, Shell } from "./shell/shell.ts";
+import { listProcs } from "./sys/proc.ts";
+import { disableCtrlAltDel, getpid, kill, reboot, setChildSubreaper, sync } from "./sys/process.ts";
+import { startReaper } from "./sys/reaper.ts";
+import { onSigpwr } from "./sys/sigpwr.ts";
 
 /** In init mode, how long stray processes get between SIGTERM and SIGKILL before reboot(2). */
 const FINAL_SWEEP_MS = 2_000;
