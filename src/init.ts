@@ -1,26 +1,30 @@
-// `zinit init`: wires the daemon together and owns the process-wide concerns of a PID 1:
-// never dying on an error, signals, the socket, and powering off at the end.
+// `zinit init`: the composition root. It wires the daemon together and owns the process-wide
+// concerns of a PID 1: never dying on an error, signals, the socket, and powering off at the end.
+// Read top to bottom, runInit is the whole program.
 
 import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import type { HttpServer } from "./api/http.ts";
-import { serveHttp } from "./api/http.ts";
+import { createHttpHost } from "./api/http-host.ts";
 import { createMethodTable } from "./api/methods.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
 import { loadDir } from "./config/load.ts";
-import type { PowerMode } from "./core/supervisor.ts";
+import type { PowerMode } from "./core/effects.ts";
+import { errorText } from "./core/errors.ts";
 import type { InitOptions } from "./defaults.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./log/logger.ts";
+import { ServiceLogs } from "./log/outputs.ts";
 import { LogRing } from "./log/ring.ts";
-import { Daemon, type HttpHost } from "./shell/daemon.ts";
-import { errorText, Shell } from "./shell/shell.ts";
+import { Daemon } from "./shell/daemon.ts";
+import { Shell } from "./shell/shell.ts";
+import { hostSys } from "./sys/host.ts";
+import { osError } from "./sys/libc.ts";
 import { listProcs } from "./sys/proc.ts";
 import { disableCtrlAltDel, getpid, kill, reboot, setChildSubreaper, sync } from "./sys/process.ts";
-import { startReaper } from "./sys/reaper.ts";
 import { onSigpwr } from "./sys/sigpwr.ts";
+import { raiseFdLimit } from "./sys/spawn.ts";
 
-/** In init mode, how long stray processes get between SIGTERM and SIGKILL before reboot(2). */
+/** How long stray processes get between SIGTERM and SIGKILL in the final sweep. */
 const FINAL_SWEEP_MS = 2_000;
 
 export async function runInit(opts: InitOptions): Promise<never> {
@@ -30,12 +34,18 @@ export async function runInit(opts: InitOptions): Promise<never> {
   setLogLevel(opts.debug ? "debug" : "info");
 
   const isPid1 = getpid() === 1;
-  if (!isPid1 && !setChildSubreaper()) log.warn("could not become a child subreaper");
-  if (isPid1 && !opts.container) {
+  const canPower = isPid1 && !opts.container;
+  if (!isPid1) {
+    const errno = setChildSubreaper();
+    if (errno !== 0) log.warn(`could not become a child subreaper: ${osError(errno)}`);
+  }
+  if (canPower) {
     enableKmsg();
     // Inside a PID namespace this fails with EINVAL, which is fine: no keyboard reaches us there.
     disableCtrlAltDel();
   }
+  const fdErrno = raiseFdLimit();
+  if (fdErrno !== 0) log.warn(`could not raise RLIMIT_NOFILE: ${osError(fdErrno)}`);
 
   const configDir = resolve(opts.configDir);
   const socketPath = resolve(opts.socket);
@@ -48,50 +58,40 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   const ring = new LogRing(opts.buffer);
   attachRing(ring);
-  const canPower = isPid1 && !opts.container;
+  const sys = hostSys();
   let unix: SocketServer | null = null;
-  let http: HttpServer | null = null;
 
   const shell = new Shell({
-    configDir,
-    ring,
+    sys,
+    logs: new ServiceLogs(ring),
     baseEnv: { ...(process.env as Record<string, string>) },
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
-    onPower: (mode) => {
-      // Let the shutdown request's reply reach its client before the daemon goes away.
-      setTimeout(() => void powerDown(mode), 20);
-    },
+    canPower,
+    say: (level, message) => log[level](message),
+    // Let the shutdown request's reply reach its client before the daemon goes away.
+    onPower: (mode, exitCode) => setTimeout(() => void powerDown(mode, exitCode), 20),
   });
-
-  const httpHost: HttpHost = {
-    async start(address) {
-      const next = await serveHttp(address, table);
-      const previous = http;
-      http = next;
-      await previous?.stop();
-      log.info(`HTTP/RPC server listening on ${next.address}`);
-      return next.address;
-    },
-    async stop() {
-      if (!http) throw new Error("No HTTP/RPC server is currently running");
-      const current = http;
-      http = null;
-      await current.stop();
-    },
-  };
-  const daemon = new Daemon(configDir, shell, ring, httpHost, (reboot) =>
-    canPower ? (reboot ? "reboot" : "poweroff") : "exit",
+  const daemon = new Daemon({
+    configDir,
+    shell,
+    sys,
+    ring,
+    powerMode: (reboot) => (canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
+  });
+  const http = createHttpHost(
+    () => table,
+    (address) => log.info(`HTTP/RPC server listening on ${address}`),
   );
-  const table = createMethodTable(daemon);
+  const table = createMethodTable(daemon, { configDir, http });
 
-  async function powerDown(mode: PowerMode): Promise<void> {
-    await http?.stop().catch(() => {});
+  async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
+    await http.close();
     if (mode === "exit") {
       sync();
       unix?.close();
       rmSync(socketPath, { force: true });
-      log.info("all services stopped; exiting");
-      process.exit(0);
+      log.info(`all services stopped; exiting${exitCode === 0 ? "" : ` with code ${exitCode}`}`);
+      process.exit(exitCode);
     }
     // Processes outside any service (and the stubborn ones) still get a chance to exit cleanly.
     kill(-1, 15);
@@ -100,7 +100,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
     sync();
     log.info(mode === "reboot" ? "rebooting" : "powering off");
     const errno = reboot(mode);
-    log.error(`reboot(2) failed with errno ${errno}; staying up`);
+    log.error(`reboot(2) failed: ${osError(errno)}; staying up`);
   }
 
   // The socket exists before any service starts, so a failure to bind orphans nothing.
@@ -113,13 +113,13 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   if (opts.http) {
     try {
-      await httpHost.start(opts.http);
+      await http.start(opts.http);
     } catch (err) {
       log.error(`cannot serve HTTP on ${opts.http}: ${errorText(err)}`);
     }
   }
 
-  startReaper((pid, status) => shell.onExit(pid, status));
+  shell.start();
   installSignals(daemon, opts.container, isPid1);
 
   let loaded: ReturnType<typeof loadDir>;
@@ -150,7 +150,7 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
   };
   // LXC halts a container with SIGPWR, which only reaches us through a native hook (sys/sigpwr.ts).
   const power = onSigpwr(request("SIGPWR", false));
-  if (!power.ok) log.warn(`SIGPWR cannot be handled here: ${power.reason}`);
+  if (!power.ok) log.warn(`SIGPWR cannot be handled here: ${power.error}`);
   if (container || !isPid1) {
     for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const)
       process.on(sig, request(sig, false));

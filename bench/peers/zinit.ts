@@ -3,7 +3,7 @@
 
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { HEALTHY_RUN_MS } from "../../src/core/policy.ts";
+import { DEFAULT_STABILITY_PERIOD_MS } from "../../src/core/policy.ts";
 import { LINE_BYTES, type LogCheck } from "../lib/logs.ts";
 import { RpcClient } from "../lib/rpc.ts";
 import { probe } from "./common.ts";
@@ -26,8 +26,8 @@ export const zinit: Peer = {
   maxServices: Number.POSITIVE_INFINITY,
   dependencies: true,
   supervises: true,
-  healthyAfterMs: HEALTHY_RUN_MS,
-  restartDelayNote: `not settable; immediate after ${HEALTHY_RUN_MS / 1000} s up, else 100 ms doubling to 2 s`,
+  healthyAfterMs: DEFAULT_STABILITY_PERIOD_MS,
+  restartDelayNote: `not settable; immediate after ${DEFAULT_STABILITY_PERIOD_MS / 1000} s up, else 100 ms doubling to 2 s`,
   write(dir, services) {
     const conf = confDir(dir);
     mkdirSync(conf, { recursive: true });

@@ -1,14 +1,10 @@
-// What the method table needs from a running daemon. The daemon implements it; the method table
-// (src/api/methods.ts) is the only caller, and every transport goes through the method table.
-// Failures are thrown as ZinitError (src/core/errors.ts).
+// What the method table needs from a running daemon. The daemon (src/shell/daemon.ts) implements
+// it; the method table (src/api/methods.ts) is the only caller, and every transport goes through
+// the method table. Failures are thrown as ZinitError (src/core/errors.ts).
 
-export interface ServiceStatus {
-  name: string;
-  pid: number;
-  state: string;
-  target: "Up" | "Down";
-  after: Record<string, string>;
-}
+import type { ServiceDetail, ServiceStatus } from "../core/supervisor.ts";
+
+export type { ServiceDetail, ServiceStatus };
 
 export interface ProcessStats {
   pid: number;
@@ -26,14 +22,14 @@ export interface ServiceStats extends ProcessStats {
 export type LogListener = (line: string) => void;
 
 export interface Control {
-  /** Absolute path of the service directory (for create/get/delete/monitor). */
-  readonly configDir: string;
   list(): Record<string, string>;
   status(name: string): ServiceStatus;
+  /** Everything upstream's status does not carry: restarts, reason, readiness, last exit. */
+  inspect(name: string): ServiceDetail;
   start(name: string): void;
   /** Resolves once every process of the service is gone. */
   stop(name: string): Promise<void>;
-  /** Loads `<configDir>/<name>.yaml` (or .yml) and starts supervising it. */
+  /** Loads `<name>.yaml` (or .yml) from the config directory and starts supervising it. */
   monitor(name: string): Promise<void>;
   forget(name: string): void;
   kill(name: string, signal: string): void;
@@ -44,8 +40,12 @@ export interface Control {
   logs(name?: string): string[];
   /** Calls `listener` with every new ring line matching `name`; returns the unsubscribe function. */
   subscribeLogs(name: string | undefined, listener: LogListener): () => void;
-  /** Starts the HTTP/WebSocket server (replacing a running one); resolves to the bound address. */
-  startHttp(address: string): Promise<string>;
+}
+
+/** The HTTP/WebSocket server of `zinit proxy` / `init --http`. */
+export interface HttpHost {
+  /** Starts it (replacing a running one); resolves to the bound address. */
+  start(address: string): Promise<string>;
   /** Throws if none is running. */
-  stopHttp(): Promise<void>;
+  stop(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import { serviceNameError } from "../config/names.ts";
 import { validateServiceObject } from "../config/schema.ts";
 import { ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
-import type { Control } from "./control.ts";
+import type { Control, HttpHost } from "./control.ts";
 import {
   CONFIG_ERROR,
   causeChain,
@@ -295,7 +295,14 @@ function readServiceJson(dir: string, name: string): unknown {
 
 // ---------------------------------------------------------------------------------------------
 
-export function createMethodTable(control: Control): MethodTable {
+/** What the method table reaches besides the daemon: the service files and the HTTP server. */
+export interface MethodDeps {
+  /** Absolute path of the service directory (create/get/delete). */
+  configDir: string;
+  http: HttpHost;
+}
+
+export function createMethodTable(control: Control, deps: MethodDeps): MethodTable {
   const call = (fn: (p: Params) => Promise<unknown>): CallMethod => ({
     kind: "call",
     call: (raw) => Promise.resolve().then(() => fn(new Params(raw))),
@@ -407,7 +414,7 @@ export function createMethodTable(control: Control): MethodTable {
         const name = p.string("name");
         const content = p.map("content");
         checkName(action, name);
-        if (serviceFilePath(control.configDir, name) !== null) throw alreadyExists(name);
+        if (serviceFilePath(deps.configDir, name) !== null) throw alreadyExists(name);
         try {
           validateServiceObject(content, "content");
         } catch (err) {
@@ -439,7 +446,7 @@ export function createMethodTable(control: Control): MethodTable {
             },
           );
         }
-        await createServiceFile(control.configDir, name, text);
+        await createServiceFile(deps.configDir, name, text);
         return `Service '${name}' created successfully`;
       }),
     ],
@@ -450,7 +457,7 @@ export function createMethodTable(control: Control): MethodTable {
         const action = "deleting service";
         const name = p.string("name");
         checkName(action, name);
-        const paths = await existingServiceFiles(control.configDir, name);
+        const paths = await existingServiceFiles(deps.configDir, name);
         if (paths.length === 0) throw fileNotFound(action, "deleting service file", name);
         // Both, when both exist: otherwise the `.yml` one would load as the service next time.
         for (const path of paths) {
@@ -461,7 +468,7 @@ export function createMethodTable(control: Control): MethodTable {
             throw fileError("deleting service file", "failed to delete service file", name, err);
           }
         }
-        await syncDir(control.configDir);
+        await syncDir(deps.configDir);
         return `Service '${name}' deleted successfully`;
       }),
     ],
@@ -471,7 +478,7 @@ export function createMethodTable(control: Control): MethodTable {
       call(async (p) => {
         const name = p.string("name");
         checkName("getting service", name);
-        return readServiceJson(control.configDir, name);
+        return readServiceJson(deps.configDir, name);
       }),
     ],
 
@@ -517,7 +524,7 @@ export function createMethodTable(control: Control): MethodTable {
       "system_start_http_server",
       call(async (p) => {
         const address = p.string("address");
-        const bound = await attempt("starting http server", null, () => control.startHttp(address));
+        const bound = await attempt("starting http server", null, () => deps.http.start(address));
         return `HTTP/RPC server started at ${bound}`;
       }),
     ],
@@ -525,7 +532,7 @@ export function createMethodTable(control: Control): MethodTable {
     [
       "system_stop_http_server",
       noParams(async () => {
-        await attempt("stopping http server", null, () => control.stopHttp());
+        await attempt("stopping http server", null, () => deps.http.stop());
         return null;
       }),
     ],

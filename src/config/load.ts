@@ -2,7 +2,7 @@
 // §13 #23) `.yml` files and symlinked files are loaded too; a bad file never stops the others.
 
 import { lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { ServiceConfig } from "../core/types.ts";
 import { fsErrorText, readConfigFile } from "./file.ts";
 import { serviceNameError } from "./names.ts";
@@ -41,7 +41,7 @@ export function loadDir(dir: string): LoadResult {
       continue;
     }
     try {
-      services.set(name, loadFile(path));
+      services.set(name, loadFile(dir, path));
     } catch (err) {
       errors.push(err instanceof Error ? err.message : String(err));
     }
@@ -59,7 +59,7 @@ export function loadService(dir: string, name: string): ServiceConfig {
   if (!path) {
     throw new ConfigFileError(`${join(dir, `${name}.yaml`)}: no such file (nor ${name}.yml)`, true);
   }
-  return loadFile(path);
+  return loadFile(dir, path);
 }
 
 /** The path of the existing `<name>.yaml` or `<name>.yml` in `dir` (a dangling symlink counts). */
@@ -78,7 +78,8 @@ export function serviceFilePath(dir: string, name: string): string | null {
   return null;
 }
 
-function loadFile(path: string): ServiceConfig {
+/** Parses one file; a relative `dir` is taken relative to the config directory, empty means "/". */
+function loadFile(configDir: string, path: string): ServiceConfig {
   let text: string;
   try {
     text = readConfigFile(path);
@@ -88,7 +89,8 @@ function loadFile(path: string): ServiceConfig {
       missing && isSymlink(path) ? "broken symlink (its target does not exist)" : fsErrorText(err);
     throw new ConfigFileError(`${path}: ${why}`, missing);
   }
-  return parseService(text, path);
+  const config = parseService(text, path);
+  return { ...config, dir: config.dir === "" ? "/" : resolve(configDir, config.dir) };
 }
 
 function isSymlink(path: string): boolean {

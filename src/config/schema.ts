@@ -4,7 +4,16 @@
 
 import * as v from "valibot";
 import { LineCounter, parseDocument, type ScalarTag } from "yaml";
-import { parseSignal, signalName } from "../core/signals.ts";
+import {
+  DEFAULT_LOG_KEEP,
+  DEFAULT_LOG_MAX_BYTES,
+  DEFAULT_MAX_RESTARTS,
+  DEFAULT_RESTART_DELAY_MAX_MS,
+  DEFAULT_RESTART_DELAY_MS,
+  DEFAULT_RESTART_WINDOW_MS,
+  DEFAULT_STABILITY_PERIOD_MS,
+} from "../core/policy.ts";
+import { parseSignal } from "../core/signals.ts";
 import type { LogMode, ServiceConfig } from "../core/types.ts";
 import { serviceNameError } from "./names.ts";
 import { ShlexError, splitWords } from "./shlex.ts";
@@ -202,9 +211,9 @@ const after = v.pipe(
 
 const stopSignal = v.pipe(
   text,
-  v.rawTransform<string, string>(({ dataset, addIssue, NEVER }) => {
+  v.rawTransform<string, number>(({ dataset, addIssue, NEVER }) => {
     const num = parseSignal(dataset.value);
-    if (num !== null) return signalName(num);
+    if (num !== null) return num;
     const hint =
       parseSignal(`SIG${dataset.value}`) !== null
         ? ` (did you mean 'SIG${dataset.value.toUpperCase()}'?)`
@@ -322,6 +331,23 @@ const ServiceFile = v.pipe(
       log: file.log,
       env: file.env,
       dir: file.dir,
+      restart: file.oneshot ? "never" : "always",
+      successExitCodes: [0],
+      restartDelayMs: DEFAULT_RESTART_DELAY_MS,
+      restartDelayMaxMs: DEFAULT_RESTART_DELAY_MAX_MS,
+      stabilityPeriodMs: DEFAULT_STABILITY_PERIOD_MS,
+      maxRestarts: DEFAULT_MAX_RESTARTS,
+      restartWindowMs: DEFAULT_RESTART_WINDOW_MS,
+      critical: false,
+      criticalAction: "reboot",
+      exitOnSuccess: false,
+      startTimeoutMs: null,
+      stop: null,
+      ready: null,
+      live: null,
+      notify: null,
+      watchdogMs: null,
+      logFile: { path: null, maxBytes: DEFAULT_LOG_MAX_BYTES, keep: DEFAULT_LOG_KEEP },
     }),
   ),
 );

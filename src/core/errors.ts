@@ -41,3 +41,8 @@ export const isUp = (service: string) =>
 export const isDown = (service: string) =>
   new ZinitError("ServiceIsDown", `service '${service}' is down`, { service });
 export const shuttingDown = () => new ZinitError("ShuttingDown", "system is shutting down");
+
+/** The message of anything thrown: an Error's message, or the value as text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

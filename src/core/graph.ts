@@ -1,37 +1,51 @@
-// The dependency graph of `after` lists: cycle detection for reports, and the shutdown order
-// (dependents stop before what they depend on; independent services stop in parallel).
+// The dependency graph of `after` lists: cycle reports and strongly connected components. Every
+// walk here uses an explicit stack: a chain of 20,000 services must not overflow the call stack.
 
 export type Deps = ReadonlyMap<string, readonly string[]>;
 
-/** Every elementary cycle reachable in the graph, each as a path `a -> b -> a`, deduplicated. */
+/**
+ * The cycles found by a depth-first walk (one per back edge), each as a path `a -> b -> a`,
+ * started from its smallest name and deduplicated. Names that are not in `deps` are ignored.
+ */
 export function findCycles(deps: Deps): string[][] {
   const cycles: string[][] = [];
   const seen = new Set<string>();
   const state = new Map<string, "active" | "done">();
-  const stack: string[] = [];
+  const path: string[] = [];
+  const frames: { node: string; next: string[]; at: number }[] = [];
 
-  const visit = (node: string) => {
+  const enter = (node: string) => {
     state.set(node, "active");
-    stack.push(node);
-    for (const next of new Set(deps.get(node) ?? [])) {
+    path.push(node);
+    frames.push({ node, next: [...new Set(deps.get(node) ?? [])], at: 0 });
+  };
+
+  for (const root of [...deps.keys()].sort()) {
+    if (state.has(root)) continue;
+    enter(root);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1] as (typeof frames)[number];
+      if (frame.at === frame.next.length) {
+        frames.pop();
+        path.pop();
+        state.set(frame.node, "done");
+        continue;
+      }
+      const next = frame.next[frame.at++] as string;
       if (!deps.has(next)) continue;
       const s = state.get(next);
-      if (s === "active") {
-        const cycle = [...stack.slice(stack.indexOf(next)), next];
+      if (s === undefined) {
+        enter(next);
+      } else if (s === "active") {
+        const cycle = [...path.slice(path.lastIndexOf(next)), next];
         const key = canonical(cycle);
         if (!seen.has(key)) {
           seen.add(key);
           cycles.push(cycle);
         }
-      } else if (s === undefined) {
-        visit(next);
       }
     }
-    stack.pop();
-    state.set(node, "done");
-  };
-
-  for (const node of [...deps.keys()].sort()) if (!state.has(node)) visit(node);
+  }
   return cycles;
 }
 
@@ -43,36 +57,61 @@ function canonical(cycle: string[]): string {
   return [...ring.slice(start), ...ring.slice(0, start)].join("\0");
 }
 
-/** Names in `deps` that are part of some cycle. */
-export function nodesInCycles(deps: Deps): Set<string> {
-  const nodes = new Set<string>();
-  for (const cycle of findCycles(deps)) for (const n of cycle) nodes.add(n);
-  return nodes;
-}
-
 /**
- * The services of `remaining` that may be stopped now: those no other remaining service
- * depends on. When a cycle leaves nothing stoppable, every remaining service is returned, so
- * a cycle can never hang a shutdown.
+ * Strongly connected components of the graph restricted to `nodes` (Tarjan's algorithm, without
+ * recursion), each with the nodes of other components it has edges to. Components come out in
+ * reverse topological order: a component is listed after every component it depends on.
  */
-export function stoppableNow(deps: Deps, remaining: ReadonlySet<string>): string[] {
-  const needed = new Set<string>();
-  for (const name of remaining) {
-    for (const dep of deps.get(name) ?? []) if (dep !== name) needed.add(dep);
+export function components(
+  nodes: ReadonlySet<string>,
+  deps: (node: string) => readonly string[],
+): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  let counter = 0;
+  const frames: { node: string; next: readonly string[]; at: number }[] = [];
+
+  const enter = (node: string) => {
+    index.set(node, counter);
+    low.set(node, counter);
+    counter++;
+    stack.push(node);
+    onStack.add(node);
+    frames.push({ node, next: deps(node).filter((d) => nodes.has(d)), at: 0 });
+  };
+
+  for (const root of nodes) {
+    if (index.has(root)) continue;
+    enter(root);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1] as (typeof frames)[number];
+      if (frame.at < frame.next.length) {
+        const next = frame.next[frame.at++] as string;
+        if (!index.has(next)) enter(next);
+        else if (onStack.has(next)) {
+          low.set(frame.node, Math.min(low.get(frame.node) ?? 0, index.get(next) ?? 0));
+        }
+        continue;
+      }
+      frames.pop();
+      const parent = frames[frames.length - 1];
+      if (parent) {
+        low.set(parent.node, Math.min(low.get(parent.node) ?? 0, low.get(frame.node) ?? 0));
+      }
+      if (low.get(frame.node) === index.get(frame.node)) {
+        const component: string[] = [];
+        for (;;) {
+          const n = stack.pop() as string;
+          onStack.delete(n);
+          component.push(n);
+          if (n === frame.node) break;
+        }
+        out.push(component.sort());
+      }
+    }
   }
-  const free = [...remaining].filter((name) => !needed.has(name));
-  if (free.length > 0) return free.sort();
-  // Only cycles are left at the top: stop their members together, but still before anything
-  // outside the cycles that they depend on.
-  const sub = new Map(
-    [...remaining].map((n) => [n, (deps.get(n) ?? []).filter((d) => remaining.has(d))]),
-  );
-  const cyclic = nodesInCycles(sub);
-  const neededOutside = new Set<string>();
-  for (const name of remaining) {
-    if (cyclic.has(name)) continue;
-    for (const dep of sub.get(name) ?? []) neededOutside.add(dep);
-  }
-  const breakable = [...cyclic].filter((n) => !neededOutside.has(n));
-  return (breakable.length > 0 ? breakable : [...remaining]).sort();
+  return out;
 }

@@ -10,15 +10,27 @@ export function stateString(state: State): string {
     : `Error(Signaled(Pid(${pid}), ${signalName(status.signal)}, ${status.core}))`;
 }
 
+/** Did the process end the way `success_exit_codes` (default [0]) calls a success? */
+export function isSuccess(status: ExitStatus, successCodes: readonly number[]): boolean {
+  return status.kind === "exited" && successCodes.includes(status.code);
+}
+
 /** The state a main process leaves behind when it ends. */
-export function exitState(pid: number, status: ExitStatus): State {
-  return status.kind === "exited" && status.code === 0
-    ? { kind: "Success" }
-    : { kind: "Error", pid, status };
+export function exitState(
+  pid: number,
+  status: ExitStatus,
+  successCodes: readonly number[] = [0],
+): State {
+  return isSuccess(status, successCodes) ? { kind: "Success" } : { kind: "Error", pid, status };
 }
 
 export function describeExit(status: ExitStatus): string {
   return status.kind === "exited"
     ? `exited with code ${status.code}`
     : `killed by ${signalName(status.signal)}${status.core ? " (core dumped)" : ""}`;
+}
+
+/** The exit code a shell would report: the code, or 128 + the signal number. */
+export function shellExitCode(status: ExitStatus): number {
+  return status.kind === "exited" ? status.code : 128 + status.signal;
 }

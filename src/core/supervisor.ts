@@ -1,70 +1,32 @@
-// The supervision core: every decision about services (when to spawn, restart, gate on a test,
-// stop, escalate to SIGKILL, shut down in order) is made here, and only here. It is fed events
-// by the daemon shell (src/shell/shell.ts) and answers with effects for the shell to carry out.
-// No I/O, no clocks, no processes: `now` comes with each event, so it is unit-testable.
+// The supervision core: every decision about services is made here and in the machines it routes
+// to (lifecycle.ts per service, health.ts for readiness and liveness, shutdown.ts for the ordered
+// shutdown). It is fed commands and events by the shell (src/shell/) and answers with effects for
+// the shell to carry out. No I/O, no clocks, no processes: `now` comes with each call, so all of
+// it is unit-testable. Work that one change causes in other services (a dependency became
+// Running, a stop completed during a shutdown) goes through one work queue, never recursion, so
+// a chain of any length costs no stack.
 
+import type { CoreEvent, Effect, LogLevel, PowerMode, Role, ServiceChange } from "./effects.ts";
 import { alreadyMonitored, isDown, isUp, notFound, shuttingDown } from "./errors.ts";
-import { findCycles, stoppableNow } from "./graph.ts";
+import { findCycles } from "./graph.ts";
+import * as health from "./health.ts";
 import {
-  HEALTHY_RUN_MS,
-  KILL_GRACE_MS,
-  restartDelay,
-  TEST_TIMEOUT_MS,
-  testRetryDelay,
-} from "./policy.ts";
-import { parseSignal, SIGKILL, SIGTERM } from "./signals.ts";
-import { describeExit, exitState, stateString } from "./state.ts";
-import type { ExitStatus, ServiceConfig, State, Target } from "./types.ts";
+  dispatch,
+  type LifecycleContext,
+  type LifecycleEvent,
+  newService,
+  type Phase,
+  type Service,
+  satisfies,
+  stateOf,
+  upstreamState,
+} from "./lifecycle.ts";
+import { ShutdownOrder } from "./shutdown.ts";
+import { stateString } from "./state.ts";
+import type { ExitStatus, ServiceConfig, Target } from "./types.ts";
 
-export type Role = "main" | "test";
-export type TimerKind = "restart" | "test" | "testTimeout" | "kill" | "giveUp";
-export type PowerMode = "exit" | "poweroff" | "reboot";
-
-export type Effect =
-  /** Spawn the service's `exec` (main) or `test`; answer with spawned() or spawnFailed(). */
-  | { type: "spawn"; name: string; role: Role }
-  /** Signal every process of the service (its group, its sessions, their descendants); answer
-   * with drained() once none is left, checking again after each reaped process. */
-  | { type: "signalAll"; name: string; signal: number }
-  /** Kill the health check's whole process group. */
-  | { type: "killTest"; name: string; pid: number }
-  | { type: "timer"; name: string; kind: TimerKind; ms: number }
-  | { type: "cancelTimer"; name: string; kind: TimerKind }
-  | { type: "log"; level: "debug" | "info" | "warn" | "error"; message: string }
-  /** Every process of the service is gone after a stop: resolve stop() waiters. */
-  | { type: "stopped"; name: string }
-  /** All services are stopped: sync, then exit or call reboot(2). */
-  | { type: "power"; mode: PowerMode };
-
-type Phase =
-  | "idle" // not scheduled: target Down, or a finished oneshot, or waiting for start()
-  | "blocked" // target Up, waiting for `after`
-  | "running" // main process alive
-  | "restartWait" // target Up, waiting out the backoff
-  | "stopping"; // stop signal sent; waiting for the process and every member to be gone
-
-interface Service {
-  name: string;
-  config: ServiceConfig;
-  target: Target;
-  state: State;
-  phase: Phase;
-  pid: number;
-  testPid: number;
-  /** Failed health checks since the current spawn. */
-  testAttempts: number;
-  /** Consecutive unhealthy runs or spawn failures, for the restart backoff. */
-  failures: number;
-  spawnedAt: number;
-  /** While stopping: the main process has been seen to exit (or there was none). */
-  mainGone: boolean;
-  /** While stopping: no process of the service is left. */
-  drained: boolean;
-  /** The last blocked-reason logged, so a waiting service is reported once, not per event. */
-  blockedReason: string;
-}
-
-export interface StatusView {
+/** `service_status`: upstream's shape. */
+export interface ServiceStatus {
   name: string;
   pid: number;
   state: string;
@@ -72,19 +34,85 @@ export interface StatusView {
   after: Record<string, string>;
 }
 
+/** `service_inspect`: everything upstream's status does not carry. */
+export interface ServiceDetail extends ServiceStatus {
+  phase: Phase;
+  ready: boolean;
+  /** Why the service is where it is: "waiting for 'db'", "exited with code 1; restarting in 200 ms". */
+  reason: string;
+  restarts: number;
+  /** Restarts left in the current window; null without `max_restarts`. */
+  restarts_left: number | null;
+  /** While in backoff: milliseconds until the restart. */
+  next_restart_ms: number | null;
+  last_exit: { code: number | null; signal: number | null } | null;
+  /** Milliseconds since the main process was spawned, while it runs. */
+  uptime_ms: number | null;
+  critical: boolean;
+  /** The last `STATUS=` of a systemd-style service. */
+  status_text: string;
+  /** The last failed readiness or liveness check, "" when the last one passed. */
+  check_failure: string;
+}
+
+export interface SupervisorOptions {
+  /** PID 1 of a machine: a critical failure powers off or reboots instead of exiting. */
+  canPower: boolean;
+}
+
+interface Shutdown {
+  mode: PowerMode;
+  exitCode: number;
+  order: ShutdownOrder;
+  /** The `power` effect has been emitted. */
+  ended: boolean;
+}
+
+const LIFECYCLE_TIMERS = new Set(["restart", "kill", "giveUp", "startTimeout"]);
+
 export class Supervisor {
   private readonly services = new Map<string, Service>();
-  private shutdownMode: PowerMode | null = null;
-  /** Services the shutdown has yet to stop (not yet asked to stop). */
-  private shutdownQueue = new Set<string>();
-  /** Services the shutdown has asked to stop and that have not finished. */
-  private shutdownStopping = new Set<string>();
+  /** Every process of ours the core knows: main processes, probe commands, stop commands. */
+  private readonly owners = new Map<number, { name: string; role: Role }>();
+  /** Name → the services whose `after` names it (also for names not monitored yet). */
+  private readonly dependents = new Map<string, Set<string>>();
+  /** The last view reported in a `changed` effect, per service. */
+  private readonly views = new Map<string, string>();
+  private shutdownState: Shutdown | null = null;
 
-  get shuttingDown(): boolean {
-    return this.shutdownMode !== null;
+  // Per call: the clock, the effects produced, and the work still to do.
+  private now = 0;
+  private fx: Effect[] = [];
+  private readonly work: Array<[Service, LifecycleEvent]> = [];
+  private readonly touched = new Set<Service>();
+  private readonly exits = new Map<Service, ExitStatus>();
+  private readonly ctx: LifecycleContext;
+
+  constructor(private readonly opts: SupervisorOptions = { canPower: false }) {
+    const self = this;
+    this.ctx = {
+      get now() {
+        return self.now;
+      },
+      get fx() {
+        return self.fx;
+      },
+      get shuttingDown() {
+        return self.shutdownState !== null;
+      },
+      log: (level, message) => self.log(level, message),
+      waitingFor: (svc) => self.waitingFor(svc),
+      failedForGood: (svc, code) => self.failedForGood(svc, code),
+      finishedJob: (svc) => self.finishedJob(svc),
+      stopDone: (svc) => self.stopDone(svc),
+    };
   }
 
-  // ---- queries -------------------------------------------------------------------------------
+  get shuttingDown(): boolean {
+    return this.shutdownState !== null;
+  }
+
+  // ---- queries -----------------------------------------------------------------------------------
 
   has(name: string): boolean {
     return this.services.has(name);
@@ -98,43 +126,55 @@ export class Supervisor {
     return this.get(name).config;
   }
 
-  pid(name: string): number {
-    return this.get(name).pid;
-  }
-
-  /** Which service a pid belongs to, as main process or health check. */
-  owner(pid: number): { name: string; role: Role } | null {
-    for (const svc of this.services.values()) {
-      if (svc.pid === pid) return { name: svc.name, role: "main" };
-      if (svc.testPid === pid) return { name: svc.name, role: "test" };
-    }
-    return null;
-  }
-
   list(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const name of this.names()) out[name] = stateString(this.get(name).state);
+    for (const name of this.names()) out[name] = stateOf(this.get(name));
     return out;
   }
 
-  status(name: string): StatusView {
+  status(name: string): ServiceStatus {
     const svc = this.get(name);
     const after: Record<string, string> = {};
     for (const dep of svc.config.after) {
       const d = this.services.get(dep);
-      after[dep] = d ? stateString(d.state) : "Unknown";
+      after[dep] = d ? stateOf(d) : "Unknown";
     }
-    return { name, pid: svc.pid, state: stateString(svc.state), target: svc.target, after };
+    return { name, pid: svc.pid, state: stateOf(svc), target: svc.target, after };
   }
 
-  /** Throws unless the service exists and has a process to signal. */
+  inspect(name: string, now: number): ServiceDetail {
+    const svc = this.get(name);
+    const c = svc.config;
+    const inWindow = svc.restarts.filter((t) => t > now - c.restartWindowMs).length;
+    const exit = svc.lastExit;
+    return {
+      ...this.status(name),
+      phase: svc.phase,
+      ready: svc.health.ready,
+      reason: svc.reason,
+      restarts: svc.restartCount,
+      restarts_left: c.maxRestarts > 0 ? Math.max(0, c.maxRestarts - inWindow) : null,
+      next_restart_ms: svc.phase === "backoff" ? Math.max(0, svc.restartAt - now) : null,
+      last_exit: exit
+        ? exit.kind === "exited"
+          ? { code: exit.code, signal: null }
+          : { code: null, signal: exit.signal }
+        : null,
+      uptime_ms: svc.pid !== 0 ? Math.max(0, now - svc.spawnedAt) : null,
+      critical: c.critical,
+      status_text: svc.health.status,
+      check_failure: svc.health.lastFailure,
+    };
+  }
+
+  /** The main pid, or ServiceIsDown when there is none (kill, stats). */
   requireRunning(name: string): number {
     const svc = this.get(name);
     if (svc.pid === 0) throw isDown(name);
     return svc.pid;
   }
 
-  // ---- commands ------------------------------------------------------------------------------
+  // ---- commands (they throw ZinitError before changing anything) --------------------------------
 
   monitor(name: string, config: ServiceConfig, now: number): Effect[] {
     if (this.shuttingDown) throw shuttingDown();
@@ -144,204 +184,82 @@ export class Supervisor {
 
   /** Monitors many services at once, so cycles and waiting services are reported once. */
   monitorAll(configs: ReadonlyMap<string, ServiceConfig>, now: number): Effect[] {
-    const effects: Effect[] = [];
-    const added = [...configs].filter(([name]) => !this.services.has(name));
-    for (const [name, config] of added) {
-      this.services.set(name, newService(name, config));
-      if (config.oneshot && config.test) {
-        effects.push(log("warn", `service ${name}: 'test' is ignored for oneshot services`));
+    if (this.shuttingDown) throw shuttingDown();
+    return this.run(now, () => {
+      const added: Service[] = [];
+      for (const [name, config] of configs) {
+        if (this.services.has(name)) continue;
+        const svc = newService(name, config);
+        this.services.set(name, svc);
+        for (const dep of new Set(config.after)) this.dependentsOf(dep).add(name);
+        added.push(svc);
+        if (config.oneshot && config.test) {
+          this.log("warn", `service ${name}: 'test' is ignored for oneshot services`);
+        }
       }
-    }
-    for (const cycle of findCycles(this.depGraph())) {
-      if (added.some(([name]) => cycle.includes(name))) {
-        effects.push(log("error", `dependency cycle: ${cycle.join(" -> ")}`));
+      if (added.length === 0) return;
+      const addedNames = new Set(added.map((s) => s.name));
+      const graph = new Map([...this.services].map(([n, s]) => [n, s.config.after]));
+      for (const cycle of findCycles(graph)) {
+        if (cycle.some((n) => addedNames.has(n))) {
+          this.log("error", `dependency cycle: ${cycle.join(" -> ")}`);
+        }
       }
-    }
-    for (const [name] of added) this.schedule(this.get(name), now, effects);
-    return this.settle(now, effects);
+      for (const svc of added) this.touched.add(svc);
+      for (const svc of added) this.work.push([svc, { kind: "start" }]);
+    });
   }
 
   start(name: string, now: number): Effect[] {
     if (this.shuttingDown) throw shuttingDown();
     const svc = this.get(name);
-    svc.target = "Up";
-    const effects: Effect[] = [];
-    if (svc.phase === "idle") {
-      svc.failures = 0;
-      this.schedule(svc, now, effects);
-    } else if (svc.phase === "restartWait") {
-      // An explicit start cuts a backoff short.
-      effects.push({ type: "cancelTimer", name, kind: "restart" });
-      svc.failures = 0;
-      svc.phase = "idle";
-      this.schedule(svc, now, effects);
-    }
-    // running: nothing to do; stopping: the stop completes, then target Up restarts it.
-    return this.settle(now, effects);
+    return this.run(now, () => {
+      svc.target = "Up";
+      this.work.push([svc, { kind: "start" }]);
+    });
   }
 
   stop(name: string, now: number): Effect[] {
     const svc = this.get(name);
-    svc.target = "Down";
-    const effects: Effect[] = [];
-    this.beginStop(svc, effects);
-    return this.settle(now, effects);
+    return this.run(now, () => {
+      svc.target = "Down";
+      this.work.push([svc, { kind: "stop" }]);
+    });
   }
 
-  forget(name: string): void {
+  /** Drops a stopped service (its file stays). */
+  forget(name: string, now: number): Effect[] {
     const svc = this.get(name);
     if (svc.target === "Up" || svc.pid !== 0 || svc.phase === "stopping") throw isUp(name);
-    this.services.delete(name);
+    return this.run(now, () => {
+      this.services.delete(name);
+      this.views.delete(name);
+      for (const dep of new Set(svc.config.after)) {
+        const set = this.dependents.get(dep);
+        set?.delete(name);
+        if (set?.size === 0 && !this.services.has(dep)) this.dependents.delete(dep);
+      }
+      for (const [pid, owner] of this.owners) if (owner.name === name) this.owners.delete(pid);
+      this.wakeDependents(name);
+      const order = this.shutdownState?.order;
+      if (order) this.stopAll(order.stopped(name));
+      this.checkPowerOff();
+    });
   }
 
-  shutdown(mode: PowerMode, now: number): Effect[] {
+  /** The ordered shutdown; at its end a `power` effect. Throws ShuttingDown if one is under way. */
+  shutdown(mode: PowerMode, now: number, exitCode = 0): Effect[] {
     if (this.shuttingDown) throw shuttingDown();
-    this.shutdownMode = mode;
-    const effects: Effect[] = [log("info", mode === "reboot" ? "rebooting" : "shutting down")];
-    for (const svc of this.services.values()) {
-      svc.target = "Down";
-      if (svc.phase === "restartWait") {
-        effects.push({ type: "cancelTimer", name: svc.name, kind: "restart" });
-        svc.phase = "idle";
-      } else if (svc.phase === "blocked") {
-        svc.phase = "idle";
-      }
-      this.shutdownQueue.add(svc.name);
-    }
-    this.advanceShutdown(effects);
-    return this.settle(now, effects);
+    return this.run(now, () => this.beginShutdown(mode, exitCode, null));
   }
 
-  // ---- events from the shell -----------------------------------------------------------------
+  // ---- events --------------------------------------------------------------------------------------
 
-  spawned(name: string, role: Role, pid: number, now: number): Effect[] {
-    const svc = this.services.get(name);
-    if (!svc) return [];
-    const effects: Effect[] = [];
-    if (role === "test") {
-      svc.testPid = pid;
-      effects.push({ type: "timer", name, kind: "testTimeout", ms: TEST_TIMEOUT_MS });
-      return effects;
-    }
-    svc.pid = pid;
-    svc.spawnedAt = now;
-    svc.phase = "running";
-    svc.testAttempts = 0;
-    svc.mainGone = false;
-    svc.drained = false;
-    if (svc.config.oneshot || svc.config.test === "") {
-      svc.state = { kind: "Running" };
-    } else {
-      svc.state = { kind: "Spawned" };
-      effects.push({ type: "spawn", name, role: "test" });
-    }
-    return this.settle(now, effects);
+  handle(ev: CoreEvent, now: number): Effect[] {
+    return this.run(now, () => this.route(ev));
   }
 
-  spawnFailed(name: string, role: Role, error: string, now: number): Effect[] {
-    const svc = this.services.get(name);
-    if (!svc) return [];
-    const effects: Effect[] = [];
-    if (role === "test") {
-      svc.state = { kind: "TestFailure" };
-      svc.testAttempts++;
-      effects.push(log("error", `service ${name}: test failed to start: ${error}`));
-      if (svc.phase === "running") {
-        effects.push({ type: "timer", name, kind: "test", ms: testRetryDelay(svc.testAttempts) });
-      }
-      return this.settle(now, effects);
-    }
-    svc.state = { kind: "Failure" };
-    svc.phase = "idle";
-    svc.mainGone = true;
-    svc.drained = true;
-    if (svc.target === "Up" && !this.shuttingDown) {
-      const delay = restartDelay(++svc.failures);
-      effects.push(
-        log("error", `service ${name} failed to start: ${error}; retrying in ${delay} ms`),
-      );
-      svc.phase = "restartWait";
-      effects.push({ type: "timer", name, kind: "restart", ms: delay });
-    } else {
-      effects.push(log("error", `service ${name} failed to start: ${error}`));
-    }
-    return this.settle(now, effects);
-  }
-
-  /** A reaped child. Pids that are not a service's main process or test are orphans: ignored. */
-  exited(pid: number, status: ExitStatus, now: number): Effect[] {
-    const who = this.owner(pid);
-    if (!who) return [];
-    const svc = this.get(who.name);
-    const effects: Effect[] = [];
-    if (who.role === "test") this.testExited(svc, status, effects);
-    else this.mainExited(svc, status, now, effects);
-    return this.settle(now, effects);
-  }
-
-  /** No process of the service is left (answer to signalAll). */
-  drained(name: string, now: number): Effect[] {
-    const svc = this.services.get(name);
-    if (svc?.phase !== "stopping") return [];
-    svc.drained = true;
-    const effects: Effect[] = [];
-    this.finishStopIfDone(svc, now, effects);
-    return this.settle(now, effects);
-  }
-
-  timer(name: string, kind: TimerKind, now: number): Effect[] {
-    const svc = this.services.get(name);
-    if (!svc) return [];
-    const effects: Effect[] = [];
-    switch (kind) {
-      case "restart":
-        if (svc.phase === "restartWait" && svc.target === "Up" && !this.shuttingDown) {
-          svc.phase = "idle";
-          this.schedule(svc, now, effects);
-        }
-        break;
-      case "test":
-        if (svc.phase === "running" && svc.testPid === 0 && svc.state.kind !== "Running") {
-          effects.push({ type: "spawn", name, role: "test" });
-        }
-        break;
-      case "testTimeout":
-        if (svc.testPid !== 0) {
-          effects.push(log("warn", `service ${name}: test timed out after ${TEST_TIMEOUT_MS} ms`));
-          effects.push({ type: "killTest", name, pid: svc.testPid });
-        }
-        break;
-      case "kill":
-        if (svc.phase === "stopping") {
-          effects.push(
-            log(
-              "warn",
-              `service ${name} did not stop in ${svc.config.shutdownTimeout} s: sending SIGKILL`,
-            ),
-          );
-          effects.push({ type: "signalAll", name, signal: SIGKILL });
-          effects.push({ type: "timer", name, kind: "giveUp", ms: KILL_GRACE_MS });
-        }
-        break;
-      case "giveUp":
-        if (svc.phase === "stopping") {
-          effects.push(
-            log(
-              "error",
-              `service ${name}: processes still present ${KILL_GRACE_MS} ms after SIGKILL; giving up on them`,
-            ),
-          );
-          svc.mainGone = true;
-          svc.drained = true;
-          if (svc.pid !== 0) svc.pid = 0;
-          this.finishStopIfDone(svc, now, effects);
-        }
-        break;
-    }
-    return this.settle(now, effects);
-  }
-
-  // ---- internals -----------------------------------------------------------------------------
+  // ---- internals -----------------------------------------------------------------------------------
 
   private get(name: string): Service {
     const svc = this.services.get(name);
@@ -349,197 +267,236 @@ export class Supervisor {
     return svc;
   }
 
-  private depGraph(): Map<string, string[]> {
-    return new Map([...this.services].map(([n, s]) => [n, s.config.after]));
+  private dependentsOf(name: string): Set<string> {
+    let set = this.dependents.get(name);
+    if (!set) {
+      set = new Set();
+      this.dependents.set(name, set);
+    }
+    return set;
   }
 
-  private satisfied(dep: string): boolean {
-    const d = this.services.get(dep);
-    if (!d) return false;
-    return d.state.kind === "Success" || (d.state.kind === "Running" && !d.config.oneshot);
+  private log(level: LogLevel, message: string): void {
+    this.fx.push({ type: "log", level, message });
   }
 
-  /** A service with target Up and nothing running: spawn it, or wait for its dependencies. */
-  private schedule(svc: Service, _now: number, effects: Effect[]): void {
-    if (svc.target !== "Up" || this.shuttingDown) return;
-    if (svc.phase !== "idle" && svc.phase !== "blocked") return;
-    const waiting = svc.config.after.filter((dep) => !this.satisfied(dep));
-    if (waiting.length > 0) {
-      svc.phase = "blocked";
-      svc.state = { kind: "Blocked" };
-      const reason = waiting.map((dep) => this.waitReason(dep)).join(", ");
-      if (reason !== svc.blockedReason) {
-        svc.blockedReason = reason;
-        effects.push(log("info", `service ${svc.name} is waiting for ${reason}`));
+  private run(now: number, body: () => void): Effect[] {
+    this.now = now;
+    this.fx = [];
+    body();
+    this.drain();
+    const fx = this.fx;
+    this.fx = [];
+    return fx;
+  }
+
+  /** Carries out queued lifecycle events and reports what changed, until nothing is left. */
+  private drain(): void {
+    let head = 0;
+    while (head < this.work.length || this.touched.size > 0) {
+      while (head < this.work.length) {
+        const [svc, ev] = this.work[head++] as [Service, LifecycleEvent];
+        if (this.services.get(svc.name) !== svc) continue; // forgotten meanwhile
+        dispatch(svc, ev, this.ctx);
+        this.touched.add(svc);
       }
-      return;
+      for (const svc of this.touched) {
+        this.touched.delete(svc);
+        this.report(svc);
+      }
     }
-    svc.blockedReason = "";
-    svc.phase = "running";
-    effects.push({ type: "spawn", name: svc.name, role: "main" });
+    this.work.length = 0;
   }
 
-  private waitReason(dep: string): string {
-    const d = this.services.get(dep);
-    if (!d) return `'${dep}' (not a known service)`;
-    if (d.state.kind === "Failure" || (d.config.oneshot && d.state.kind === "Error")) {
-      return `'${dep}' (failed: ${stateString(d.state)})`;
-    }
-    return `'${dep}'`;
-  }
-
-  private testExited(svc: Service, status: ExitStatus, effects: Effect[]): void {
-    svc.testPid = 0;
-    effects.push({ type: "cancelTimer", name: svc.name, kind: "testTimeout" });
-    if (svc.phase !== "running" || svc.state.kind === "Running") return;
-    if (status.kind === "exited" && status.code === 0) {
-      svc.state = { kind: "Running" };
-      svc.testAttempts = 0;
-      return;
-    }
-    svc.testAttempts++;
-    if (svc.state.kind === "TestFailure") svc.state = { kind: "Spawned" };
-    effects.push({
-      type: "timer",
+  /** Emits `changed` when the service looks different, and wakes its blocked dependents. */
+  private report(svc: Service): void {
+    if (this.services.get(svc.name) !== svc) return;
+    const state = stateOf(svc);
+    const view = `${state}|${svc.target}|${svc.phase}|${svc.pid}|${svc.health.ready}|${svc.reason}`;
+    if (this.views.get(svc.name) === view) return;
+    this.views.set(svc.name, view);
+    const exit = this.exits.get(svc) ?? null;
+    this.exits.delete(svc);
+    const change: ServiceChange = {
       name: svc.name,
-      kind: "test",
-      ms: testRetryDelay(svc.testAttempts),
-    });
+      state,
+      target: svc.target,
+      pid: svc.pid,
+      reason: svc.reason,
+      exit,
+      phase: svc.phase,
+      ready: svc.health.ready,
+    };
+    this.fx.push({ type: "changed", change });
+    this.wakeDependents(svc.name);
   }
 
-  private mainExited(svc: Service, status: ExitStatus, now: number, effects: Effect[]): void {
-    const pid = svc.pid;
-    svc.pid = 0;
-    svc.state = exitState(pid, status);
-    this.abortTest(svc, effects);
-    if (svc.phase === "stopping") {
-      svc.mainGone = true;
-      this.finishStopIfDone(svc, now, effects);
+  private wakeDependents(name: string): void {
+    if (this.shuttingDown) return;
+    for (const dependent of this.dependents.get(name) ?? []) {
+      const d = this.services.get(dependent);
+      if (d?.phase === "blocked") this.work.push([d, { kind: "deps" }]);
+    }
+  }
+
+  private waitingFor(svc: Service): string[] {
+    const waiting: string[] = [];
+    for (const dep of svc.config.after) {
+      const d = this.services.get(dep);
+      if (!d) {
+        waiting.push(`'${dep}' (not a known service)`);
+      } else if (!satisfies(d)) {
+        const state = upstreamState(d);
+        const failed = state.kind === "Failure" || (d.config.oneshot && state.kind === "Error");
+        waiting.push(failed ? `'${dep}' (failed: ${stateString(state)})` : `'${dep}'`);
+      }
+    }
+    return waiting;
+  }
+
+  private route(ev: CoreEvent): void {
+    if (ev.type === "exited") {
+      this.exited(ev.pid, ev.status);
       return;
     }
-    const ranFor = now - svc.spawnedAt;
-    if (svc.config.oneshot) {
-      svc.phase = "idle";
-      effects.push(
-        log(
-          status.kind === "exited" && status.code === 0 ? "info" : "warn",
-          `service ${svc.name} ${describeExit(status)}`,
-        ),
-      );
-      return;
-    }
-    if (svc.target !== "Up" || this.shuttingDown) {
-      svc.phase = "idle";
-      return;
-    }
-    if (ranFor >= HEALTHY_RUN_MS) svc.failures = 0;
-    const delay = restartDelay(svc.failures++);
-    if (delay === 0) {
-      svc.phase = "idle";
-      this.schedule(svc, now, effects);
-    } else {
-      svc.phase = "restartWait";
-      effects.push({ type: "timer", name: svc.name, kind: "restart", ms: delay });
-    }
-    // Logged after the respawn is decided, so writing the message does not delay the new process.
-    const when = delay ? ` in ${delay} ms` : "";
-    effects.push(log("warn", `service ${svc.name} ${describeExit(status)}; restarting${when}`));
-  }
-
-  private abortTest(svc: Service, effects: Effect[]): void {
-    effects.push({ type: "cancelTimer", name: svc.name, kind: "test" });
-    if (svc.testPid !== 0) {
-      effects.push({ type: "killTest", name: svc.name, pid: svc.testPid });
-      effects.push({ type: "cancelTimer", name: svc.name, kind: "testTimeout" });
+    const svc = this.services.get(ev.name);
+    if (!svc) return;
+    this.touched.add(svc);
+    switch (ev.type) {
+      case "spawned":
+        this.owners.set(ev.pid, { name: svc.name, role: ev.role });
+        if (ev.role === "main") this.work.push([svc, { kind: "spawned", pid: ev.pid }]);
+        else if (ev.role === "stop") this.work.push([svc, { kind: "hookSpawned", pid: ev.pid }]);
+        else health.probeSpawned(svc, ev.role, ev.pid, this.ctx);
+        return;
+      case "spawnFailed":
+        if (ev.role === "main") this.work.push([svc, { kind: "spawnFailed", error: ev.error }]);
+        else if (ev.role === "stop") this.work.push([svc, { kind: "hookFailed", error: ev.error }]);
+        else this.verdict(svc, health.probeSpawnFailed(svc, ev.role, ev.error, this.ctx));
+        return;
+      case "drained":
+        this.work.push([svc, { kind: "drained" }]);
+        return;
+      case "timer":
+        if (LIFECYCLE_TIMERS.has(ev.kind)) {
+          const kind = `${ev.kind}Timer` as "restartTimer" | "killTimer" | "giveUpTimer";
+          this.work.push([svc, ev.kind === "startTimeout" ? { kind: "startTimeout" } : { kind }]);
+        } else {
+          this.verdict(svc, health.timer(svc, ev.kind, this.ctx));
+        }
+        return;
+      case "probeDone":
+        this.verdict(svc, health.probeDone(svc, ev.level, ev.ok, ev.detail, this.ctx));
+        return;
+      case "notify":
+        this.notified(svc, ev.fields);
+        return;
     }
   }
 
-  private beginStop(svc: Service, effects: Effect[]): void {
-    switch (svc.phase) {
-      case "stopping":
-        return; // already on its way; its waiters are resolved when it completes
-      case "restartWait":
-        effects.push({ type: "cancelTimer", name: svc.name, kind: "restart" });
-        break;
-      case "running":
-        this.abortTest(svc, effects);
-        break;
-    }
-    // Even with no main process, earlier runs may have left processes behind (a oneshot that
-    // started a background job): the sweep covers them, and drained() comes back at once if none.
-    svc.phase = "stopping";
-    svc.mainGone = svc.pid === 0;
-    svc.drained = false;
-    const signal = this.stopSignalNumber(svc);
-    effects.push({ type: "signalAll", name: svc.name, signal });
-    effects.push({
-      type: "timer",
-      name: svc.name,
-      kind: "kill",
-      ms: svc.config.shutdownTimeout * 1000,
-    });
-  }
-
-  private stopSignalNumber(svc: Service): number {
-    // The config layer validated the name; SIGTERM is the documented default.
-    return parseSignal(svc.config.stopSignal) ?? SIGTERM;
-  }
-
-  private finishStopIfDone(svc: Service, now: number, effects: Effect[]): void {
-    if (!svc.mainGone || !svc.drained) return;
-    svc.phase = "idle";
-    effects.push({ type: "cancelTimer", name: svc.name, kind: "kill" });
-    effects.push({ type: "cancelTimer", name: svc.name, kind: "giveUp" });
-    effects.push({ type: "stopped", name: svc.name });
-    if (this.shutdownStopping.delete(svc.name)) this.advanceShutdown(effects);
-    else if (svc.target === "Up") this.schedule(svc, now, effects);
-  }
-
-  private advanceShutdown(effects: Effect[]): void {
-    if (!this.shutdownMode) return;
-    // Services already stopping still count: their dependencies must wait for them.
-    const remaining = new Set([...this.shutdownQueue, ...this.shutdownStopping]);
-    const ready = stoppableNow(this.depGraph(), remaining).filter((n) => this.shutdownQueue.has(n));
-    for (const name of ready) {
-      this.shutdownQueue.delete(name);
-      const svc = this.services.get(name);
-      if (!svc) continue;
-      this.shutdownStopping.add(name);
-      this.beginStop(svc, effects);
-    }
-    if (this.shutdownQueue.size === 0 && this.shutdownStopping.size === 0) {
-      effects.push({ type: "power", mode: this.shutdownMode });
+  private exited(pid: number, status: ExitStatus): void {
+    const owner = this.owners.get(pid);
+    if (!owner) return; // an orphan of no service, or a process we stopped tracking
+    this.owners.delete(pid);
+    const svc = this.services.get(owner.name);
+    if (!svc) return;
+    this.touched.add(svc);
+    switch (owner.role) {
+      case "main":
+        if (svc.pid !== pid) return;
+        this.exits.set(svc, status);
+        this.work.push([svc, { kind: "exited", status }]);
+        return;
+      case "stop":
+        this.work.push([svc, { kind: "hookExited", status }]);
+        return;
+      case "ready":
+      case "live": {
+        const current = owner.role === "ready" ? svc.health.readyPid : svc.health.livePid;
+        if (current !== pid) return;
+        this.verdict(svc, health.probeExited(svc, owner.role, status, this.ctx));
+        return;
+      }
     }
   }
 
-  /** After any change, blocked services whose dependencies are now met get spawned. */
-  private settle(now: number, effects: Effect[]): Effect[] {
-    if (this.shuttingDown) return effects;
+  private notified(svc: Service, fields: Record<string, string>): void {
+    const extend = Number(fields.EXTEND_TIMEOUT_USEC);
+    if (
+      Number.isFinite(extend) &&
+      extend > 0 &&
+      svc.phase === "running" &&
+      !svc.health.ready &&
+      svc.config.startTimeoutMs !== null
+    ) {
+      // systemd's meaning: the start may take at least this much longer, from now.
+      const ms = Math.min(Math.ceil(extend / 1000), 2 ** 31 - 1);
+      this.fx.push({ type: "timer", name: svc.name, kind: "startTimeout", ms });
+    }
+    if (fields.STOPPING === "1") svc.health.status ||= "stopping";
+    this.verdict(svc, health.notified(svc, fields, this.ctx));
+  }
+
+  private verdict(svc: Service, verdict: health.Verdict): void {
+    if (verdict === null || svc.phase !== "running") return;
+    if (verdict === "ready") this.work.push([svc, { kind: "ready" }]);
+    else this.work.push([svc, { kind: "unhealthy", reason: verdict.unhealthy }]);
+  }
+
+  private failedForGood(svc: Service, exitCode: number): void {
+    if (this.shuttingDown) return;
+    const mode = this.opts.canPower ? svc.config.criticalAction : "exit";
+    this.log(
+      "error",
+      `critical service ${svc.name} failed for good: stopping everything (${mode === "exit" ? `exit code ${exitCode}` : mode})`,
+    );
+    this.beginShutdown(mode, exitCode, svc.name);
+  }
+
+  private finishedJob(svc: Service): void {
+    if (this.shuttingDown) return;
+    this.beginShutdown(this.opts.canPower ? "poweroff" : "exit", 0, svc.name);
+  }
+
+  private beginShutdown(mode: PowerMode, exitCode: number, cause: string | null): void {
+    const order = new ShutdownOrder(
+      this.services.keys(),
+      (n) => this.services.get(n)?.config.after ?? [],
+    );
+    this.shutdownState = { mode, exitCode, order, ended: false };
+    const what = mode === "reboot" ? "reboot" : mode === "poweroff" ? "power-off" : "shutdown";
+    const n = this.services.size;
+    this.log(
+      "info",
+      `${what}${cause === null ? "" : ` (${cause})`}: stopping ${n} service${n === 1 ? "" : "s"} in order`,
+    );
     for (const svc of this.services.values()) {
-      if (svc.phase === "blocked") this.schedule(svc, now, effects);
+      svc.target = "Down";
+      this.touched.add(svc);
     }
-    return effects;
+    this.stopAll(order.begin());
+    this.checkPowerOff();
   }
-}
 
-function newService(name: string, config: ServiceConfig): Service {
-  return {
-    name,
-    config,
-    target: "Up",
-    state: { kind: "Unknown" },
-    phase: "idle",
-    pid: 0,
-    testPid: 0,
-    testAttempts: 0,
-    failures: 0,
-    spawnedAt: 0,
-    mainGone: true,
-    drained: true,
-    blockedReason: "",
-  };
-}
+  private stopAll(names: string[]): void {
+    for (const name of names) {
+      const svc = this.services.get(name);
+      if (svc) this.work.push([svc, { kind: "stop" }]);
+    }
+  }
 
-function log(level: "debug" | "info" | "warn" | "error", message: string): Effect {
-  return { type: "log", level, message };
+  private stopDone(svc: Service): void {
+    this.fx.push({ type: "stopped", name: svc.name });
+    const order = this.shutdownState?.order;
+    if (!order) return;
+    this.stopAll(order.stopped(svc.name));
+    this.checkPowerOff();
+  }
+
+  private checkPowerOff(): void {
+    const s = this.shutdownState;
+    if (!s || s.ended || !s.order.done) return;
+    s.ended = true;
+    this.fx.push({ type: "power", mode: s.mode, exitCode: s.exitCode });
+  }
 }

@@ -1,6 +1,6 @@
-// Service output: reading a child's pipe into lines, and the ring's line formats.
+// Service output: splitting a child's output into lines, and the ring's line formats.
 
-import { closeSync } from "node:fs";
+import type { ChunkSink } from "../sys/port.ts";
 
 /** Receives one line of output, without its `\n` (or `\r\n`). Must not block. */
 export type LineSink = (text: string) => void;
@@ -19,47 +19,29 @@ export function startSeparator(name: string): string {
 }
 
 /**
- * Reads `fd` (the non-blocking read end of a pipe, owned from now on by this reader) until EOF
- * and calls `onLine` for each line; `onEnd` runs once afterwards, and the fd is closed.
+ * Splits the bytes of one output into lines for `onLine` (a ChunkSink for sys/stream.ts's pump).
  * Invalid UTF-8 becomes U+FFFD and never stops the reader (upstream kills the pipe, and so the
- * service, on the first bad byte). A read error ends the stream like EOF does. Nothing throws out:
- * a throwing `onLine` loses that line only, so the child is never left writing into a dead pipe.
- * For `log: none`, pass a no-op sink: the pipe is still drained, so the child never blocks.
+ * service, on the first bad byte). Lines longer than `maxLine` are delivered in pieces. Nothing
+ * throws out: a throwing `onLine` loses that line only, so the child is never left writing into a
+ * dead pipe. `onEnd` runs once, after the last line.
  */
-export function readLines(
-  fd: number,
+export function lineSink(
   onLine: LineSink,
-  onEnd: () => void,
+  onEnd: () => void = () => {},
   maxLine: number = DEFAULT_MAX_LINE,
-): void {
-  void pump(fd, new LineSplitter(onLine, maxLine), onEnd);
-}
-
-async function pump(fd: number, splitter: LineSplitter, onEnd: () => void): Promise<void> {
-  try {
-    // The only reader that works on a non-blocking pipe without polling (bun-platform.md §6).
-    // It reads as fast as the pipe fills and waits for us between chunks, so memory stays flat.
-    const reader = Bun.file(fd).stream().getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      splitter.push(value);
-    }
-  } catch {
-    // EIO/EBADF and the like: the output is over; what was read is still delivered below.
-  }
-  splitter.end();
-  try {
-    // Bun closes its own dup of the fd at EOF, never the fd it was given.
-    closeSync(fd);
-  } catch {
-    // Already closed: nothing is leaking.
-  }
-  try {
-    onEnd();
-  } catch {
-    // The reader is done either way; the caller's bookkeeping error has nowhere better to go.
-  }
+): ChunkSink {
+  const splitter = new LineSplitter(onLine, maxLine);
+  return {
+    push: (bytes) => splitter.push(bytes),
+    end: () => {
+      splitter.end();
+      try {
+        onEnd();
+      } catch {
+        // The output is over either way.
+      }
+    },
+  };
 }
 
 class LineSplitter {

@@ -1,34 +1,35 @@
 // The running daemon as the method table sees it (src/api/control.ts): each call is a core
 // command or query carried out through the shell.
 
-import type { Control, LogListener, ServiceStats, ServiceStatus } from "../api/control.ts";
+import type { Control, ServiceDetail, ServiceStats, ServiceStatus } from "../api/control.ts";
 import { loadService } from "../config/load.ts";
-import { alreadyMonitored, shuttingDown, ZinitError } from "../core/errors.ts";
+import type { PowerMode } from "../core/effects.ts";
+import { alreadyMonitored, errorText, shuttingDown, ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
-import type { PowerMode } from "../core/supervisor.ts";
 import type { LogRing } from "../log/ring.ts";
 import { strerror } from "../sys/libc.ts";
+import type { Sys } from "../sys/port.ts";
 import { sampleStats } from "../sys/proc.ts";
-import { killGroup } from "../sys/process.ts";
-import { errorText, type Shell } from "./shell.ts";
+import type { Shell } from "./shell.ts";
 
 /** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */
 const STATS_WINDOW_MS = 100;
 
-export interface HttpHost {
-  start(address: string): Promise<string>;
-  stop(): Promise<void>;
+export interface DaemonOptions {
+  configDir: string;
+  shell: Shell;
+  sys: Sys;
+  ring: LogRing;
+  /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
+  powerMode: (reboot: boolean) => PowerMode;
 }
 
 export class Daemon implements Control {
-  constructor(
-    readonly configDir: string,
-    private readonly shell: Shell,
-    private readonly ring: LogRing,
-    private readonly http: HttpHost,
-    /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
-    private readonly powerMode: (reboot: boolean) => PowerMode,
-  ) {}
+  private readonly shell: Shell;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.shell = opts.shell;
+  }
 
   private get core() {
     return this.shell.core;
@@ -40,6 +41,10 @@ export class Daemon implements Control {
 
   status(name: string): ServiceStatus {
     return this.core.status(name);
+  }
+
+  inspect(name: string): ServiceDetail {
+    return this.core.inspect(name, this.opts.sys.now());
   }
 
   start(name: string): void {
@@ -55,7 +60,7 @@ export class Daemon implements Control {
     if (this.core.has(name)) throw alreadyMonitored(name);
     let config: ReturnType<typeof loadService>;
     try {
-      config = loadService(this.configDir, name);
+      config = loadService(this.opts.configDir, name);
     } catch (err) {
       throw new ZinitError("ConfigError", `failed to load '${name}.yaml'`, {
         service: name,
@@ -66,7 +71,7 @@ export class Daemon implements Control {
   }
 
   forget(name: string): void {
-    this.core.forget(name);
+    this.shell.forget(name);
   }
 
   kill(name: string, signal: string): void {
@@ -75,7 +80,7 @@ export class Daemon implements Control {
       throw new ZinitError("InvalidSignal", `invalid signal '${signal}'`, { signal });
     }
     const pid = this.core.requireRunning(name);
-    const errno = killGroup(pid, num);
+    const errno = this.opts.sys.killGroup(pid, num);
     if (errno !== 0) {
       throw new ZinitError("InternalError", strerror(errno), { service: name });
     }
@@ -98,22 +103,14 @@ export class Daemon implements Control {
   }
 
   shutdown(reboot: boolean): void {
-    this.shell.command((now) => this.core.shutdown(this.powerMode(reboot), now));
+    this.shell.command((now) => this.core.shutdown(this.opts.powerMode(reboot), now));
   }
 
   logs(name?: string): string[] {
-    return this.ring.snapshot(name);
+    return this.opts.ring.snapshot(name);
   }
 
-  subscribeLogs(name: string | undefined, listener: LogListener): () => void {
-    return this.ring.subscribe(name, listener);
-  }
-
-  startHttp(address: string): Promise<string> {
-    return this.http.start(address);
-  }
-
-  stopHttp(): Promise<void> {
-    return this.http.stop();
+  subscribeLogs(name: string | undefined, listener: (line: string) => void): () => void {
+    return this.opts.ring.subscribe(name, listener);
   }
 }

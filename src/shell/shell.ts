@@ -1,61 +1,98 @@
-// The imperative shell around the supervision core: it turns OS events (reaped children,
-// timers) into core events, and carries out the core's effects (spawn, signal, timers, logs)
-// through the sys layer. Policy lives in src/core/supervisor.ts, not here.
+// The imperative shell around the supervision core. It turns what the OS reports (reaped children,
+// timers, probe answers, notifications) into core events, and carries out the core's effects
+// through the Sys port. Everything passes through one loop with two FIFO queues, events and
+// effects: the core is never called while an effect is being carried out, the answer to an
+// effect (a spawn's pid, a stop that found nothing to wait for) is fed back as the next event,
+// and a long batch (a thousand spawns) yields to the event loop every SLICE_MS so the control
+// socket and the reaper keep up. Policy lives in src/core/, not here.
 
-import { resolve } from "node:path";
 import { serviceEnv } from "../config/environment.ts";
-import { SIGKILL } from "../core/signals.ts";
-import {
-  type Effect,
-  type PowerMode,
-  type Role,
-  Supervisor,
-  type TimerKind,
-} from "../core/supervisor.ts";
-import type { ExitStatus, ServiceConfig } from "../core/types.ts";
-import { formatLine, type LineSink, readLines, startSeparator } from "../log/lines.ts";
-import { log } from "../log/logger.ts";
-import type { LogRing } from "../log/ring.ts";
-import { forwardTo } from "../log/writer.ts";
-import { close, pipe } from "../sys/pipe.ts";
-import type { ProcInfo } from "../sys/proc.ts";
-import { kill, killGroup } from "../sys/process.ts";
-import { spawn } from "../sys/spawn.ts";
+import type {
+  CoreEvent,
+  Effect,
+  LogLevel,
+  NetProbe,
+  PowerMode,
+  ProbeLevel,
+  Role,
+  ServiceChange,
+  SpawnSpec,
+  TimerKind,
+} from "../core/effects.ts";
+import { errorText } from "../core/errors.ts";
+import { httpRequest, parseProbeUrl, replyStatus } from "../core/probe.ts";
+import { Supervisor } from "../core/supervisor.ts";
+import type { ServiceLogs } from "../log/outputs.ts";
+import type { ChunkSink, Exit, ProcInfo, Sys, TimerId } from "../sys/port.ts";
 import { ProcessTracker } from "./tracker.ts";
 
+/** The longest stretch of work the loop does before letting the event loop run. */
+export const SLICE_MS = 10;
+
 export interface ShellOptions {
-  configDir: string;
-  ring: LogRing;
+  sys: Sys;
+  logs: ServiceLogs;
   /** zinit's own environment and /etc/environment, overlaid by each service's `env`. */
   baseEnv: Record<string, string>;
   etcEnv: Record<string, string>;
-  onPower: (mode: PowerMode) => void;
-  now?: () => number;
+  /** PID 1 of a machine (not a container, not under another init). */
+  canPower: boolean;
+  /** zinit's own log line. */
+  say: (level: LogLevel, message: string) => void;
+  /** Every service is stopped after a shutdown. */
+  onPower: (mode: PowerMode, exitCode: number) => void;
+}
+
+/** A log probe's state: the pattern, and whether a line matched since the last check. */
+interface Watch {
+  re: RegExp;
+  seen: boolean;
+  /** A readiness log probe waiting for its first match. */
+  armed: boolean;
 }
 
 export class Shell {
-  readonly core = new Supervisor();
-  private readonly timers = new Map<string, Timer>();
-  private readonly stopWaiters = new Map<string, Array<() => void>>();
-  private readonly tracker = new ProcessTracker();
-  /** Services being stopped whose processes are not all gone yet. */
+  readonly core: Supervisor;
+  private readonly sys: Sys;
+  private readonly tracker: ProcessTracker;
+  private readonly effects: Effect[] = [];
+  private effectHead = 0;
+  private readonly events: CoreEvent[] = [];
+  private eventHead = 0;
+  private running = false;
+  private resumeScheduled = false;
+  private readonly timers = new Map<string, TimerId>();
+  /** Services signalled whose processes are not all gone yet. */
   private readonly draining = new Set<string>();
-  private readonly now: () => number;
+  private readonly stopWaiters = new Map<string, Array<() => void>>();
+  private readonly changeListeners = new Set<(change: ServiceChange) => void>();
+  /** tcp/http probes in flight, per service and level: answers of cancelled ones are dropped. */
+  private readonly probes = new Map<string, number>();
+  private probeSerial = 0;
+  private readonly watches = new Map<string, Watch>();
 
   constructor(private readonly opts: ShellOptions) {
-    this.now = opts.now ?? (() => performance.now());
+    this.sys = opts.sys;
+    this.core = new Supervisor({ canPower: opts.canPower });
+    this.tracker = new ProcessTracker(opts.sys);
   }
 
-  /** Runs a core command and carries out what it decided. Errors (ZinitError) propagate. */
+  /** Starts reaping. Before this, exits are not seen: call it before the first spawn. */
+  start(): void {
+    this.sys.reap((exits) => this.onExits(exits));
+  }
+
+  /** Runs a core command (which throws ZinitError before changing anything) and its effects. */
   command(decide: (now: number) => Effect[]): void {
-    this.run(decide(this.now()));
+    this.enqueue(decide(this.sys.now()));
+    this.kick();
   }
 
   /** Resolves when every process of the service is gone. */
   stop(name: string): Promise<void> {
-    const done = new Promise<void>((res) => {
+    const done = new Promise<void>((resolve) => {
       const list = this.stopWaiters.get(name) ?? [];
-      list.push(res);
+      list.push(resolve);
       this.stopWaiters.set(name, list);
     });
     try {
@@ -67,14 +104,11 @@ export class Shell {
     return done;
   }
 
-  /** Called by the reaper for every child it reaps. */
-  onExit(pid: number, status: ExitStatus): void {
-    // Only the service this process belonged to can have become drained by its exit: a member
-    // reaped by another member is noticed when that one, also known, is reaped by us.
-    const owner = this.tracker.ownerOf(pid) ?? this.core.owner(pid)?.name;
-    this.tracker.noteReaped(pid);
-    this.run(this.core.exited(pid, status, this.now()));
-    if (owner !== undefined && this.draining.has(owner)) this.checkDrained(owner);
+  forget(name: string): void {
+    this.command((now) => this.core.forget(name, now));
+    this.tracker.forget(name);
+    this.watches.delete(name);
+    for (const key of [...this.timers.keys()]) if (key.endsWith(`\0${name}`)) this.clearTimer(key);
   }
 
   /** Every live process of a service. */
@@ -82,104 +116,210 @@ export class Shell {
     return this.tracker.members(name);
   }
 
-  private run(effects: Effect[]): void {
-    for (const effect of effects) {
-      try {
-        this.perform(effect);
-      } catch (err) {
-        log.error(`internal error while performing ${effect.type}: ${errorText(err)}`);
+  /** Calls `listener` with every change of every service, in order; returns the unsubscribe. */
+  onChange(listener: (change: ServiceChange) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** An event from outside the loop (a notification, a test). */
+  post(event: CoreEvent): void {
+    this.events.push(event);
+    this.kick();
+  }
+
+  // ---- the loop ------------------------------------------------------------------------------
+
+  private enqueue(effects: Effect[]): void {
+    for (const e of effects) this.effects.push(e);
+  }
+
+  private kick(): void {
+    if (!this.running && !this.resumeScheduled) this.drain();
+  }
+
+  private drain(): void {
+    this.running = true;
+    const began = this.sys.now();
+    try {
+      for (;;) {
+        if (this.effectHead < this.effects.length) {
+          const effect = this.effects[this.effectHead++] as Effect;
+          this.perform(effect);
+        } else if (this.eventHead < this.events.length) {
+          const event = this.events[this.eventHead++] as CoreEvent;
+          this.feed(event);
+        } else {
+          break;
+        }
+        if (this.sys.now() - began >= SLICE_MS) {
+          this.resumeScheduled = true;
+          this.sys.defer(() => {
+            this.resumeScheduled = false;
+            this.kick();
+          });
+          return;
+        }
       }
+      this.effects.length = 0;
+      this.effectHead = 0;
+      this.events.length = 0;
+      this.eventHead = 0;
+    } finally {
+      this.compact();
+      this.running = false;
+    }
+  }
+
+  /** Keeps the queues from holding on to what has been done. */
+  private compact(): void {
+    if (this.effectHead > 1024 && this.effectHead * 2 > this.effects.length) {
+      this.effects.splice(0, this.effectHead);
+      this.effectHead = 0;
+    }
+    if (this.eventHead > 1024 && this.eventHead * 2 > this.events.length) {
+      this.events.splice(0, this.eventHead);
+      this.eventHead = 0;
+    }
+  }
+
+  private feed(event: CoreEvent): void {
+    try {
+      this.enqueue(this.core.handle(event, this.sys.now()));
+    } catch (err) {
+      this.opts.say("error", `internal error while handling ${event.type}: ${errorText(err)}`);
     }
   }
 
   private perform(effect: Effect): void {
+    try {
+      this.carryOut(effect);
+    } catch (err) {
+      this.opts.say("error", `internal error while performing ${effect.type}: ${errorText(err)}`);
+    }
+  }
+
+  private carryOut(effect: Effect): void {
     switch (effect.type) {
       case "spawn":
-        this.spawn(effect.name, effect.role);
+        this.spawn(effect.name, effect.role, effect.spec);
         return;
-      case "signalAll":
-        this.signalAll(effect.name, effect.signal);
+      case "signal":
+        this.signalAll(effect.name, effect.pid, effect.signal);
         return;
-      case "killTest":
-        killGroup(effect.pid, SIGKILL);
+      case "killGroup":
+        // ESRCH: the group is already gone, which is what was wanted.
+        this.sys.killGroup(effect.pid, effect.signal);
+        return;
+      case "probe":
+        this.probe(effect.name, effect.level, effect.check, effect.timeoutMs);
+        return;
+      case "cancelProbe":
+        this.probes.delete(`${effect.level}\0${effect.name}`);
+        if (effect.level === "ready") {
+          const w = this.watches.get(effect.name);
+          if (w) w.armed = false;
+        }
         return;
       case "timer":
         this.setTimer(effect.name, effect.kind, effect.ms);
         return;
       case "cancelTimer":
-        this.clearTimer(effect.name, effect.kind);
+        this.clearTimer(`${effect.kind}\0${effect.name}`);
         return;
       case "log":
-        log[effect.level](effect.message);
+        this.opts.say(effect.level, effect.message);
+        return;
+      case "changed":
+        for (const listener of this.changeListeners) {
+          try {
+            listener(effect.change);
+          } catch {
+            // A waiter or subscriber that throws loses this change only.
+          }
+        }
         return;
       case "stopped": {
         const waiters = this.stopWaiters.get(effect.name) ?? [];
         this.stopWaiters.delete(effect.name);
-        for (const resolveStop of waiters) resolveStop();
+        for (const resolve of waiters) resolve();
         return;
       }
       case "power":
-        this.opts.onPower(effect.mode);
+        this.opts.onPower(effect.mode, effect.exitCode);
         return;
     }
   }
 
-  private spawn(name: string, role: Role): void {
-    const config = this.core.config(name);
-    const label = role === "test" ? `${name}/test` : name;
-    const argv = role === "test" ? config.testArgv : config.argv;
-    // `none` goes straight to /dev/null; `ring` and `stdout` are read by us, so a service never
-    // blocks on a full pipe and a slow zinit stdout drops lines instead of stalling services.
-    const fds = config.log === "none" ? null : { out: pipe(), err: pipe() };
-    const result = spawn({
-      argv,
-      env: serviceEnv(this.opts.baseEnv, this.opts.etcEnv, config.env),
-      cwd: this.workDir(config),
-      stdout: fds ? fds.out.write : "null",
-      stderr: fds ? fds.err.write : "null",
-    });
-    if (fds) {
-      close(fds.out.write);
-      close(fds.err.write);
-    }
-    if (!result.ok) {
-      if (fds) {
-        close(fds.out.read);
-        close(fds.err.read);
+  // ---- effects -------------------------------------------------------------------------------
+
+  private spawn(name: string, role: Role, spec: SpawnSpec): void {
+    const env = serviceEnv(this.opts.baseEnv, this.opts.etcEnv, spec.env);
+    let extraFd: { fd: number; sink: ChunkSink } | undefined;
+    if (role === "main") {
+      this.watches.delete(name);
+      if (spec.watch)
+        this.watches.set(name, { re: new RegExp(spec.watch.pattern), seen: false, armed: false });
+      if (spec.notify?.kind === "fd") {
+        env.READY_FD = String(spec.notify.fd);
+        extraFd = { fd: spec.notify.fd, sink: this.readyFdSink(name) };
       }
-      this.run(this.core.spawnFailed(name, role, result.error, this.now()));
+      if (spec.watchdogMs !== null) env.WATCHDOG_USEC = String(spec.watchdogMs * 1000);
+    }
+    const watch = role === "main" ? this.watches.get(name) : undefined;
+    const output = this.opts.logs.open({
+      label: spec.label,
+      mode: spec.log,
+      onLine: watch ? (_stream, text) => this.sawLine(name, watch, text) : undefined,
+    });
+    const result = this.sys.spawn({
+      argv: spec.argv,
+      env,
+      cwd: spec.cwd,
+      stdout: output.stdout,
+      stderr: output.stderr,
+      extraFd,
+    });
+    if (!result.ok) {
+      // Both ends of every pipe are already closed: the sinks never see a byte.
+      this.feed({ type: "spawnFailed", name, role, error: result.error });
       return;
     }
-    if (fds) {
-      const [onOut, onErr] = this.sinks(label, config);
-      readLines(fds.out.read, onOut, noop);
-      readLines(fds.err.read, onErr, noop);
-    }
     if (role === "main") this.tracker.addSession(name, result.pid);
-    this.run(this.core.spawned(name, role, result.pid, this.now()));
+    this.feed({ type: "spawned", name, role, pid: result.pid });
   }
 
-  private sinks(label: string, config: ServiceConfig): [LineSink, LineSink] {
-    if (config.log === "stdout") return [forwardTo(1), forwardTo(2)];
-    const ring = this.opts.ring;
-    ring.push(startSeparator(label));
-    return [
-      (line) => ring.push(formatLine(label, "stdout", line)),
-      (line) => ring.push(formatLine(label, "stderr", line)),
-    ];
+  /** A newline on the notify fd means READY=1 (s6 / dinit style). */
+  private readyFdSink(name: string): ChunkSink {
+    let said = false;
+    return {
+      push: (bytes) => {
+        if (said || !bytes.includes(0x0a)) return;
+        said = true;
+        this.post({ type: "notify", name, pid: 0, fields: { READY: "1" } });
+      },
+      end: () => {},
+    };
   }
 
-  private workDir(config: ServiceConfig): string {
-    return config.dir === "" ? "/" : resolve(this.opts.configDir, config.dir);
+  private sawLine(name: string, watch: Watch, text: string): void {
+    if (this.watches.get(name) !== watch || !watch.re.test(text)) return;
+    watch.seen = true;
+    if (watch.armed) {
+      watch.armed = false;
+      this.post({ type: "probeDone", name, level: "ready", ok: true, detail: "matched" });
+    }
   }
 
-  private signalAll(name: string, signal: number): void {
+  private signalAll(name: string, pid: number, signal: number): void {
     // Find the members before signalling: a dying parent would orphan its setsid'd children.
-    const found = this.members(name);
-    const main = this.core.pid(name);
-    if (main !== 0) killGroup(main, signal);
-    // One signal per process: the group already got it, so only those outside it are sent one.
-    for (const p of found) if (main === 0 || p.pgid !== main) kill(p.pid, signal);
+    const found = this.tracker.members(name);
+    const groups = new Set<number>();
+    if (pid !== 0) groups.add(pid);
+    for (const p of found) if (p.pgid === p.sid && p.sid === p.pid) groups.add(p.pgid);
+    for (const pgid of groups) this.sys.killGroup(pgid, signal);
+    // One signal per process: those in a signalled group already got it.
+    for (const p of found) if (!groups.has(p.pgid)) this.sys.kill(p.pid, signal);
     this.draining.add(name);
     this.checkDrained(name);
   }
@@ -191,34 +331,110 @@ export class Shell {
     }
     if (this.tracker.anyAlive(name)) return;
     this.draining.delete(name);
-    this.tracker.forget(name);
-    this.run(this.core.drained(name, this.now()));
+    this.feed({ type: "drained", name });
+  }
+
+  /** One wake-up of the reaper: every exit becomes an event, then stopping services are rechecked. */
+  private onExits(exits: Exit[]): void {
+    const recheck = new Set<string>();
+    for (const exit of exits) {
+      const owner = this.tracker.ownerOfExit(exit.pid, exit.info);
+      this.events.push({ type: "exited", pid: exit.pid, status: exit.status });
+      if (owner !== undefined && this.draining.has(owner)) recheck.add(owner);
+    }
+    for (const name of recheck) {
+      if (this.tracker.anyAlive(name)) continue;
+      this.draining.delete(name);
+      this.events.push({ type: "drained", name });
+    }
+    this.kick();
+  }
+
+  private probe(name: string, level: ProbeLevel, check: NetProbe, timeoutMs: number): void {
+    const key = `${level}\0${name}`;
+    if (check.kind === "log") {
+      const watch = this.watches.get(name);
+      if (!watch) {
+        this.feed({ type: "probeDone", name, level, ok: false, detail: "no output to watch" });
+        return;
+      }
+      if (level === "live" || watch.seen) {
+        const ok = watch.seen;
+        if (level === "live") watch.seen = false;
+        this.feed({
+          type: "probeDone",
+          name,
+          level,
+          ok,
+          detail: ok ? "matched" : "no matching line",
+        });
+        return;
+      }
+      watch.armed = true;
+      return;
+    }
+    const serial = ++this.probeSerial;
+    this.probes.set(key, serial);
+    const answer = (ok: boolean, detail: string) => {
+      if (this.probes.get(key) !== serial) return;
+      this.probes.delete(key);
+      this.post({ type: "probeDone", name, level, ok, detail });
+    };
+    if (check.kind === "tcp") {
+      this.sys
+        .tcpExchange({
+          host: check.host,
+          port: check.port,
+          request: null,
+          timeoutMs,
+          enough: () => true,
+        })
+        .then((r) =>
+          answer(r.ok, r.ok ? "connected" : `connect ${check.host}:${check.port}: ${r.error}`),
+        );
+      return;
+    }
+    const target = parseProbeUrl(check.url);
+    if (typeof target === "string") {
+      answer(false, target);
+      return;
+    }
+    const decoder = new TextDecoder();
+    this.sys
+      .tcpExchange({
+        host: target.host,
+        port: target.port,
+        request: new TextEncoder().encode(httpRequest(target)),
+        timeoutMs,
+        enough: (reply) => replyStatus(decoder.decode(reply)) !== null,
+      })
+      .then((r) => {
+        if (!r.ok) return answer(false, `GET ${check.url}: ${r.error}`);
+        const status = replyStatus(decoder.decode(r.reply));
+        if (status === null || Number.isNaN(status))
+          return answer(false, `GET ${check.url}: not an HTTP reply`);
+        const ok = status >= check.status.min && status <= check.status.max;
+        answer(ok, `GET ${check.url}: status ${status}`);
+      });
   }
 
   private setTimer(name: string, kind: TimerKind, ms: number): void {
     const key = `${kind}\0${name}`;
-    clearTimeout(this.timers.get(key));
+    this.clearTimer(key);
     this.timers.set(
       key,
-      setTimeout(() => {
+      this.sys.setTimer(ms, () => {
         this.timers.delete(key);
-        this.run(this.core.timer(name, kind, this.now()));
-      }, ms),
+        this.post({ type: "timer", name, kind });
+      }),
     );
   }
 
-  private clearTimer(name: string, kind: TimerKind): void {
-    const key = `${kind}\0${name}`;
+  private clearTimer(key: string): void {
     const timer = this.timers.get(key);
     if (timer !== undefined) {
-      clearTimeout(timer);
+      this.sys.clearTimer(timer);
       this.timers.delete(key);
     }
   }
-}
-
-function noop(): void {}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,19 +1,24 @@
-// Which processes belong to a service. Without cgroups, membership is: every process in a session
-// the service's main process led, every process already seen as a member (identified by pid and
-// start time, so a reused pid is not mistaken for it), and all their descendants. Remembering
-// members matters: once a parent dies, a child that left the session with setsid is reparented
-// to us and could no longer be traced back to the service.
+// Which processes belong to a service. Without cgroups, membership is: every process in the
+// process group of a session the service's main process led (pgid = sid = that pid), every
+// process already seen as a member (identified by pid and start time, so a reused pid is not
+// mistaken for it), and all their descendants. Remembering members matters: once a parent dies,
+// a child that left the session with setsid is reparented to us and could no longer be traced
+// back to the service.
 //
-// Reading /proc costs one file per process, so one reading serves a whole turn of the event loop
-// (a shutdown wave signals every service in one turn), and "is it still running" is first
-// answered from the members already known.
+// Costs stay proportional to the service's own processes: descendants are found through
+// /proc/<pid>/task/<tid>/children, and "is anything left" asks the kernel about each session's
+// process group (kill(-pgid, 0)) and reads the /proc entry of each known member, always fresh.
+// Only orphans that left the session's group but not the session (rare) need a scan of every
+// process; that scan is shared by every service for SCAN_MAX_AGE_MS, so a shutdown of thousands
+// of services does not scan once per service.
 
-import { type ProcInfo, ProcTable, readProc } from "../sys/proc.ts";
+import type { ProcInfo, Sys } from "../sys/port.ts";
 
-/** Sessions kept per service before pruning the ones with no process left. */
-const SESSION_PRUNE_AT = 16;
+/** How long one full scan of /proc may serve for finding orphans in a service's sessions. */
+export const SCAN_MAX_AGE_MS = 1_000;
 
 interface Tracked {
+  /** Sessions led by the service's main processes, current and earlier runs with leftovers. */
   sessions: Set<number>;
   /** pid → start time of processes seen as members. */
   known: Map<number, number>;
@@ -22,85 +27,122 @@ interface Tracked {
 export class ProcessTracker {
   private readonly services = new Map<string, Tracked>();
   /** Known member pid → its service, so a reaped pid tells which service to look at again. */
-  private readonly owners = new Map<number, string>();
-  private table: ProcTable | null = null;
-  /** Pids reaped since `table` was read: the table may still show them alive. */
-  private readonly reapedSinceRead = new Set<number>();
+  private readonly ownerByPid = new Map<number, string>();
+  private readonly ownerBySession = new Map<number, string>();
+  private scan: { at: number; bySid: Map<number, ProcInfo[]> } | null = null;
+
+  constructor(private readonly sys: Sys) {}
 
   /** A new main process: it leads a new session (spawned with setsid). */
-  addSession(name: string, sid: number): void {
+  addSession(name: string, pid: number): void {
     const t = this.entry(name);
-    t.sessions.add(sid);
-    // A crash-looping service adds a session per run; keep only those with processes left.
-    if (t.sessions.size > SESSION_PRUNE_AT) {
-      const alive = new Set(this.members(name).map((p) => p.sid));
-      for (const s of t.sessions) if (s !== sid && !alive.has(s)) t.sessions.delete(s);
-    }
+    t.sessions.add(pid);
+    this.ownerBySession.set(pid, name);
+    const info = this.sys.proc(pid);
+    if (info) this.remember(name, t, info);
   }
 
-  noteReaped(pid: number): void {
-    if (this.table) this.reapedSinceRead.add(pid);
+  /** The service a reaped process belonged to: by its pid, else by the session it was in. */
+  ownerOfExit(pid: number, info: ProcInfo | null): string | undefined {
+    const name = this.ownerByPid.get(pid) ?? (info ? this.ownerBySession.get(info.sid) : undefined);
+    const t = name === undefined ? undefined : this.services.get(name);
+    if (t?.known.delete(pid)) this.ownerByPid.delete(pid);
+    return name;
   }
 
   /** Live processes of the service (zombies excluded); each one found is remembered. */
   members(name: string): ProcInfo[] {
     const t = this.services.get(name);
     if (!t) return [];
-    const table = this.current();
-    const roots: ProcInfo[] = [];
-    for (const sid of t.sessions) roots.push(...(table.bySid.get(sid) ?? []));
+    const found = new Map<number, ProcInfo>();
+    const stack: ProcInfo[] = [];
+    const visit = (p: ProcInfo | null) => {
+      if (p && !found.has(p.pid) && p.pid !== this.sys.self()) {
+        found.set(p.pid, p);
+        stack.push(p);
+      }
+    };
     for (const [pid, start] of t.known) {
-      const p = table.byPid.get(pid);
-      if (p && p.starttime === start) roots.push(p);
+      const p = this.sys.proc(pid);
+      if (p && p.starttime === start) visit(p);
     }
-    const live = table
-      .closure(roots)
-      .filter((p) => p.state !== "Z" && !this.reapedSinceRead.has(p.pid));
-    this.setKnown(name, t, live);
+    for (const sid of t.sessions) {
+      for (const p of this.scanned(sid)) visit(this.sys.proc(p.pid));
+    }
+    let walkable = true;
+    for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
+      const kids = walkable ? this.sys.children(p.pid) : null;
+      if (kids === null) {
+        walkable = false;
+        continue;
+      }
+      for (const kid of kids) visit(this.sys.proc(kid));
+    }
+    if (!walkable) {
+      // No children files: fall back to a full scan for descendants.
+      const byParent = new Map<number, ProcInfo[]>();
+      for (const p of this.sys.allProcs()) push(byParent, p.ppid, p);
+      const again = [...found.values()];
+      for (let p = again.pop(); p !== undefined; p = again.pop()) {
+        for (const kid of byParent.get(p.pid) ?? []) {
+          if (!found.has(kid.pid) && kid.pid !== this.sys.self()) {
+            found.set(kid.pid, kid);
+            again.push(kid);
+          }
+        }
+      }
+    }
+    const live = [...found.values()].filter((p) => p.state !== "Z");
+    for (const p of live) this.remember(name, t, p);
     return live;
   }
 
-  /** Whether any process of the service is left. Known members are checked one by one first. */
+  /**
+   * Whether any process of the service is left, asked fresh: a process group of one of its
+   * sessions that is not empty (zombies count: they are reaped next), or a known member that is
+   * still there. Sessions whose group has emptied are dropped.
+   */
   anyAlive(name: string): boolean {
     const t = this.services.get(name);
     if (!t) return false;
-    for (const [pid, start] of t.known) {
-      if (this.reapedSinceRead.has(pid)) continue;
-      const p = readProc(pid);
-      if (p && p.starttime === start && p.state !== "Z") return true;
+    for (const sid of t.sessions) {
+      if (this.sys.groupExists(sid)) return true;
+      t.sessions.delete(sid);
+      if (this.ownerBySession.get(sid) === name) this.ownerBySession.delete(sid);
     }
-    return this.members(name).length > 0;
-  }
-
-  /** The service a known member pid belongs to. */
-  ownerOf(pid: number): string | undefined {
-    return this.owners.get(pid);
+    for (const [pid, start] of t.known) {
+      const p = this.sys.proc(pid);
+      if (p && p.starttime === start) return true;
+      t.known.delete(pid);
+      if (this.ownerByPid.get(pid) === name) this.ownerByPid.delete(pid);
+    }
+    return false;
   }
 
   forget(name: string): void {
     const t = this.services.get(name);
-    if (t) this.setKnown(name, t, []);
+    if (!t) return;
+    for (const pid of t.known.keys())
+      if (this.ownerByPid.get(pid) === name) this.ownerByPid.delete(pid);
+    for (const sid of t.sessions)
+      if (this.ownerBySession.get(sid) === name) this.ownerBySession.delete(sid);
     this.services.delete(name);
   }
 
-  private setKnown(name: string, t: Tracked, live: ProcInfo[]): void {
-    for (const pid of t.known.keys()) if (this.owners.get(pid) === name) this.owners.delete(pid);
-    t.known.clear();
-    for (const p of live) {
-      t.known.set(p.pid, p.starttime);
-      this.owners.set(p.pid, name);
-    }
+  private remember(name: string, t: Tracked, p: ProcInfo): void {
+    t.known.set(p.pid, p.starttime);
+    this.ownerByPid.set(p.pid, name);
   }
 
-  private current(): ProcTable {
-    if (!this.table) {
-      this.table = ProcTable.read();
-      queueMicrotask(() => {
-        this.table = null;
-        this.reapedSinceRead.clear();
-      });
+  /** Processes of session `sid` in the shared scan (refreshed when older than SCAN_MAX_AGE_MS). */
+  private scanned(sid: number): ProcInfo[] {
+    const now = this.sys.now();
+    if (!this.scan || now - this.scan.at > SCAN_MAX_AGE_MS) {
+      const bySid = new Map<number, ProcInfo[]>();
+      for (const p of this.sys.allProcs()) push(bySid, p.sid, p);
+      this.scan = { at: now, bySid };
     }
-    return this.table;
+    return this.scan.bySid.get(sid) ?? [];
   }
 
   private entry(name: string): Tracked {
@@ -111,4 +153,10 @@ export class ProcessTracker {
     }
     return t;
   }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

@@ -13,6 +13,8 @@ const SYMBOLS = {
   getpgrp: { args: [], returns: FFIType.i32 },
   kill: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  // idtype_t is an enum (int); id_t an unsigned int.
+  waitid: { args: [FFIType.i32, FFIType.u32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   // prctl and fcntl are variadic; fixed integer arguments pass the same way on x86_64 and aarch64.
   prctl: {
     args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64],
@@ -82,11 +84,15 @@ function openOptional<K extends keyof typeof OPTIONAL_SYMBOLS>(key: K) {
 /** Null when this libc has no `posix_spawn_file_actions_addchdir_np`. */
 export const addchdirNp = openOptional("posix_spawn_file_actions_addchdir_np");
 
+export const EPERM = 1;
 export const ENOENT = 2;
+export const ESRCH = 3;
 export const EINTR = 4;
+export const EAGAIN = 11;
 export const EACCES = 13;
 export const ENOTDIR = 20;
 export const EINVAL = 22;
+export const EMFILE = 24;
 export const ENOSYS = 38;
 
 export const O_RDWR = 0o2;

@@ -3,16 +3,9 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 import { libc, SC_CLK_TCK, SC_PAGESIZE } from "./libc.ts";
+import type { ProcInfo } from "./port.ts";
 
-export interface ProcInfo {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  state: string;
-  starttime: number;
-  comm: string;
-}
+export type { ProcInfo };
 
 /** Fields of /proc/<pid>/stat beyond ProcInfo that CPU sampling needs (clock ticks). */
 export interface ProcStat extends ProcInfo {
@@ -93,45 +86,35 @@ export function listProcs(): ProcInfo[] {
 }
 
 /**
- * One reading of the process table, indexed for the questions a supervisor asks: which processes
- * are in a session, and what descends from a process (by ppid, which also catches children that
- * left the session with setsid).
+ * The children of `pid`, from /proc/<pid>/task/<tid>/children: a walk that costs one file per thread
+ * of that process, not a scan of every process. Null when the kernel has no such file
+ * (CONFIG_PROC_CHILDREN off, or /proc not mounted); [] when the process is gone.
  */
-export class ProcTable {
-  readonly byPid = new Map<number, ProcInfo>();
-  readonly bySid = new Map<number, ProcInfo[]>();
-  private readonly children = new Map<number, ProcInfo[]>();
-
-  constructor(procs: ProcInfo[]) {
-    for (const p of procs) {
-      this.byPid.set(p.pid, p);
-      push(this.bySid, p.sid, p);
-      push(this.children, p.ppid, p);
+export function childrenOf(pid: number): number[] | null {
+  if (!Number.isInteger(pid) || pid <= 0) return [];
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" && !procMounted() ? null : [];
+  }
+  const out: number[] = [];
+  for (const tid of tids) {
+    const text = readText(`/proc/${pid}/task/${tid}/children`);
+    if (text === null) {
+      if (tid === String(pid) && readText(`/proc/${pid}/stat`) !== null) return null;
+      continue;
+    }
+    for (const word of text.split(" ")) {
+      const child = Number(word);
+      if (word !== "" && Number.isInteger(child) && child > 0) out.push(child);
     }
   }
-
-  static read(): ProcTable {
-    return new ProcTable(listProcs());
-  }
-
-  /** The roots and all their descendants; we ourselves are never included. */
-  closure(roots: Iterable<ProcInfo>): ProcInfo[] {
-    const self = libc.getpid();
-    const stack = [...roots];
-    const found = new Map<number, ProcInfo>();
-    for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
-      if (found.has(p.pid) || p.pid === self) continue;
-      found.set(p.pid, p);
-      for (const child of this.children.get(p.pid) ?? []) stack.push(child);
-    }
-    return [...found.values()];
-  }
+  return out;
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+function procMounted(): boolean {
+  return readText("/proc/self/stat") !== null;
 }
 
 export function zombies(): ProcInfo[] {

@@ -1,6 +1,6 @@
 // Signals, identity and power control of processes.
 
-import { EINVAL, errno, libc } from "./libc.ts";
+import { EINVAL, errno, libc, RLIMIT_NOFILE } from "./libc.ts";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 
@@ -37,9 +37,17 @@ export function getpid(): number {
   return libc.getpid();
 }
 
-/** Makes orphans of our descendants come to us when we are not PID 1 (e.g. under tini). */
-export function setChildSubreaper(): boolean {
-  return libc.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) === 0;
+/** Makes orphans of our descendants come to us when we are not PID 1 (e.g. under tini). 0 or errno. */
+export function setChildSubreaper(): number {
+  return libc.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) === 0 ? 0 : errno();
+}
+
+/** Our soft and hard RLIMIT_NOFILE, or null if getrlimit fails. */
+export function fdLimits(): { soft: number; hard: number } | null {
+  const lim = new BigUint64Array(2);
+  if (libc.getrlimit(RLIMIT_NOFILE, lim) !== 0) return null;
+  const clamp = (v: bigint | undefined) => Number(v !== undefined && v < 2n ** 31n ? v : 2n ** 31n);
+  return { soft: clamp(lim[0]), hard: clamp(lim[1]) };
 }
 
 export function sync(): void {

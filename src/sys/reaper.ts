@@ -1,16 +1,29 @@
-// The one owner of waitpid. Every child of ours (and every orphan reparented to us as PID 1 or as a
-// subreaper) is reaped here. SIGCHLD is a wake-up only: signals coalesce, so each one drains every
-// exited child. No timer: a zombie always raises a SIGCHLD after it exists, and the handler reaps
-// with WNOHANG until nothing is left, so no exit can be missed and an idle daemon stays idle.
+// The one owner of waiting for children. Every child of ours (and every orphan reparented to us as
+// PID 1 or as a subreaper) is reaped here. SIGCHLD is a wake-up only: signals coalesce, so each one
+// drains every exited child. No timer: a zombie always raises a SIGCHLD after it exists, and the
+// handler reaps until nothing is left, so no exit can be missed and an idle daemon stays idle.
+//
+// Each zombie is first looked at without being reaped (waitid with WNOWAIT) so its /proc entry,
+// still there, tells which session and process group it was in: that is how the exit of an orphan
+// is traced back to its service.
 
 import type { ExitStatus } from "../core/types.ts";
 import { EINTR, errno, libc } from "./libc.ts";
+import type { Exit, ExitHandler } from "./port.ts";
+import { readProc } from "./proc.ts";
 
 const WNOHANG = 1;
+const WEXITED = 4;
+const WNOWAIT = 0x01000000;
+const P_ALL = 0;
+/** siginfo_t is 128 bytes; si_pid is the int at offset 16 on x86_64 and aarch64. */
+const SIGINFO_SIZE = 128;
+const SI_PID = 4; // in Int32 units
 
-let handler: ((pid: number, status: ExitStatus) => void) | null = null;
+let handler: ExitHandler | null = null;
 let started = false;
 const statusBuf = new Int32Array(1);
+const info = new Int32Array(SIGINFO_SIZE / 4);
 
 /** Decodes a raw wait status (WIFEXITED/WEXITSTATUS, WIFSIGNALED/WTERMSIG/WCOREDUMP). */
 export function decodeStatus(raw: number): ExitStatus {
@@ -19,21 +32,33 @@ export function decodeStatus(raw: number): ExitStatus {
   return { kind: "signaled", signal: low, core: (raw & 0x80) !== 0 };
 }
 
-/** Runs the waitpid(-1, WNOHANG) loop once, handing every reaped child to the exit handler. */
-export function reapNow(): void {
+/** The next exited child, not yet reaped; 0 when there is none (or no child at all). */
+function peek(): number {
   for (;;) {
-    const pid = libc.waitpid(-1, statusBuf, WNOHANG);
-    if (pid < 0 && errno() === EINTR) continue;
-    if (pid <= 0) return;
-    const status = decodeStatus(statusBuf[0] ?? 0);
-    if (!handler) continue;
-    try {
-      handler(pid, status);
-    } catch (err) {
-      // A throwing handler must not stop the loop: the remaining zombies would wait for the next
-      // SIGCHLD, which may never come.
-      console.error(`zinit: exit handler failed for pid ${pid}:`, err);
-    }
+    info.fill(0);
+    if (libc.waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT) === 0) return info[SI_PID] ?? 0;
+    // ECHILD: no children at all; anything else but EINTR cannot happen with these arguments.
+    if (errno() !== EINTR) return 0;
+  }
+}
+
+/** Reaps every exited child, then hands them all to the exit handler. */
+export function reapNow(): void {
+  const exits: Exit[] = [];
+  for (let pid = peek(); pid > 0; pid = peek()) {
+    const info = readProc(pid);
+    let reaped = libc.waitpid(pid, statusBuf, WNOHANG);
+    while (reaped < 0 && errno() === EINTR) reaped = libc.waitpid(pid, statusBuf, WNOHANG);
+    // Not ours to reap after all (cannot happen: we are the only waiter): stop rather than spin.
+    if (reaped !== pid) break;
+    exits.push({ pid, status: decodeStatus(statusBuf[0] ?? 0), info });
+  }
+  if (exits.length === 0 || !handler) return;
+  try {
+    handler(exits);
+  } catch (err) {
+    // The zombies are reaped either way; the handler reports its own failures.
+    console.error("zinit: exit handler failed:", err);
   }
 }
 
@@ -41,7 +66,7 @@ export function reapNow(): void {
  * Installs the SIGCHLD reaper. Children that exited before this call are reaped at once. Calling it
  * again only replaces the handler.
  */
-export function startReaper(onExit: (pid: number, status: ExitStatus) => void): void {
+export function startReaper(onExit: ExitHandler): void {
   handler = onExit;
   if (!started) {
     started = true;

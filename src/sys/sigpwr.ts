@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errno, F_GETFL, F_SETFL, libc, O_NONBLOCK, osError } from "./libc.ts";
 import { close, pipe } from "./pipe.ts";
+import { pump } from "./stream.ts";
 
 const SOURCE = `
 struct zsa { void *handler; unsigned long mask[16]; int flags; void *restorer; };
@@ -88,40 +89,49 @@ type HandlerLibrary = Library<typeof INSTALL_SYMBOLS>;
 /** The compiled handler; referenced for the life of the process so its code stays mapped. */
 let installed: HandlerLibrary | null = null;
 
-/** Calls `onSignal` for every SIGPWR sent to us from outside. False (with a reason) when the
+/** Calls `onSignal` for every SIGPWR sent to us from outside. Fails (with the reason) when the
  *  hook cannot be installed here (no writable dir, tcc failure): the daemon then logs a warning. */
-export function onSigpwr(onSignal: () => void): { ok: true } | { ok: false; reason: string } {
-  if (installed) return { ok: false, reason: "a SIGPWR hook is already installed" };
-  let fds: { read: number; write: number } | null = null;
-  try {
-    const pointers = lookup();
-    if (typeof pointers === "string") return { ok: false, reason: pointers };
-    fds = pipe();
-    // A flood of signals with nobody reading must drop bytes, never block the handler.
-    const flags = libc.fcntl(fds.write, F_GETFL, 0);
-    if (flags < 0 || libc.fcntl(fds.write, F_SETFL, flags | O_NONBLOCK) !== 0) {
-      throw new Error(`fcntl(O_NONBLOCK): ${osError(errno())}`);
-    }
-    const lib = compile();
-    if (typeof lib === "string") throw new Error(lib);
-    const rc = lib.symbols.zinit_sigpwr_install(
-      pointers.sigaction,
-      pointers.write,
-      pointers.errnoLocation,
-      fds.write,
-      libc.getpid(),
-    );
-    if (rc !== 0) throw new Error(`sigaction(SIGPWR): ${osError(errno())}`);
-    installed = lib;
-    void drain(fds.read, onSignal);
-    return { ok: true };
-  } catch (err) {
-    if (fds) {
-      close(fds.read);
-      close(fds.write);
-    }
-    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+export function onSigpwr(onSignal: () => void): { ok: true } | { ok: false; error: string } {
+  if (installed) return { ok: false, error: "a SIGPWR hook is already installed" };
+  const pointers = lookup();
+  if (typeof pointers === "string") return { ok: false, error: pointers };
+  const fds = pipe();
+  if (!fds.ok) return fds;
+  const fail = (error: string) => {
+    close(fds.read);
+    close(fds.write);
+    return { ok: false as const, error };
+  };
+  // A flood of signals with nobody reading must drop bytes, never block the handler.
+  const flags = libc.fcntl(fds.write, F_GETFL, 0);
+  if (flags < 0 || libc.fcntl(fds.write, F_SETFL, flags | O_NONBLOCK) !== 0) {
+    return fail(`fcntl(O_NONBLOCK): ${osError(errno())}`);
   }
+  const lib = compile();
+  if (typeof lib === "string") return fail(lib);
+  const rc = lib.symbols.zinit_sigpwr_install(
+    pointers.sigaction,
+    pointers.write,
+    pointers.errnoLocation,
+    fds.write,
+    libc.getpid(),
+  );
+  if (rc !== 0) return fail(`sigaction(SIGPWR): ${osError(errno())}`);
+  installed = lib;
+  pump(fds.read, {
+    push: (bytes) => {
+      for (let i = 0; i < bytes.length; i++) {
+        try {
+          onSignal();
+        } catch {
+          // The caller logs its own failures; one bad callback must not stop later signals.
+        }
+      }
+    },
+    // The write end lives as long as the process, so the stream cannot legitimately end.
+    end: () => {},
+  });
+  return { ok: true };
 }
 
 interface LibcPointers {
@@ -194,23 +204,4 @@ function compile(): HandlerLibrary | string {
     }
   }
   return `no writable directory for the SIGPWR handler's source (${failures.join("; ")})`;
-}
-
-async function drain(fd: number, onSignal: () => void): Promise<void> {
-  try {
-    const reader = Bun.file(fd).stream().getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      for (let i = 0; i < value.length; i++) {
-        try {
-          onSignal();
-        } catch {
-          // The caller logs its own failures; one bad callback must not stop later signals.
-        }
-      }
-    }
-  } catch {
-    // The write end lives as long as the process, so the stream cannot legitimately end.
-  }
 }

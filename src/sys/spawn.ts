@@ -32,6 +32,8 @@ export interface SpawnOptions {
   cwd: string;
   stdout: StdioTarget;
   stderr: StdioTarget;
+  /** More fds for the child: each [child fd, parent fd] is dup2'd after stdio (child fd ≥ 3). */
+  extraFds?: Array<[number, number]>;
 }
 
 export type SpawnResult = { ok: true; pid: number } | { ok: false; errno: number; error: string };
@@ -81,7 +83,21 @@ function childNofile(): { current: bigint; hard: bigint; child: bigint } | null 
   return raised && child < current ? { current, hard, child } : null;
 }
 
-const nofile = childNofile();
+let nofile = childNofile();
+
+/**
+ * Raises our soft RLIMIT_NOFILE to the hard limit when Bun has not, so a daemon with thousands of
+ * services does not run out of fds; children keep the limit we started with. 0 or the errno.
+ */
+export function raiseFdLimit(): number {
+  const lim = new BigUint64Array(2);
+  if (libc.getrlimit(RLIMIT_NOFILE, lim) !== 0) return errno();
+  const [soft = 0n, hard = 0n] = lim;
+  if (soft >= hard) return 0;
+  if (libc.setrlimit(RLIMIT_NOFILE, new BigUint64Array([hard, hard])) !== 0) return errno();
+  nofile = { current: hard, hard, child: nofile?.child ?? soft };
+  return 0;
+}
 
 function setSoftNofile(soft: bigint, hard: bigint): void {
   libc.setrlimit(RLIMIT_NOFILE, new BigUint64Array([soft, hard]));
@@ -229,7 +245,8 @@ function spawnChecked(opts: SpawnOptions): SpawnResult {
         libc.posix_spawnattr_setsigdefault(attr, ALL_SIGNALS) ||
         libc.posix_spawn_file_actions_adddup2(actions, nullFd, 0) ||
         addStdio(actions, opts.stdout, 1, nullFd) ||
-        addStdio(actions, opts.stderr, 2, nullFd);
+        addStdio(actions, opts.stderr, 2, nullFd) ||
+        addExtra(actions, opts.extraFds ?? []);
       if (rc !== 0) return fail(rc, "posix_spawn setup");
       if (addchdirNp) {
         rc = addchdirNp(actions, cDir);
@@ -249,6 +266,17 @@ function spawnChecked(opts: SpawnOptions): SpawnResult {
 function addStdio(actions: Uint8Array, target: StdioTarget, fd: number, nullFd: number): number {
   if (target === "inherit" || target === fd) return 0;
   return libc.posix_spawn_file_actions_adddup2(actions, target === "null" ? nullFd : target, fd);
+}
+
+function addExtra(actions: Uint8Array, fds: Array<[number, number]>): number {
+  for (const [child, parent] of fds) {
+    if (!Number.isInteger(child) || child < 3 || !Number.isInteger(parent) || parent < 0) {
+      return EINVAL;
+    }
+    const rc = libc.posix_spawn_file_actions_adddup2(actions, parent, child);
+    if (rc !== 0) return rc;
+  }
+  return 0;
 }
 
 function runSpawn(

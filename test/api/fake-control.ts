@@ -3,7 +3,14 @@
 // processes. Tests steer it through its public fields: `services`, `gate` (hold stop() open),
 // `fail` (make the next call of a method throw) and `calls` (what was asked of it).
 
-import type { Control, LogListener, ServiceStats, ServiceStatus } from "../../src/api/control.ts";
+import type {
+  Control,
+  LogListener,
+  ServiceDetail,
+  ServiceStats,
+  ServiceStatus,
+} from "../../src/api/control.ts";
+import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
 import { loadService } from "../../src/config/load.ts";
 import {
   alreadyMonitored,
@@ -100,6 +107,24 @@ export class FakeControl implements Control {
       svc.after.map((dep) => [dep, this.services.get(dep)?.state ?? "Unknown"]),
     );
     return { name, pid: svc.pid, state: svc.state, target: svc.target, after };
+  }
+
+  inspect(name: string): ServiceDetail {
+    this.enter("inspect", name);
+    return {
+      ...this.status(name),
+      phase: "running",
+      ready: this.get(name).state === "Running",
+      reason: "",
+      restarts: 0,
+      restarts_left: null,
+      next_restart_ms: null,
+      last_exit: null,
+      uptime_ms: null,
+      critical: false,
+      status_text: "",
+      check_failure: "",
+    };
   }
 
   start(name: string): void {
@@ -209,4 +234,12 @@ export class FakeControl implements Control {
 /** Upstream's filter: the text after the 4-character `[+] ` prefix starts with `<name>:`. */
 function matches(line: string, name: string | undefined): boolean {
   return name === undefined || line.slice(4).startsWith(`${name}:`);
+}
+
+/** The method table over a FakeControl, with its HTTP bookkeeping as the HTTP host. */
+export function fakeTable(fake: FakeControl): MethodTable {
+  return createMethodTable(fake, {
+    configDir: fake.configDir,
+    http: { start: (address) => fake.startHttp(address), stop: () => fake.stopHttp() },
+  });
 }

@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMethodTable } from "../../src/api/methods.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { blastAll, checkOutput, fuzzer, replyLines } from "../helpers/fuzz.ts";
-import { FakeControl } from "./fake-control.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 // Reproduce a failure with ZINIT_FUZZ_SEED=<seed printed below>.
 const SEED = Number(process.env.ZINIT_FUZZ_SEED ?? Date.now() % 2 ** 32);
@@ -30,7 +29,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "zinit-fuzz-"));
   control = new FakeControl();
   control.add("redis", { pid: 42, after: ["net"] });
-  server = await serveUnix(join(dir, "zinit.sock"), createMethodTable(control), control);
+  server = await serveUnix(join(dir, "zinit.sock"), fakeTable(control), control);
 });
 
 afterAll(() => {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type HttpServer, parseAddress, serveHttp } from "../../src/api/http.ts";
-import { createMethodTable } from "../../src/api/methods.ts";
-import { FakeControl } from "./fake-control.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 const TIMEOUT = 15_000;
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list","params":{}}';
@@ -14,7 +13,7 @@ let url: string;
 beforeAll(async () => {
   control = new FakeControl();
   control.add("redis", { pid: 42 });
-  server = await serveHttp("127.0.0.1:0", createMethodTable(control));
+  server = await serveHttp("127.0.0.1:0", fakeTable(control));
   url = `http://${server.address}/`;
 });
 
@@ -49,7 +48,7 @@ describe("address parsing", () => {
   });
 
   test("a hostname is resolved (upstream #34)", async () => {
-    const s = await serveHttp("localhost:0", createMethodTable(control));
+    const s = await serveHttp("localhost:0", fakeTable(control));
     expect(s.address).toMatch(/^(127\.0\.0\.1:\d+|\[::1\]:\d+)$/);
     const res = await post(LIST, "application/json");
     expect(res.status).toBe(200);
@@ -57,7 +56,7 @@ describe("address parsing", () => {
   });
 
   test("IPv6 literal", async () => {
-    const s = await serveHttp("[::1]:0", createMethodTable(control));
+    const s = await serveHttp("[::1]:0", fakeTable(control));
     expect(s.address).toMatch(/^\[::1\]:\d+$/);
     const res = await fetch(`http://${s.address}/`, {
       method: "POST",
@@ -69,7 +68,7 @@ describe("address parsing", () => {
   });
 
   test("a port in use gives the OS error text", async () => {
-    await expect(serveHttp(server.address, createMethodTable(control))).rejects.toThrow(
+    await expect(serveHttp(server.address, fakeTable(control))).rejects.toThrow(
       "Address already in use (os error 98)",
     );
   });
@@ -157,10 +156,10 @@ describe("HTTP", () => {
   });
 
   test("stop() frees the port", async () => {
-    const s = await serveHttp("127.0.0.1:0", createMethodTable(control));
+    const s = await serveHttp("127.0.0.1:0", fakeTable(control));
     const address = s.address;
     await s.stop();
-    const again = await serveHttp(address, createMethodTable(control));
+    const again = await serveHttp(address, fakeTable(control));
     expect(again.address).toBe(address);
     await again.stop();
   });
@@ -219,7 +218,7 @@ describe("WebSocket", () => {
   });
 
   test("a lagging follower loses lines instead of buffering without bound, and is told", async () => {
-    const s = await serveHttp("127.0.0.1:0", createMethodTable(control), { maxQueued: 64 * 1024 });
+    const s = await serveHttp("127.0.0.1:0", fakeTable(control), { maxQueued: 64 * 1024 });
     const listeners = control.listeners.size;
     // A raw client that completes the upgrade and then never reads.
     const key = Buffer.from("0123456789abcdef").toString("base64");

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { handleHttpBody, MAX_SUBSCRIPTIONS, RpcSession } from "../../src/api/jsonrpc.ts";
-import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
-import { FakeControl } from "./fake-control.ts";
+import type { MethodTable } from "../../src/api/methods.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 let fake: FakeControl;
 let table: MethodTable;
@@ -10,7 +10,7 @@ let session: RpcSession;
 
 beforeEach(() => {
   fake = new FakeControl();
-  table = createMethodTable(fake);
+  table = fakeTable(fake);
   sent = [];
   session = new RpcSession(table, (msg) => sent.push(msg), { subscriptions: true });
 });
@@ -440,7 +440,7 @@ test("a congested peer misses subscription items and is told how many before the
   const fake = new FakeControl();
   const sent: string[] = [];
   let congested = false;
-  const session = new RpcSession(createMethodTable(fake), (m) => sent.push(m), {
+  const session = new RpcSession(fakeTable(fake), (m) => sent.push(m), {
     congested: () => congested,
   });
   await session.handleText('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');

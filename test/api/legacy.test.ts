@@ -4,9 +4,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { legacyError, legacyOk, runLegacyCommand } from "../../src/api/legacy.ts";
-import { createMethodTable } from "../../src/api/methods.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
-import { FakeControl } from "./fake-control.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 const TIMEOUT = 10_000;
 
@@ -39,7 +38,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "zinit-legacy-"));
   writeFileSync(join(dir, "web.yaml"), "exec: /bin/true\n");
   control = new FakeControl(dir);
-  server = await serveUnix(join(dir, "zinit.sock"), createMethodTable(control), control);
+  server = await serveUnix(join(dir, "zinit.sock"), fakeTable(control), control);
 });
 
 afterAll(() => {

@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RpcError, type RpcErrorObject } from "../../src/api/errors.ts";
-import { createMethodTable, type MethodTable, OPENRPC_TEXT } from "../../src/api/methods.ts";
+import { type MethodTable, OPENRPC_TEXT } from "../../src/api/methods.ts";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { loadService } from "../../src/config/load.ts";
 import { ZinitError } from "../../src/core/errors.ts";
@@ -28,7 +28,7 @@ import {
   serviceDown,
   shuttingDownError,
 } from "../helpers/rpc-errors.ts";
-import { FakeControl } from "./fake-control.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 let dir: string;
 let fake: FakeControl;
@@ -37,7 +37,7 @@ let table: MethodTable;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "zinit-methods-"));
   fake = new FakeControl(dir);
-  table = createMethodTable(fake);
+  table = fakeTable(fake);
 });
 
 afterEach(() => {
@@ -467,7 +467,7 @@ describe("service_create", () => {
   });
 
   test("an unwritable directory is -32008 with the OS error", async () => {
-    table = createMethodTable(new FakeControl(join(dir, "gone")));
+    table = fakeTable(new FakeControl(join(dir, "gone")));
     expect(await call("service_create", ["x", { exec: "/bin/x" }])).toEqual({
       error: {
         code: -32008,

@@ -2,10 +2,9 @@ import { describe, expect, test } from "bun:test";
 import jsonSchema from "@json-schema-tools/meta-schema/schema.json" with { type: "json" };
 import * as openrpcMeta from "@open-rpc/meta-schema";
 import Ajv from "ajv";
-import { createMethodTable } from "../../src/api/methods.ts";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { VERSION } from "../../src/version.ts";
-import { FakeControl } from "./fake-control.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 interface Method {
   name: string;
@@ -61,7 +60,7 @@ describe("openrpc.json", () => {
   });
 
   test("documents exactly the methods of the table", () => {
-    const table = createMethodTable(new FakeControl());
+    const table = fakeTable(new FakeControl());
     expect(methods.map((m) => m.name).sort()).toEqual([...table.keys()].sort());
   });
 

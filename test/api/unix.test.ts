@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMethodTable } from "../../src/api/methods.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { Conn, TIMEOUT } from "../helpers/conn.ts";
-import { FakeControl } from "./fake-control.ts";
+import { FakeControl, fakeTable } from "./fake-control.ts";
 
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
 
@@ -19,7 +18,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "zinit-unix-"));
   control = new FakeControl();
   control.add("redis", { pid: 42 });
-  server = await serveUnix(join(dir, "sub", "zinit.sock"), createMethodTable(control), control);
+  server = await serveUnix(join(dir, "sub", "zinit.sock"), fakeTable(control), control);
 });
 
 afterAll(() => {
@@ -35,14 +34,14 @@ describe("binding", () => {
 
   test("a custom mode is applied", async () => {
     const path = join(dir, "mode.sock");
-    const s = await serveUnix(path, createMethodTable(control), control, { mode: 0o660 });
+    const s = await serveUnix(path, fakeTable(control), control, { mode: 0o660 });
     expect(statSync(path).mode & 0o777).toBe(0o660);
     s.close();
     expect(existsSync(path)).toBe(false);
   });
 
   test("refuses to steal the socket of a live server and leaves it in place", async () => {
-    await expect(serveUnix(server.path, createMethodTable(control), control)).rejects.toThrow(
+    await expect(serveUnix(server.path, fakeTable(control), control)).rejects.toThrow(
       `another zinit is already listening on ${server.path}`,
     );
     expect(statSync(server.path).isSocket()).toBe(true);
@@ -54,7 +53,7 @@ describe("binding", () => {
 
   test("a path too long for sun_path is a clear error", async () => {
     const path = join(dir, `${"a".repeat(120)}.sock`);
-    await expect(serveUnix(path, createMethodTable(control), control)).rejects.toThrow(
+    await expect(serveUnix(path, fakeTable(control), control)).rejects.toThrow(
       `socket path is longer than 107 bytes: ${path}`,
     );
   });
@@ -74,7 +73,7 @@ describe("binding", () => {
     child.kill("SIGKILL");
     await child.exited;
     expect(statSync(path).isSocket()).toBe(true);
-    const s = await serveUnix(path, createMethodTable(control), control);
+    const s = await serveUnix(path, fakeTable(control), control);
     const c = new Conn(path);
     c.sock.write(LIST);
     expect(await c.count(1)).toEqual([listReply(1)]);
@@ -85,7 +84,7 @@ describe("binding", () => {
   test("replaces a stale file", async () => {
     const path = join(dir, "stale.sock");
     writeFileSync(path, "left over");
-    const s = await serveUnix(path, createMethodTable(control), control);
+    const s = await serveUnix(path, fakeTable(control), control);
     expect(statSync(path).isSocket()).toBe(true);
     const c = new Conn(path);
     c.sock.write(LIST);
@@ -249,7 +248,7 @@ describe("JSON-RPC framing on the socket", () => {
 
   test("a follower that stops reading loses lines, is told how many, and stays connected", async () => {
     const path = join(dir, "bp.sock");
-    const s = await serveUnix(path, createMethodTable(control), control, { maxQueued: 256 * 1024 });
+    const s = await serveUnix(path, fakeTable(control), control, { maxQueued: 256 * 1024 });
     const c = new Conn(path);
     c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
     await c.count(1);

@@ -2,7 +2,7 @@
 // their comments say.
 
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { loadDir } from "../../src/config/load.ts";
 import type { ServiceConfig } from "../../src/core/types.ts";
 
@@ -15,10 +15,10 @@ function service(name: string): ServiceConfig {
   return config;
 }
 
-/** Runs a service's command the way zinit does: argv as split, its env, `dir` from the config dir. */
+/** Runs a service's command the way zinit does: argv as split, its env, its resolved `dir`. */
 function run(config: ServiceConfig) {
   return Bun.spawn(config.argv, {
-    cwd: config.dir === "" ? "/" : join(EXAMPLES, config.dir),
+    cwd: config.dir,
     env: { ...process.env, ...config.env },
     stdout: "pipe",
     stderr: "pipe",
@@ -34,7 +34,7 @@ describe("examples/", () => {
   test("web: HTTP server on 127.0.0.1:8081 with a test that requests it", () => {
     const web = service("web");
     expect(web.argv).toEqual(["python3", "-u", "-m", "http.server", "8081", "--bind", "127.0.0.1"]);
-    expect(web.dir).toBe(".");
+    expect(web.dir).toBe(resolve(EXAMPLES));
     expect(web.testArgv).toEqual([
       "python3",
       "-c",

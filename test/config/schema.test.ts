@@ -51,6 +51,7 @@ describe("parseService: accepted files", () => {
       "",
     ].join("\n");
     expect(parseService(yaml, FILE)).toEqual({
+      ...defaults("", []),
       exec: "sh -c 'echo hi; sleep 5'",
       argv: ["sh", "-c", "echo hi; sleep 5"],
       test: "curl -sf http://127.0.0.1:8081/",
@@ -58,7 +59,8 @@ describe("parseService: accepted files", () => {
       oneshot: true,
       shutdownTimeout: 30,
       after: ["db", "cache.v2"],
-      stopSignal: "SIGHUP",
+      stopSignal: 1,
+      restart: "never",
       log: "stdout",
       env: { PORT: "08080", DEBUG: "true", EMPTY: "", RATIO: "1.50" },
       dir: "/var/lib/web",
@@ -89,9 +91,9 @@ describe("parseService: accepted files", () => {
     expect(parseService("exec: a\nlog: ring", FILE).log).toBe("ring");
   });
 
-  test("signal names are case-insensitive and canonicalised", () => {
-    expect(parseService("exec: a\nsignal: {stop: SigInt}", FILE).stopSignal).toBe("SIGINT");
-    expect(parseService("exec: a\nsignal: {stop: sigkill}", FILE).stopSignal).toBe("SIGKILL");
+  test("signal names are case-insensitive and parsed to their number", () => {
+    expect(parseService("exec: a\nsignal: {stop: SigInt}", FILE).stopSignal).toBe(2);
+    expect(parseService("exec: a\nsignal: {stop: sigkill}", FILE).stopSignal).toBe(9);
   });
 
   test("shutdown_timeout accepts 0, a quoted number and the largest safe timer", () => {
@@ -263,6 +265,7 @@ describe("validateServiceObject (JSON content of service_create)", () => {
     ).toEqual({
       ...defaults("sleep 10", ["sleep", "10"]),
       oneshot: true,
+      restart: "never",
       env: { N: "5" },
       shutdownTimeout: 3,
       log: "none",

@@ -2,8 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readLines } from "../../src/log/lines.ts";
-import { pipe as nonBlockingPipe } from "../../src/sys/pipe.ts";
+import { openPipe as nonBlockingPipe, readLines } from "../helpers/pipe.ts";
 import { run } from "../helpers/run.ts";
 
 const TIMEOUT = 60_000;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, readdirSync, readlinkSync, statSync, writeSync } from "node:fs";
-import { formatLine, readLines, startSeparator } from "../../src/log/lines.ts";
-import { pipe as nonBlockingPipe } from "../../src/sys/pipe.ts";
+import { formatLine, startSeparator } from "../../src/log/lines.ts";
+import { openPipe as nonBlockingPipe, readLines } from "../helpers/pipe.ts";
 
 const TIMEOUT = 60_000;
 

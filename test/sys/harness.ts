@@ -2,20 +2,23 @@
 // Exits are recorded even when nobody waits yet, because a fast child may exit before the await.
 
 import type { ExitStatus } from "../../src/core/types.ts";
-import { close, pipe } from "../../src/sys/pipe.ts";
+import { close } from "../../src/sys/pipe.ts";
 import { startReaper } from "../../src/sys/reaper.ts";
 import { type SpawnOptions, spawn } from "../../src/sys/spawn.ts";
+import { openPipe } from "../helpers/pipe.ts";
 
 const exits = new Map<number, ExitStatus>();
 const waiters = new Map<number, (status: ExitStatus) => void>();
 
 export function installReaper(): void {
-  startReaper((pid, status) => {
-    const waiter = waiters.get(pid);
-    if (waiter) {
-      waiters.delete(pid);
-      waiter(status);
-    } else exits.set(pid, status);
+  startReaper((reapedNow) => {
+    for (const { pid, status } of reapedNow) {
+      const waiter = waiters.get(pid);
+      if (waiter) {
+        waiters.delete(pid);
+        waiter(status);
+      } else exits.set(pid, status);
+    }
   });
 }
 
@@ -62,7 +65,7 @@ export async function runSh(
   script: string,
   opts: Partial<Omit<SpawnOptions, "argv">> = {},
 ): Promise<{ pid: number; out: string; status: ExitStatus }> {
-  const p = pipe();
+  const p = openPipe();
   const result = spawn(
     spawnOptions(["sh", "-c", script], { stdout: p.write, stderr: p.write, ...opts }),
   );

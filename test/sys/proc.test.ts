@@ -3,10 +3,10 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { libc, SC_PAGESIZE } from "../../src/sys/libc.ts";
-import { close, pipe } from "../../src/sys/pipe.ts";
+import { close } from "../../src/sys/pipe.ts";
 import {
+  childrenOf,
   listProcs,
-  ProcTable,
   parseStat,
   parseStatmResident,
   readProc,
@@ -16,6 +16,7 @@ import {
 import { kill } from "../../src/sys/process.ts";
 import { reapNow, startReaper, stopReaper } from "../../src/sys/reaper.ts";
 import { spawn } from "../../src/sys/spawn.ts";
+import { openPipe } from "../helpers/pipe.ts";
 import { firstLine, installReaper, spawnOptions, until, waitExit } from "./harness.ts";
 
 let dir = "";
@@ -36,7 +37,7 @@ const TAIL =
   "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0";
 
 function startSh(script: string): { pid: number; out: number } {
-  const p = pipe();
+  const p = openPipe();
   const r = spawn(spawnOptions(["sh", "-c", script], { stdout: p.write }));
   close(p.write);
   if (!r.ok) {
@@ -102,28 +103,18 @@ describe("/proc readers", () => {
     expect(await waitExit(r.pid)).toEqual({ kind: "signaled", signal: 9, core: false });
   });
 
-  test("ProcTable.closure() finds a grandchild that called setsid, and not us", async () => {
+  test("childrenOf() lists a child that called setsid; a gone pid has none", async () => {
     const { pid, out } = startSh("setsid sleep 30 >/dev/null 2>&1 & echo $!; wait");
     const { line, rest } = await firstLine(out);
     const grandchild = Number(line);
     await until("setsid in the grandchild", () => readProc(grandchild)?.sid === grandchild);
-    const table = ProcTable.read();
-    const found = table
-      .closure(table.bySid.get(pid) ?? [])
-      .map((p) => p.pid)
-      .sort((a, b) => a - b);
-    expect(found).toEqual([pid, grandchild].sort((a, b) => a - b));
-    // Found as a root by pid alone, as after the session leader is gone.
-    const alone = table.byPid.get(grandchild);
-    expect(alone).toBeDefined();
-    expect(table.closure(alone ? [alone] : []).map((p) => p.pid)).toEqual([grandchild]);
-    const ourSid = readProc(process.pid)?.sid;
-    expect(
-      table.closure(table.bySid.get(ourSid ?? 0) ?? []).some((p) => p.pid === process.pid),
-    ).toBe(false);
+    expect(childrenOf(pid)).toEqual([grandchild]);
+    expect(childrenOf(grandchild)).toEqual([]);
+    expect(childrenOf(process.pid)).toContain(pid);
     expect(kill(grandchild, 9)).toBe(0);
     expect(await waitExit(pid)).toEqual({ kind: "exited", code: 0 });
     expect(await rest).toBe("");
+    expect(childrenOf(pid)).toEqual([]);
   });
 
   test("zombies() lists an unreaped child; reapNow() collects it", async () => {
@@ -147,7 +138,9 @@ describe("/proc readers", () => {
       if (!r.ok) throw new Error(r.error);
       await until("the child to become a zombie", () => readProc(r.pid)?.state === "Z");
       const seen: [number, unknown][] = [];
-      startReaper((pid, status) => seen.push([pid, status]));
+      startReaper((exits) => {
+        for (const { pid, status } of exits) seen.push([pid, status]);
+      });
       expect(seen).toEqual([[r.pid, { kind: "exited", code: 5 }]]);
     } finally {
       stopReaper();

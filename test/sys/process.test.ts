@@ -3,10 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ExitStatus } from "../../src/core/types.ts";
 import { errno, libc, osError, strerror } from "../../src/sys/libc.ts";
-import { close, pipe } from "../../src/sys/pipe.ts";
+import { close } from "../../src/sys/pipe.ts";
 import { getpid, kill, killGroup } from "../../src/sys/process.ts";
 import { decodeStatus, stopReaper } from "../../src/sys/reaper.ts";
 import { spawn } from "../../src/sys/spawn.ts";
+import { openPipe } from "../helpers/pipe.ts";
 import { installReaper, readAll, spawnOptions, waitExit } from "./harness.ts";
 
 const FIXTURE = join(import.meta.dir, "fixtures", "child.ts");
@@ -19,7 +20,7 @@ async function fixture(
   mode: string,
   prefix: string[] = [],
 ): Promise<{ report: Record<string, unknown> | null; status: ExitStatus }> {
-  const p = pipe();
+  const p = openPipe();
   const r = spawn(
     spawnOptions([...prefix, process.execPath, FIXTURE, mode], {
       stdout: p.write,
@@ -56,7 +57,7 @@ describe("libc helpers", () => {
 
 describe("pipe", () => {
   test("both ends close-on-exec, only the read end non-blocking", () => {
-    const p = pipe();
+    const p = openPipe();
     const flags = (fd: number) => {
       const line = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8")
         .split("\n")
@@ -104,7 +105,7 @@ describe("process", () => {
     const { report, status } = await fixture("subreaper");
     expect(status).toEqual({ kind: "exited", code: 0 });
     expect(report).toMatchObject({
-      set: true,
+      set: 0,
       sh: { kind: "exited", code: 0 },
       orphanStatus: { kind: "exited", code: 0 },
       zombies: [],

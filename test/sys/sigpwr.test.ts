@@ -67,7 +67,7 @@ describe("onSigpwr in this process", () => {
   test("a second hook is refused with a reason", () => {
     expect(onSigpwr(() => {})).toEqual({
       ok: false,
-      reason: "a SIGPWR hook is already installed",
+      error: "a SIGPWR hook is already installed",
     });
   });
 });

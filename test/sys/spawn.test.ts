@@ -11,11 +11,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { close, pipe } from "../../src/sys/pipe.ts";
+import { close } from "../../src/sys/pipe.ts";
 import { listProcs, readProc } from "../../src/sys/proc.ts";
 import { kill } from "../../src/sys/process.ts";
 import { stopReaper } from "../../src/sys/reaper.ts";
 import { spawn } from "../../src/sys/spawn.ts";
+import { openPipe } from "../helpers/pipe.ts";
 import { installReaper, PATH, readAll, runSh, spawnOptions, waitExit } from "./harness.ts";
 
 let dir = "";
@@ -77,7 +78,7 @@ describe("spawn", () => {
   });
 
   test("envp is exactly the given map", async () => {
-    const p = pipe();
+    const p = openPipe();
     const r = spawn(spawnOptions(["env"], { env: { ZA: "1", PATH, ZB: "" }, stdout: p.write }));
     close(p.write);
     if (!r.ok) throw new Error(r.error);
@@ -161,7 +162,7 @@ describe("spawn", () => {
     chmodSync(join(bin, "zinit-tool"), 0o755);
     expect(process.env.PATH?.split(":")).not.toContain(bin);
 
-    const p = pipe();
+    const p = openPipe();
     const r = spawn(
       spawnOptions(["zinit-tool", "x"], { env: { PATH: `/nonexistent:${bin}` }, stdout: p.write }),
     );
@@ -173,7 +174,7 @@ describe("spawn", () => {
     // Not on the default PATH, so the parent's PATH must not be used.
     expect(spawn(spawnOptions(["zinit-tool"])).ok).toBe(false);
 
-    const q = pipe();
+    const q = openPipe();
     const rel = spawn(spawnOptions(["./zinit-tool", "y"], { cwd: bin, stdout: q.write }));
     close(q.write);
     if (!rel.ok) throw new Error(rel.error);
@@ -183,8 +184,8 @@ describe("spawn", () => {
   });
 
   test("the child is clean: session, signals, RLIMIT_NOFILE, fds", async () => {
-    const out = pipe();
-    const unrelated = pipe(); // open in the parent, must not reach the child
+    const out = openPipe();
+    const unrelated = openPipe(); // open in the parent, must not reach the child
     const r = spawn(spawnOptions(["sleep", "30"], { stdout: out.write }));
     close(out.write);
     if (!r.ok) throw new Error(r.error);
@@ -215,7 +216,7 @@ describe("spawn", () => {
   });
 
   test("spawning works while we hold more fds than the child's soft limit", async () => {
-    const pipes = Array.from({ length: 700 }, () => pipe());
+    const pipes = Array.from({ length: 700 }, () => openPipe());
     try {
       const { out, status } = await runSh("ls /proc/self/fd | wc -l; ulimit -n");
       // ls's own fds: 0, 1, 2 and the directory it reads.
