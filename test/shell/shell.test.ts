@@ -1,0 +1,161 @@
+// The shell and the daemon over the fake Sys: spawning, restarts, stops that wait for every
+// process, the ordered shutdown, readiness and spawn failures, with no process at all.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { serviceConfig as cfg } from "../helpers/service-config.ts";
+
+let t: TestDaemon | null = null;
+afterEach(() => {
+  t?.close();
+  t = null;
+});
+
+const SIGTERM = 15;
+
+describe("spawning", () => {
+  test("argv, env over zinit's and /etc/environment, resolved dir, output in the ring", async () => {
+    t = await testDaemon({
+      files: { web: "exec: server --port 80\nenv: {MODE: prod}\ndir: srv\n" },
+    });
+    const p = t.sys.find("server");
+    expect(p.argv).toEqual(["server", "--port", "80"]);
+    expect(p.env).toMatchObject({ PATH: "/usr/bin:/bin", MODE: "prod" });
+    expect(p.cwd).toBe(`${t.configDir}/srv`);
+    t.sys.write(p.pid, "stdout", "hello\nwor");
+    t.sys.write(p.pid, "stderr", "oops\n");
+    t.sys.write(p.pid, "stdout", "ld\n");
+    expect(t.daemon.logs("web")).toEqual([
+      "[-] web: ------------ [start] ------------",
+      "[+] web: hello",
+      "[-] web: oops",
+      "[+] web: world",
+    ]);
+    expect(t.daemon.list()).toEqual({ web: "Running" });
+  });
+
+  test("a crash restarts at once; the log line comes before the new [start] line", async () => {
+    t = await testDaemon({ files: { w: "exec: worker\n" } });
+    const first = t.sys.find("worker").pid;
+    t.sys.exit(first, { kind: "exited", code: 3 });
+    await t.sys.flush();
+    const second = t.sys.find("worker").pid;
+    expect(second).not.toBe(first);
+    const ring = t.ring.snapshot();
+    const exitLine = ring.indexOf("[-] zinit: service w exited with code 3; restarting");
+    expect(exitLine).toBeGreaterThan(0);
+    expect(ring.slice(exitLine + 1)).toEqual(["[-] w: ------------ [start] ------------"]);
+  });
+
+  test("a spawn that fails (EMFILE) is a spawn failure, retried with backoff, and re-armed", async () => {
+    t = await testDaemon({ load: false });
+    t.write("x.yaml", "exec: worker\n");
+    const emfile = { match: (argv: string[]) => argv[0] === "worker", errno: 24 };
+    t.sys.failures.push({ ...emfile, error: "pipe2: Too many open files (os error 24)" });
+    t.sys.failures.push({ ...emfile, error: "pipe2: Too many open files (os error 24)" });
+    await t.daemon.monitor("x");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ x: "Failure" });
+    expect(t.said).toContain(
+      "ERROR service x failed to start: pipe2: Too many open files (os error 24); restarting in 100 ms",
+    );
+    await t.sys.advance(100);
+    expect(t.said.at(-1)).toContain("restarting in 200 ms");
+    await t.sys.advance(200);
+    expect(t.daemon.list()).toEqual({ x: "Running" });
+  });
+});
+
+describe("stop", () => {
+  test("waits for a setsid grandchild; drains the moment the last process is reaped", async () => {
+    t = await testDaemon({ files: { svc: "exec: sh\nshutdown_timeout: 10\n" } });
+    const sh = t.sys.find("sh");
+    const escaped = t.sys.fork(sh.pid, { setsid: true, argv: ["daemon"] });
+    escaped.reactions.set(SIGTERM, "ignore");
+    let stopped = false;
+    void t.daemon.stop("svc").then(() => {
+      stopped = true;
+    });
+    await t.sys.flush();
+    // Both got the stop signal: the group, and the member that left it.
+    expect(sh.signals).toEqual([SIGTERM]);
+    expect(escaped.signals).toEqual([SIGTERM]);
+    expect(stopped).toBe(false);
+    expect(t.daemon.status("svc")).toMatchObject({ pid: 0, target: "Down" });
+    // The escapee ends on its own 3 s later: the stop completes then, not at the SIGKILL timeout.
+    await t.sys.advance(3_000);
+    t.sys.exit(escaped.pid, { kind: "exited", code: 0 });
+    await t.sys.flush();
+    expect(stopped).toBe(true);
+    expect(t.said).toContain("INFO stopped svc in 3.00 s (SIGTERM)");
+    expect(t.sys.pendingTimers()).toEqual([]);
+  });
+
+  test("a process that ignores SIGTERM gets SIGKILL after shutdown_timeout", async () => {
+    t = await testDaemon({ files: { svc: "exec: stubborn\nshutdown_timeout: 2\n" } });
+    const p = t.sys.find("stubborn");
+    p.reactions.set(SIGTERM, "ignore");
+    const done = t.daemon.stop("svc");
+    await t.sys.advance(1_999);
+    expect(p.signals).toEqual([SIGTERM]);
+    await t.sys.advance(1);
+    expect(p.signals).toEqual([SIGTERM, 9]);
+    await done;
+    expect(t.said).toContain("WARN service svc did not stop in 2 s: sending SIGKILL");
+  });
+});
+
+describe("shutdown", () => {
+  test("in reverse dependency order; a dependent that already exited does not stall it", async () => {
+    t = await testDaemon({
+      files: {
+        base: "exec: base\n",
+        mid: "exec: mid\nafter: [base]\n",
+        top: "exec: top\nafter: [mid]\n",
+        solo: "exec: solo\n",
+      },
+    });
+    for (const name of ["base", "mid", "top", "solo"])
+      t.sys.find(name).reactions.set(SIGTERM, "ignore");
+    const order = t.sys.signalLog;
+    // mid's process is already gone when the shutdown begins.
+    t.sys.exit(t.sys.find("mid").pid, { kind: "exited", code: 0 });
+    t.daemon.shutdown(false);
+    await t.sys.flush();
+    expect(order).toEqual(["solo:15", "top:15"]);
+    t.sys.exit(t.sys.find("top").pid, { kind: "signaled", signal: 15, core: false });
+    await t.sys.flush();
+    // mid has nothing left: base is next, at once.
+    expect(order).toEqual(["solo:15", "top:15", "base:15"]);
+    t.sys.exit(t.sys.find("solo").pid, { kind: "signaled", signal: 15, core: false });
+    t.sys.exit(t.sys.find("base").pid, { kind: "signaled", signal: 15, core: false });
+    await t.sys.flush();
+    expect(t.powered).toEqual([{ mode: "exit", exitCode: 0 }]);
+  });
+});
+
+describe("readiness", () => {
+  test("notify fd: a newline on READY_FD makes the service Running and releases dependents", async () => {
+    t = await testDaemon();
+    const core = t.shell.core;
+    const db = cfg({ exec: "db", argv: ["db"], dir: "/", notify: { kind: "fd", fd: 3 } });
+    const app = cfg({ exec: "app", argv: ["app"], dir: "/", after: ["db"] });
+    t.shell.command((now) =>
+      core.monitorAll(
+        new Map([
+          ["db", db],
+          ["app", app],
+        ]),
+        now,
+      ),
+    );
+    await t.sys.flush();
+    const p = t.sys.find("db");
+    expect(p.env.READY_FD).toBe("3");
+    expect(p.extraFd?.fd).toBe(3);
+    expect(t.daemon.list()).toEqual({ app: "Blocked", db: "Spawned" });
+    t.sys.notifyFd(p.pid, "ready\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Running", db: "Running" });
+  });
+});
