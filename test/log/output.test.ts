@@ -185,6 +185,17 @@ describe("readLines", () => {
     TIMEOUT,
   );
 
+  test("a live stream holds one fd for the read end: ours is closed once Bun has its own", async () => {
+    const p = nonBlockingPipe();
+    const inode = statSync(`/proc/self/fd/${p.read}`).ino;
+    const ended = collect(p.read);
+    const readers = fdsOnPipe(inode).filter((fd) => fd !== p.write);
+    expect(readers).toHaveLength(1);
+    writeSync(p.write, "still read\n");
+    closeSync(p.write);
+    expect((await ended).lines).toEqual(["still read"]);
+  });
+
   test("a bad fd ends the reader without throwing", async () => {
     const { lines, ends } = await collect(987654);
     expect(lines).toEqual([]);
