@@ -68,6 +68,8 @@ export async function runInit(opts: InitOptions): Promise<never> {
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
     canPower,
     say: (level, message) => log[level](message),
+    // Beside the control socket, so it is as private as the socket and unique to this daemon.
+    notifyDir: `${socketPath}.notify`,
     // Let the shutdown request's reply reach its client before the daemon goes away.
     onPower: (mode, exitCode) => setTimeout(() => void powerDown(mode, exitCode), 20),
   });
@@ -86,6 +88,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
     await http.close();
+    shell.close();
     if (mode === "exit") {
       sync();
       unix?.close();

@@ -1,6 +1,6 @@
-// The wire side of tcp and http probes, as plain functions: which address a probe URL names, the
-// request sent, and how the reply's status line is read. Shared by the schema (a bad URL fails
-// at load) and the shell (which sends the request).
+// The wire side of probes and notifications, as plain functions: which address a probe URL
+// names, the request sent, how the reply's status line is read, and what an sd_notify datagram
+// says. Shared by the schema (a bad URL fails at load) and the shell (which does the I/O).
 
 export interface HttpTarget {
   host: string;
@@ -67,4 +67,21 @@ export function replyStatus(reply: string): number | null {
   if (eol === -1) return reply.length > 1024 ? Number.NaN : null;
   const m = /^HTTP\/\d(?:\.\d)? (\d{3})(?: |$)/.exec(reply.slice(0, eol));
   return m ? Number(m[1]) : Number.NaN;
+}
+
+/** An sd_notify datagram's `KEY=VALUE` lines as systemd reads them; other lines are ignored. */
+export function parseNotify(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    // defineProperty: a key called `__proto__` stays an ordinary entry.
+    Object.defineProperty(fields, line.slice(0, eq), {
+      value: line.slice(eq + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return fields;
 }

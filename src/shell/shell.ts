@@ -20,7 +20,7 @@ import type {
   TimerKind,
 } from "../core/effects.ts";
 import { errorText } from "../core/errors.ts";
-import { httpRequest, parseProbeUrl, replyStatus } from "../core/probe.ts";
+import { httpRequest, parseNotify, parseProbeUrl, replyStatus } from "../core/probe.ts";
 import { Supervisor } from "../core/supervisor.ts";
 import type { ServiceLogs } from "../log/outputs.ts";
 import type { ChunkSink, Exit, ProcInfo, Sys, TimerId } from "../sys/port.ts";
@@ -39,6 +39,8 @@ export interface ShellOptions {
   canPower: boolean;
   /** zinit's own log line. */
   say: (level: LogLevel, message: string) => void;
+  /** Where the sd_notify sockets of `notify: systemd` services are made. */
+  notifyDir: string;
   /** Every service is stopped after a shutdown. */
   onPower: (mode: PowerMode, exitCode: number) => void;
 }
@@ -70,6 +72,9 @@ export class Shell {
   private readonly probes = new Map<string, number>();
   private probeSerial = 0;
   private readonly watches = new Map<string, Watch>();
+  /** Per `notify: systemd` service: its socket's path, and how to close it. */
+  private readonly notifySockets = new Map<string, { path: string; close(): void }>();
+  private notifySerial = 0;
 
   constructor(private readonly opts: ShellOptions) {
     this.sys = opts.sys;
@@ -108,7 +113,15 @@ export class Shell {
     this.command((now) => this.core.forget(name, now));
     this.tracker.forget(name);
     this.watches.delete(name);
+    this.notifySockets.get(name)?.close();
+    this.notifySockets.delete(name);
     for (const key of [...this.timers.keys()]) if (key.endsWith(`\0${name}`)) this.clearTimer(key);
+  }
+
+  /** Closes what the shell owns outside processes (the notify sockets), before zinit exits. */
+  close(): void {
+    for (const socket of this.notifySockets.values()) socket.close();
+    this.notifySockets.clear();
   }
 
   /** Every live process of a service. */
@@ -263,6 +276,13 @@ export class Shell {
       if (spec.notify?.kind === "fd") {
         env.READY_FD = String(spec.notify.fd);
         extraFd = { fd: spec.notify.fd, sink: this.readyFdSink(name) };
+      } else if (spec.notify?.kind === "systemd") {
+        const socket = this.notifySocket(name);
+        if (socket === null) {
+          this.feed({ type: "spawnFailed", name, role, error: "no notify socket (see the log)" });
+          return;
+        }
+        env.NOTIFY_SOCKET = socket;
       }
       if (spec.watchdogMs !== null) env.WATCHDOG_USEC = String(spec.watchdogMs * 1000);
     }
@@ -287,6 +307,33 @@ export class Shell {
     }
     if (role === "main") this.tracker.addSession(name, result.pid);
     this.feed({ type: "spawned", name, role, pid: result.pid });
+  }
+
+  /** The path of the service's sd_notify socket, made on first use; null if it cannot be. */
+  private notifySocket(name: string): string | null {
+    const existing = this.notifySockets.get(name);
+    if (existing) return existing.path;
+    // Numbered, not named: a service name may be longer than a socket path can be.
+    const path = `${this.opts.notifyDir}/${++this.notifySerial}.sock`;
+    const socket = this.sys.notifySocket(path, (d) => this.notified(name, d.pid, d.text));
+    if (!socket.ok) {
+      this.opts.say("error", `service ${name}: ${socket.error}`);
+      return null;
+    }
+    this.notifySockets.set(name, { path, close: socket.close });
+    return path;
+  }
+
+  /** A datagram on a service's notify socket: taken only from a process of that service. */
+  private notified(name: string, pid: number, text: string): void {
+    if (!this.tracker.owns(name, pid)) {
+      this.opts.say(
+        "warn",
+        `service ${name}: ignored a notification from pid ${pid}, not one of its processes`,
+      );
+      return;
+    }
+    this.post({ type: "notify", name, pid, fields: parseNotify(text) });
   }
 
   /** A newline on the notify fd means READY=1 (s6 / dinit style). */

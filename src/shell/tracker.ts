@@ -16,6 +16,8 @@ import type { ProcInfo, Sys } from "../sys/port.ts";
 
 /** How long one full scan of /proc may serve for finding orphans in a service's sessions. */
 export const SCAN_MAX_AGE_MS = 1_000;
+/** How many parents `owns` walks up before it gives up on a pid. */
+const MAX_ANCESTRY = 64;
 
 interface Tracked {
   /** Sessions led by the service's main processes, current and earlier runs with leftovers. */
@@ -115,6 +117,22 @@ export class ProcessTracker {
       if (p && p.starttime === start) return true;
       t.known.delete(pid);
       if (this.ownerByPid.get(pid) === name) this.ownerByPid.delete(pid);
+    }
+    return false;
+  }
+
+  /**
+   * Whether `pid` is a process of the service: a known member, a process in one of its sessions,
+   * or a descendant of one (walking parents, at most MAX_ANCESTRY steps). Asked fresh.
+   */
+  owns(name: string, pid: number): boolean {
+    const t = this.services.get(name);
+    if (!t || pid <= 0) return false;
+    let p = this.sys.proc(pid);
+    for (let step = 0; p && step < MAX_ANCESTRY; step++) {
+      if (t.known.get(p.pid) === p.starttime || t.sessions.has(p.sid)) return true;
+      if (p.ppid <= 1 || p.ppid === this.sys.self()) return false;
+      p = this.sys.proc(p.ppid);
     }
     return false;
   }

@@ -2,6 +2,7 @@
 
 import { MAX_TIMER_MS } from "../core/policy.ts";
 import { EMFILE, ESRCH, osError } from "./libc.ts";
+import { openNotifySocket } from "./notify.ts";
 import { close, pipe } from "./pipe.ts";
 import type {
   ChunkSink,
@@ -43,6 +44,7 @@ export function hostSys(): Sys {
     self: () => self,
     reap: (handler) => startReaper(handler),
     tcpExchange,
+    notifySocket: openNotifySocket,
   };
 }
 

@@ -24,6 +24,13 @@ const SYMBOLS = {
   open: { args: [FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
   pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  setsockopt: {
+    args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32],
+    returns: FFIType.i32,
+  },
+  recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64 },
   sync: { args: [], returns: FFIType.void },
   reboot: { args: [FFIType.i32], returns: FFIType.i32 },
   getrlimit: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },

@@ -91,7 +91,19 @@ export interface Sys {
    * Always settles within `timeoutMs`. `host` is an IP address or `localhost`.
    */
   tcpExchange(req: TcpExchange): Promise<TcpResult>;
+
+  /** A unix datagram socket at `path` (mode 0600) for sd_notify; each datagram goes to `receive`. */
+  notifySocket(path: string, receive: (d: Datagram) => void): NotifySocket;
 }
+
+/** One sd_notify datagram. */
+export interface Datagram {
+  /** The sender's pid as the kernel saw it; 0 when it is outside our PID namespace. */
+  pid: number;
+  text: string;
+}
+
+export type NotifySocket = { ok: true; close(): void } | { ok: false; error: string };
 
 export interface TcpExchange {
   host: string;

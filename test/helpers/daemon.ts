@@ -59,6 +59,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       ring.push(`[-] zinit: ${message}`);
     },
     onPower: (mode, exitCode) => powered.push({ mode, exitCode }),
+    notifyDir: "/run/zinit-test/notify",
   });
   shell.start();
   const daemon = new Daemon({

@@ -5,8 +5,10 @@
 import type { ExitStatus } from "../../src/core/types.ts";
 import type {
   ChunkSink,
+  Datagram,
   Exit,
   ExitHandler,
+  NotifySocket,
   ProcInfo,
   SpawnRequest,
   SpawnResult,
@@ -53,6 +55,8 @@ export class FakeSys implements Sys {
     ok: false,
     error: "ECONNREFUSED",
   });
+  /** Bound notify sockets: path → receiver. */
+  readonly notifySockets = new Map<string, (d: Datagram) => void>();
   private handler: ExitHandler | null = null;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private nextTimer = 1;
@@ -158,6 +162,11 @@ export class FakeSys implements Sys {
     return this.tcp(req);
   }
 
+  notifySocket(path: string, receive: (d: Datagram) => void): NotifySocket {
+    this.notifySockets.set(path, receive);
+    return { ok: true, close: () => this.notifySockets.delete(path) };
+  }
+
   // ---- what tests do ------------------------------------------------------------------------------
 
   /** The live process whose argv[0] is `program` (the newest if several). */
@@ -208,6 +217,13 @@ export class FakeSys implements Sys {
     const p = this.procs.get(pid);
     const target = p?.[stream];
     if (target && typeof target === "object") target.push(new TextEncoder().encode(text));
+  }
+
+  /** A datagram sent by `pid` to the notify socket at `path`. */
+  sendNotify(path: string, pid: number, text: string): void {
+    const receive = this.notifySockets.get(path);
+    if (!receive) throw new Error(`no notify socket at ${path}`);
+    receive({ pid, text });
   }
 
   /** Bytes on the extra fd (readiness notification). */

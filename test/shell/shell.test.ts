@@ -159,3 +159,108 @@ describe("readiness", () => {
     expect(t.daemon.list()).toEqual({ app: "Running", db: "Running" });
   });
 });
+
+describe("readiness by probes and notification", () => {
+  const monitor = (t: TestDaemon, name: string, over: Parameters<typeof cfg>[0]) => {
+    const core = t.shell.core;
+    const config = cfg({ exec: name, argv: [name], dir: "/", ...over });
+    t.shell.command((now) => core.monitor(name, config, now));
+  };
+
+  test("sd_notify: READY=1 from the service's process; STATUS shown; strangers ignored", async () => {
+    t = await testDaemon();
+    monitor(t, "db", { notify: { kind: "systemd" } });
+    await t.sys.flush();
+    const p = t.sys.find("db");
+    const path = p.env.NOTIFY_SOCKET ?? "";
+    expect(path.startsWith("/run/zinit-test/notify/")).toBe(true);
+    t.sys.sendNotify(path, 4242, "READY=1");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ db: "Spawned" });
+    expect(t.said.at(-1)).toBe(
+      "WARN service db: ignored a notification from pid 4242, not one of its processes",
+    );
+    // A helper the service runs (systemd-notify in a script) is one of its processes.
+    const helper = t.sys.fork(p.pid, { argv: ["systemd-notify"] });
+    t.sys.sendNotify(path, helper.pid, "STATUS=warming up\nREADY=1\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ db: "Running" });
+    expect(t.daemon.inspect("db").status_text).toBe("warming up");
+  });
+
+  test("tcp probe: retried until it connects, then Running", async () => {
+    t = await testDaemon();
+    let open = false;
+    t.sys.tcp = async (req) =>
+      open && req.port === 6379
+        ? { ok: true, reply: new Uint8Array() }
+        : { ok: false, error: "ECONNREFUSED" };
+    monitor(t, "redis", {
+      ready: {
+        check: { kind: "tcp", host: "127.0.0.1", port: 6379 },
+        intervalMs: 200,
+        timeoutMs: 1000,
+      },
+    });
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ redis: "Spawned" });
+    expect(t.said.at(-1)).toBe(
+      "WARN service redis: readiness check: connect 127.0.0.1:6379: ECONNREFUSED (attempt 1); retrying in 200 ms",
+    );
+    open = true;
+    await t.sys.advance(200);
+    expect(t.daemon.list()).toEqual({ redis: "Running" });
+  });
+
+  test("http probe: the status decides; the request is a real GET", async () => {
+    t = await testDaemon();
+    const requests: string[] = [];
+    let status = 503;
+    t.sys.tcp = async (req) => {
+      requests.push(new TextDecoder().decode(req.request ?? new Uint8Array()));
+      const reply = new TextEncoder().encode(`HTTP/1.1 ${status} X\r\nContent-Length: 0\r\n\r\n`);
+      expect(req.enough(reply)).toBe(true);
+      return { ok: true, reply };
+    };
+    monitor(t, "web", {
+      ready: {
+        check: {
+          kind: "http",
+          url: "http://127.0.0.1:8081/healthz?x=1",
+          status: { min: 200, max: 299 },
+        },
+        intervalMs: 100,
+        timeoutMs: 1000,
+      },
+    });
+    await t.sys.flush();
+    expect(requests[0]).toBe(
+      "GET /healthz?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: zinit-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+    );
+    expect(t.daemon.inspect("web").check_failure).toBe(
+      "readiness check: GET http://127.0.0.1:8081/healthz?x=1: status 503 (attempt 1); retrying in 100 ms",
+    );
+    status = 204;
+    await t.sys.advance(100);
+    expect(t.daemon.list()).toEqual({ web: "Running" });
+  });
+
+  test("log probe: a matching output line makes it Running, even one printed before the probe", async () => {
+    t = await testDaemon();
+    monitor(t, "app", {
+      ready: {
+        check: { kind: "log", pattern: "listening on :\\d+" },
+        intervalMs: null,
+        timeoutMs: 1000,
+      },
+    });
+    await t.sys.flush();
+    const p = t.sys.find("app");
+    t.sys.write(p.pid, "stdout", "booting\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Spawned" });
+    t.sys.write(p.pid, "stderr", "listening on :8080\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Running" });
+  });
+});
