@@ -9,7 +9,7 @@ import { createMethodTable } from "./api/methods.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
 import { loadDir } from "./config/load.ts";
-import type { PowerMode } from "./core/effects.ts";
+import type { LogLevel, PowerMode } from "./core/effects.ts";
 import { errorText } from "./core/errors.ts";
 import type { InitOptions } from "./defaults.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./log/logger.ts";
@@ -17,15 +17,22 @@ import { ServiceLogs } from "./log/outputs.ts";
 import { LogRing } from "./log/ring.ts";
 import { Daemon } from "./shell/daemon.ts";
 import { Shell } from "./shell/shell.ts";
+import { finalSweep } from "./shell/sweep.ts";
 import { hostSys } from "./sys/host.ts";
 import { osError } from "./sys/libc.ts";
-import { listProcs } from "./sys/proc.ts";
-import { disableCtrlAltDel, getpid, kill, reboot, setChildSubreaper, sync } from "./sys/process.ts";
-import { onSigpwr } from "./sys/sigpwr.ts";
+import { onSigpwr } from "./sys/native.ts";
+import {
+  disableCtrlAltDel,
+  getpid,
+  raisePriority,
+  reboot,
+  setChildSubreaper,
+  sync,
+} from "./sys/process.ts";
 import { raiseFdLimit } from "./sys/spawn.ts";
 
-/** How long stray processes get between SIGTERM and SIGKILL in the final sweep. */
-const FINAL_SWEEP_MS = 2_000;
+/** The event loop's nice value: ahead of the services it supervises (they start at 0). */
+const DAEMON_NICE = -10;
 
 export async function runInit(opts: InitOptions): Promise<never> {
   // An exception escaping to the top would end PID 1: the kernel panics, the container stops.
@@ -44,6 +51,9 @@ export async function runInit(opts: InitOptions): Promise<never> {
     // Inside a PID namespace this fails with EINVAL, which is fine: no keyboard reaches us there.
     disableCtrlAltDel();
   }
+  // Without CAP_SYS_NICE this fails and zinit simply competes with its services as equals.
+  const niceErrno = raisePriority(DAEMON_NICE);
+  if (niceErrno !== 0) log.debug(`staying at nice 0: ${osError(niceErrno)}`);
   const fdErrno = raiseFdLimit();
   if (fdErrno !== 0) log.warn(`could not raise RLIMIT_NOFILE: ${osError(fdErrno)}`);
 
@@ -59,6 +69,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
   const ring = new LogRing(opts.buffer);
   attachRing(ring);
   const sys = hostSys();
+  const say = (level: LogLevel, message: string) => log[level](message);
   let unix: SocketServer | null = null;
 
   const shell = new Shell({
@@ -67,7 +78,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
     baseEnv: { ...(process.env as Record<string, string>) },
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
     canPower,
-    say: (level, message) => log[level](message),
+    say,
     // Beside the control socket, so it is as private as the socket and unique to this daemon.
     notifyDir: `${socketPath}.notify`,
     // Let the shutdown request's reply reach its client before the daemon goes away.
@@ -88,6 +99,8 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
     await http.close();
+    // Processes outside any service (and the stubborn ones) still get a chance to exit cleanly.
+    await finalSweep({ sys, isPid1, say, onReap: (listener) => shell.onReap(listener) });
     shell.close();
     if (mode === "exit") {
       sync();
@@ -96,10 +109,6 @@ export async function runInit(opts: InitOptions): Promise<never> {
       log.info(`all services stopped; exiting${exitCode === 0 ? "" : ` with code ${exitCode}`}`);
       process.exit(exitCode);
     }
-    // Processes outside any service (and the stubborn ones) still get a chance to exit cleanly.
-    kill(-1, 15);
-    await waitForNoProcesses(FINAL_SWEEP_MS);
-    kill(-1, 9);
     sync();
     log.info(mode === "reboot" ? "rebooting" : "powering off");
     const errno = reboot(mode);
@@ -151,7 +160,7 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
       log.warn(`${signal} ignored: ${errorText(err)}`);
     }
   };
-  // LXC halts a container with SIGPWR, which only reaches us through a native hook (sys/sigpwr.ts).
+  // LXC halts a container with SIGPWR, which only reaches us through a native hook (sys/native.ts).
   const power = onSigpwr(request("SIGPWR", false));
   if (!power.ok) log.warn(`SIGPWR cannot be handled here: ${power.error}`);
   if (container || !isPid1) {
@@ -166,12 +175,4 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
   process.on("SIGUSR1", request("SIGUSR1", false));
   process.on("SIGUSR2", request("SIGUSR2", false));
   process.on("SIGHUP", () => log.info("received SIGHUP (ignored)"));
-}
-
-async function waitForNoProcesses(ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (listProcs().every((p) => p.pid === process.pid || p.state === "Z")) return;
-    await Bun.sleep(50);
-  }
 }

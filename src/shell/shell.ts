@@ -27,7 +27,7 @@ import type { ChunkSink, Exit, ProcInfo, Sys, TimerId } from "../sys/port.ts";
 import { ProcessTracker } from "./tracker.ts";
 
 /** The longest stretch of work the loop does before letting the event loop run. */
-export const SLICE_MS = 10;
+export const SLICE_MS = 5;
 
 export interface ShellOptions {
   sys: Sys;
@@ -68,6 +68,7 @@ export class Shell {
   private readonly draining = new Set<string>();
   private readonly stopWaiters = new Map<string, Array<() => void>>();
   private readonly changeListeners = new Set<(change: ServiceChange) => void>();
+  private readonly reapListeners = new Set<() => void>();
   /** tcp/http probes in flight, per service and level: answers of cancelled ones are dropped. */
   private readonly probes = new Map<string, number>();
   private probeSerial = 0;
@@ -84,7 +85,10 @@ export class Shell {
 
   /** Starts reaping. Before this, exits are not seen: call it before the first spawn. */
   start(): void {
-    this.sys.reap((exits) => this.onExits(exits));
+    const slow = this.sys.reap((exits) => this.onExits(exits));
+    if (slow !== null) {
+      this.opts.say("warn", `every exit will scan all children (no native SIGCHLD hook: ${slow})`);
+    }
   }
 
   /** Runs a core command (which throws ZinitError before changing anything) and its effects. */
@@ -133,6 +137,12 @@ export class Shell {
   onChange(listener: (change: ServiceChange) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  /** Calls `listener` after each batch of reaped children has been handled. */
+  onReap(listener: () => void): () => void {
+    this.reapListeners.add(listener);
+    return () => this.reapListeners.delete(listener);
   }
 
   /** An event from outside the loop (a notification, a test). */
@@ -395,6 +405,13 @@ export class Shell {
       this.events.push({ type: "drained", name });
     }
     this.kick();
+    for (const listener of this.reapListeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.opts.say("error", `internal error after reaping: ${errorText(err)}`);
+      }
+    }
   }
 
   private probe(name: string, level: ProbeLevel, check: NetProbe, timeoutMs: number): void {

@@ -9,13 +9,16 @@
 // /proc/<pid>/task/<tid>/children, and "is anything left" asks the kernel about each session's
 // process group (kill(-pgid, 0)) and reads the /proc entry of each known member, always fresh.
 // Only orphans that left the session's group but not the session (rare) need a scan of every
-// process; that scan is shared by every service for SCAN_MAX_AGE_MS, so a shutdown of thousands
-// of services does not scan once per service.
+// process; that scan is shared by every service for SCAN_MAX_AGE_MS, or for 20 times as long as
+// the last scan took, so scanning never takes more than a twentieth of the time however many
+// processes there are: a shutdown of thousands of services stays linear.
 
 import type { ProcInfo, Sys } from "../sys/port.ts";
 
 /** How long one full scan of /proc may serve for finding orphans in a service's sessions. */
 export const SCAN_MAX_AGE_MS = 1_000;
+/** A scan serves at least this many times as long as it took. */
+const SCAN_AGE_FACTOR = 20;
 /** How many parents `owns` walks up before it gives up on a pid. */
 const MAX_ANCESTRY = 64;
 
@@ -31,7 +34,7 @@ export class ProcessTracker {
   /** Known member pid → its service, so a reaped pid tells which service to look at again. */
   private readonly ownerByPid = new Map<number, string>();
   private readonly ownerBySession = new Map<number, string>();
-  private scan: { at: number; bySid: Map<number, ProcInfo[]> } | null = null;
+  private scan: { at: number; serves: number; bySid: Map<number, ProcInfo[]> } | null = null;
 
   constructor(private readonly sys: Sys) {}
 
@@ -155,10 +158,11 @@ export class ProcessTracker {
   /** Processes of session `sid` in the shared scan (refreshed when older than SCAN_MAX_AGE_MS). */
   private scanned(sid: number): ProcInfo[] {
     const now = this.sys.now();
-    if (!this.scan || now - this.scan.at > SCAN_MAX_AGE_MS) {
+    if (!this.scan || now - this.scan.at > this.scan.serves) {
       const bySid = new Map<number, ProcInfo[]>();
       for (const p of this.sys.allProcs()) push(bySid, p.sid, p);
-      this.scan = { at: now, bySid };
+      const took = this.sys.now() - now;
+      this.scan = { at: now, serves: Math.max(SCAN_MAX_AGE_MS, took * SCAN_AGE_FACTOR), bySid };
     }
     return this.scan.bySid.get(sid) ?? [];
   }

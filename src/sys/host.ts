@@ -33,7 +33,9 @@ export function hostSys(): Sys {
     wallClock: () => Date.now(),
     setTimer: (ms, fn) => setTimeout(fn, Math.max(0, Math.min(ms, MAX_TIMER_MS))),
     clearTimer: (id) => clearTimeout(id as Timer),
-    defer: (fn) => void setImmediate(fn),
+    // setTimeout, not setImmediate: Bun runs immediates before it polls I/O again, which would
+    // starve the control socket while a long batch of work is being sliced.
+    defer: (fn) => void setTimeout(fn, 0),
     spawn: spawnWithPipes,
     kill,
     killGroup,
@@ -42,7 +44,7 @@ export function hostSys(): Sys {
     allProcs: listProcs,
     groupExists: (pgid) => pgid > 0 && kill(-pgid, 0) !== ESRCH,
     self: () => self,
-    reap: (handler) => startReaper(handler),
+    reap: (handler) => startReaper(handler).error ?? null,
     tcpExchange,
     notifySocket: openNotifySocket,
   };

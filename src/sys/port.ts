@@ -82,9 +82,10 @@ export interface Sys {
 
   /**
    * Starts reaping: every child (and every orphan reparented to us) goes to `handler`, each wake-up
-   * delivering all the children that had exited by then, in one batch.
+   * delivering all the children that had exited by then, in one batch. Returns why reaping has to
+   * scan every child per exit here (no native SIGCHLD hook), or null.
    */
-  reap(handler: ExitHandler): void;
+  reap(handler: ExitHandler): string | null;
 
   /**
    * Connects over TCP, sends `request` (if any) and reads until `enough(reply so far)` or EOF.

@@ -42,6 +42,23 @@ export function setChildSubreaper(): number {
   return libc.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n) === 0 ? 0 : errno();
 }
 
+const SCHED_OTHER = 0;
+const SCHED_RESET_ON_FORK = 0x40000000;
+const PRIO_PROCESS = 0;
+
+/**
+ * Runs the calling thread (the event loop) at `nice`, so the control socket and the reaper keep
+ * up when services saturate the CPU, while every process it starts begins at nice 0:
+ * SCHED_RESET_ON_FORK resets a negative nice in children, with no window where a service runs
+ * at ours. 0 or the errno (EPERM without CAP_SYS_NICE).
+ */
+export function raisePriority(nice: number): number {
+  if (libc.sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, new Int32Array(1)) !== 0) {
+    return errno();
+  }
+  return libc.setpriority(PRIO_PROCESS, 0, nice) === 0 ? 0 : errno();
+}
+
 /** Our soft and hard RLIMIT_NOFILE, or null if getrlimit fails. */
 export function fdLimits(): { soft: number; hard: number } | null {
   const lim = new BigUint64Array(2);

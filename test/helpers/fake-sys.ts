@@ -154,8 +154,9 @@ export class FakeSys implements Sys {
     return SELF;
   }
 
-  reap(handler: ExitHandler): void {
+  reap(handler: ExitHandler): string | null {
     this.handler = handler;
+    return null;
   }
 
   tcpExchange(req: TcpExchange): Promise<TcpResult> {

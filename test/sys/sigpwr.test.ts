@@ -5,7 +5,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onSigpwr } from "../../src/sys/sigpwr.ts";
+import { onSigpwr } from "../../src/sys/native.ts";
 import { outputMatches } from "../e2e/lib.ts";
 import { Zinit } from "../helpers/zinit.ts";
 
