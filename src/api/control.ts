@@ -2,9 +2,19 @@
 // it; the method table (src/api/methods.ts) is the only caller, and every transport goes through
 // the method table. Failures are thrown as ZinitError (src/core/errors.ts).
 
-import type { ServiceDetail, ServiceStatus } from "../core/supervisor.ts";
+import type { ServiceChange } from "../core/effects.ts";
+import type { ServiceDetail, ServiceStatus, WaitCondition } from "../core/supervisor.ts";
 
-export type { ServiceDetail, ServiceStatus };
+export type { ServiceChange, ServiceDetail, ServiceStatus, WaitCondition };
+
+export interface WaitResult {
+  /** Every service reached the condition. */
+  ok: boolean;
+  /** Per service: its state when the wait ended, and whether it met the condition. */
+  services: Record<string, { state: string; met: boolean; reason: string }>;
+  /** Why the wait ended without success: "timeout", or "failed" when a service can no longer get there. */
+  why: "met" | "timeout" | "failed";
+}
 
 export interface ProcessStats {
   pid: number;
@@ -40,6 +50,20 @@ export interface Control {
   logs(name?: string): string[];
   /** Calls `listener` with every new ring line matching `name`; returns the unsubscribe function. */
   subscribeLogs(name: string | undefined, listener: LogListener): () => void;
+  /**
+   * Resolves once every named service meets `condition`, or after `timeoutMs` (0: no limit), or as
+   * soon as one of them can no longer meet it (waiting for running on a service that failed for
+   * good). Throws ServiceNotFound for an unknown name.
+   */
+  wait(names: string[], condition: WaitCondition, timeoutMs: number): Promise<WaitResult>;
+  /**
+   * Every service as it is now, and from then on every change, in order, with no change lost or
+   * repeated between the two.
+   */
+  subscribeEvents(listener: (change: ServiceChange) => void): {
+    snapshot: ServiceChange[];
+    unsubscribe: () => void;
+  };
 }
 
 /** The HTTP/WebSocket server of `zinit proxy` / `init --http`. */

@@ -142,6 +142,8 @@ export interface LifecycleContext extends health.HealthContext {
   finishedJob(svc: Service): void;
   /** Every process of `svc` is gone after a stop. */
   stopDone(svc: Service): void;
+  /** Reports the service's state now, before the same event moves it on (an exit, then a restart). */
+  checkpoint(svc: Service): void;
 }
 
 export type LifecycleEvent =
@@ -343,6 +345,8 @@ function afterRun(
   // Logged before the respawn, so the ring reads in causal order.
   ctx.log(status === null ? "error" : "warn", `service ${svc.name} ${svc.reason}`);
   if (delay === 0) {
+    // The exit is a change of its own, though the restart follows in the same step.
+    ctx.checkpoint(svc);
     schedule(svc, null, ctx);
   } else {
     svc.phase = "backoff";

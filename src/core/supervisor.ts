@@ -22,8 +22,11 @@ import {
   upstreamState,
 } from "./lifecycle.ts";
 import { ShutdownOrder } from "./shutdown.ts";
-import { stateString } from "./state.ts";
+import { isSuccess, stateString } from "./state.ts";
 import type { ExitStatus, ServiceConfig, Target } from "./types.ts";
+
+/** What a wait can wait for (`service_wait`, `zinit wait`). */
+export type WaitCondition = "running" | "exited" | "stopped" | "failed";
 
 /** `service_status`: upstream's shape. */
 export interface ServiceStatus {
@@ -105,6 +108,7 @@ export class Supervisor {
       failedForGood: (svc, code) => self.failedForGood(svc, code),
       finishedJob: (svc) => self.finishedJob(svc),
       stopDone: (svc) => self.stopDone(svc),
+      checkpoint: (svc) => self.report(svc),
     };
   }
 
@@ -165,6 +169,47 @@ export class Supervisor {
       status_text: svc.health.status,
       check_failure: svc.health.lastFailure,
     };
+  }
+
+  /** The service as a change record: what an event subscriber starts from. */
+  view(name: string): ServiceChange {
+    const svc = this.get(name);
+    return {
+      name,
+      state: stateOf(svc),
+      target: svc.target,
+      pid: svc.pid,
+      reason: svc.reason,
+      exit: svc.lastExit,
+      phase: svc.phase,
+      ready: svc.health.ready,
+    };
+  }
+
+  /**
+   * Where a service stands against a wait condition: met now, still possible, or impossible
+   * without a command (waiting for running on a service that failed for good or was stopped).
+   */
+  condition(name: string, cond: WaitCondition): "met" | "pending" | "impossible" {
+    const svc = this.get(name);
+    const o = svc.outcome;
+    const ended = svc.pid === 0 && svc.phase !== "starting" && o.kind !== "none";
+    const unsuccessful =
+      o.kind === "gaveUp" ||
+      o.kind === "spawnFailed" ||
+      (o.kind === "exited" && !isSuccess(o.status, svc.config.successExitCodes));
+    switch (cond) {
+      case "running":
+        if (satisfies(svc)) return "met";
+        // Idle means nothing will start it again: stopped, given up, or never restarted.
+        return svc.phase === "idle" ? "impossible" : "pending";
+      case "exited":
+        return ended ? "met" : "pending";
+      case "stopped":
+        return svc.target === "Down" && svc.phase === "idle" ? "met" : "pending";
+      case "failed":
+        return ended && unsuccessful ? "met" : "pending";
+    }
   }
 
   /** The main pid, or ServiceIsDown when there is none (kill, stats). */

@@ -1,10 +1,19 @@
 // The running daemon as the method table sees it (src/api/control.ts): each call is a core
 // command or query carried out through the shell.
 
-import type { Control, ServiceDetail, ServiceStats, ServiceStatus } from "../api/control.ts";
+import type {
+  Control,
+  ServiceChange,
+  ServiceDetail,
+  ServiceStats,
+  ServiceStatus,
+  WaitCondition,
+  WaitResult,
+} from "../api/control.ts";
 import { loadService } from "../config/load.ts";
 import type { PowerMode } from "../core/effects.ts";
-import { alreadyMonitored, errorText, shuttingDown, ZinitError } from "../core/errors.ts";
+import { alreadyMonitored, errorText, notFound, shuttingDown, ZinitError } from "../core/errors.ts";
+import { MAX_TIMER_MS } from "../core/policy.ts";
 import { parseSignal } from "../core/signals.ts";
 import type { LogRing } from "../log/ring.ts";
 import { strerror } from "../sys/libc.ts";
@@ -112,5 +121,61 @@ export class Daemon implements Control {
 
   subscribeLogs(name: string | undefined, listener: (line: string) => void): () => void {
     return this.opts.ring.subscribe(name, listener);
+  }
+
+  wait(names: string[], condition: WaitCondition, timeoutMs: number): Promise<WaitResult> {
+    const core = this.core;
+    for (const name of names) if (!core.has(name)) throw notFound(name);
+    const unique = [...new Set(names)];
+    const result = (why: WaitResult["why"]): WaitResult => {
+      const services: WaitResult["services"] = {};
+      for (const name of unique) {
+        const view = core.has(name) ? core.view(name) : null;
+        services[name] = {
+          state: view?.state ?? "Unknown",
+          met: view !== null && core.condition(name, condition) === "met",
+          reason: view?.reason ?? "forgotten",
+        };
+      }
+      return { ok: why === "met", services, why };
+    };
+    // Where every service stands: done, still waiting, or one can no longer get there.
+    const verdict = (): WaitResult["why"] | null => {
+      let all = true;
+      for (const name of unique) {
+        if (!core.has(name)) return "failed";
+        const c = core.condition(name, condition);
+        if (c === "impossible") return "failed";
+        if (c !== "met") all = false;
+      }
+      return all ? "met" : null;
+    };
+    const now = verdict();
+    if (now !== null) return Promise.resolve(result(now));
+    return new Promise((resolve) => {
+      const finish = (why: WaitResult["why"]) => {
+        unsubscribe();
+        if (timer !== undefined) this.opts.sys.clearTimer(timer);
+        resolve(result(why));
+      };
+      const unsubscribe = this.shell.onChange((change) => {
+        if (!unique.includes(change.name)) return;
+        const why = verdict();
+        if (why !== null) finish(why);
+      });
+      const timer =
+        timeoutMs > 0
+          ? this.opts.sys.setTimer(Math.min(timeoutMs, MAX_TIMER_MS), () => finish("timeout"))
+          : undefined;
+    });
+  }
+
+  subscribeEvents(listener: (change: ServiceChange) => void): {
+    snapshot: ServiceChange[];
+    unsubscribe: () => void;
+  } {
+    // One synchronous step: no change can fall between the snapshot and the subscription.
+    const snapshot = this.core.names().map((name) => this.core.view(name));
+    return { snapshot, unsubscribe: this.shell.onChange(listener) };
   }
 }

@@ -109,6 +109,14 @@ export class FakeControl implements Control {
     return { name, pid: svc.pid, state: svc.state, target: svc.target, after };
   }
 
+  wait(): never {
+    throw new Error("FakeControl does not wait; use test/helpers/daemon.ts");
+  }
+
+  subscribeEvents(): never {
+    throw new Error("FakeControl has no events; use test/helpers/daemon.ts");
+  }
+
   inspect(name: string): ServiceDetail {
     this.enter("inspect", name);
     return {

@@ -264,3 +264,72 @@ describe("readiness by probes and notification", () => {
     expect(t.daemon.list()).toEqual({ app: "Running" });
   });
 });
+
+describe("waits and events", () => {
+  test("wait for running resolves when ready, fails fast when the service fails for good", async () => {
+    t = await testDaemon({ files: { web: "exec: web\ntest: check\n" } });
+    const waiting = t.daemon.wait(["web"], "running", 0);
+    let settled = false;
+    void waiting.then(() => {
+      settled = true;
+    });
+    await t.sys.flush();
+    expect(settled).toBe(false);
+    t.sys.exit(t.sys.find("check").pid, { kind: "exited", code: 0 });
+    await t.sys.flush();
+    expect(await waiting).toEqual({
+      ok: true,
+      why: "met",
+      services: { web: { state: "Running", met: true, reason: "ready" } },
+    });
+    // A oneshot that fails can never be running: the wait ends at once with why.
+    t.write("job", "exec: job\noneshot: true\n");
+    await t.daemon.monitor("job");
+    await t.sys.flush();
+    const job = t.daemon.wait(["job"], "running", 0);
+    t.sys.exit(t.sys.find("job").pid, { kind: "exited", code: 2 });
+    await t.sys.flush();
+    expect(await job).toMatchObject({
+      ok: false,
+      why: "failed",
+      services: { job: { met: false } },
+    });
+  });
+
+  test("wait times out, saying which service is not there yet", async () => {
+    t = await testDaemon({ files: { a: "exec: a\n", b: "exec: b\ntest: check\n" } });
+    const waiting = t.daemon.wait(["a", "b"], "running", 5_000);
+    await t.sys.advance(5_000);
+    expect(await waiting).toMatchObject({
+      ok: false,
+      why: "timeout",
+      services: { a: { met: true }, b: { met: false, state: "Spawned" } },
+    });
+    expect(() => t?.daemon.wait(["nope"], "running", 0)).toThrow("service 'nope' not found");
+  });
+
+  test("events: a snapshot, then every change of a crash loop in order, nothing in between lost", async () => {
+    t = await testDaemon({ files: { c: "exec: crash\n" } });
+    const seen: string[] = [];
+    const { snapshot, unsubscribe } = t.daemon.subscribeEvents((e) =>
+      seen.push(`${e.state} ${e.reason}`),
+    );
+    expect(snapshot.map((e) => `${e.name} ${e.state}`)).toEqual(["c Running"]);
+    for (let i = 0; i < 3; i++) {
+      t.sys.exit(t.sys.find("crash").pid, { kind: "exited", code: 1 });
+      await t.sys.advance(1_000);
+    }
+    unsubscribe();
+    expect(seen).toEqual([
+      "Error(Exited(Pid(100), 1)) exited with code 1; restarting",
+      "Error(Exited(Pid(100), 1)) starting",
+      "Running ready",
+      "Error(Exited(Pid(101), 1)) exited with code 1; restarting in 100 ms",
+      "Error(Exited(Pid(101), 1)) starting",
+      "Running ready",
+      "Error(Exited(Pid(102), 1)) exited with code 1; restarting in 200 ms",
+      "Error(Exited(Pid(102), 1)) starting",
+      "Running ready",
+    ]);
+  });
+});
