@@ -2,7 +2,7 @@
 // concerns of a PID 1: never dying on an error, signals, the socket, and powering off at the end.
 // Read top to bottom, runInit is the whole program.
 
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { createHttpHost } from "./api/http-host.ts";
 import { createMethodTable } from "./api/methods.ts";
@@ -59,10 +59,9 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   const configDir = resolve(opts.configDir);
   const socketPath = resolve(opts.socket);
-  try {
-    mkdirSync(configDir, { recursive: true });
-  } catch (err) {
-    log.error(`failed to create config directory '${configDir}': ${errorText(err)}`);
+  const dirProblem = prepareConfigDir(configDir, isPid1);
+  if (dirProblem !== null) {
+    log.error(dirProblem);
     process.exit(1);
   }
 
@@ -149,6 +148,33 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   // The socket server keeps the event loop alive; this promise never settles.
   return new Promise<never>(() => {});
+}
+
+/**
+ * A missing config directory is most often a typo (`-c /etc/zinti`): refused, unless zinit is
+ * PID 1, where refusing would panic the kernel; then it is made, and said loudly. Null if fine.
+ */
+function prepareConfigDir(dir: string, isPid1: boolean): string | null {
+  let stat: ReturnType<typeof statSync> | undefined;
+  try {
+    stat = statSync(dir);
+  } catch {
+    stat = undefined;
+  }
+  if (stat && !stat.isDirectory()) return `config directory '${dir}' is not a directory`;
+  if (stat) return null;
+  if (!isPid1) {
+    return `config directory '${dir}' does not exist (create it, or name the right one with -c)`;
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    return `failed to create config directory '${dir}': ${errorText(err)}`;
+  }
+  log.warn(
+    `config directory '${dir}' did not exist: created it empty, so no service runs (is -c right?)`,
+  );
+  return null;
 }
 
 function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): void {
