@@ -29,16 +29,27 @@ import {
   setChildSubreaper,
   sync,
 } from "./sys/process.ts";
+import { startIoPool } from "./sys/runtime.ts";
 import { raiseFdLimit } from "./sys/spawn.ts";
 
 /** The event loop's nice value: ahead of the services it supervises (they start at 0). */
 const DAEMON_NICE = -10;
 
-export async function runInit(opts: InitOptions): Promise<never> {
+/**
+ * The daemon. `notReexecuted` says why the runtime could not be re-executed with its thread-free
+ * JSC options (sys/runtime.ts), or is null when it was.
+ */
+export async function runInit(
+  opts: InitOptions,
+  notReexecuted: string | null = null,
+): Promise<never> {
   // An exception escaping to the top would end PID 1: the kernel panics, the container stops.
   process.on("uncaughtException", (err) => log.error(`uncaught exception: ${errorText(err)}`));
   process.on("unhandledRejection", (err) => log.error(`unhandled rejection: ${errorText(err)}`));
   setLogLevel(opts.debug ? "debug" : "info");
+  if (notReexecuted !== null) log.debug(`runtime threads start on demand: ${notReexecuted}`);
+  // Before any service: once a pids limit is full, the runtime could not start its pool.
+  await startIoPool();
 
   const isPid1 = getpid() === 1;
   const canPower = isPid1 && !opts.container;

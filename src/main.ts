@@ -19,8 +19,12 @@ async function main(argv: string[]): Promise<number> {
       print(`${VERSION_LINE}\n`);
       return 0;
     case "init": {
+      const runtime = await import("./sys/runtime.ts");
+      // Returns only if the re-exec is not possible; the daemon then runs as it is.
+      const notReexecuted = runtime.jscOptionsApplied() ? null : runtime.reexecWithJscOptions();
+      runtime.forgetJscOptions();
       const { runInit } = await import("./init.ts");
-      return runInit(action.options);
+      return runInit(action.options, notReexecuted);
     }
     case "client":
       return runClient(action.invocation);
