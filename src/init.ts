@@ -23,6 +23,7 @@ import { listProcs } from "./sys/proc.ts";
 import { disableCtrlAltDel, getpid, kill, reboot, setChildSubreaper, sync } from "./sys/process.ts";
 import { onSigpwr } from "./sys/sigpwr.ts";
 import { raiseFdLimit } from "./sys/spawn.ts";
+import { BUILD_LINE } from "./version.ts";
 
 /** How long stray processes get between SIGTERM and SIGKILL in the final sweep. */
 const FINAL_SWEEP_MS = 2_000;
@@ -130,7 +131,9 @@ export async function runInit(opts: InitOptions): Promise<never> {
     loaded = { services: new Map(), errors: [] };
   }
   for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
-  log.info(`loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`);
+  log.info(
+    `${BUILD_LINE}: loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`,
+  );
   shell.command((now) => shell.core.monitorAll(loaded.services, now));
   // Loading and spawning leave parse trees and environments behind; return them before idling.
   Bun.gc(true);

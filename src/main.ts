@@ -7,7 +7,7 @@ import { runClient } from "./cli/commands.ts";
 import { helpText } from "./cli/help.ts";
 import { exit, print, printError } from "./cli/output.ts";
 import { defaultSocket } from "./defaults.ts";
-import { VERSION_LINE } from "./version.ts";
+import { BUILD_LINE, VERSION_LINE } from "./version.ts";
 
 async function main(argv: string[]): Promise<number> {
   const action = parseCommandLine(argv, () => defaultSocket());
@@ -16,7 +16,8 @@ async function main(argv: string[]): Promise<number> {
       print(helpText(defaultSocket(), action.verb));
       return 0;
     case "version":
-      print(`${VERSION_LINE}\n`);
+      // `-V` alone must stay two words (ZOS parses it); `-d` adds the revision.
+      print(`${action.detailed ? BUILD_LINE : VERSION_LINE}\n`);
       return 0;
     case "init": {
       const { runInit } = await import("./init.ts");

@@ -80,7 +80,9 @@ export async function runLegacyCommand(
 ): Promise<(() => void) | null> {
   let parts: string[];
   try {
-    parts = splitWords(line);
+    // Line-mode tools (`nc -C`, telnet) end lines with CRLF; upstream read the CR as part of the
+    // last word and answered "unknown command".
+    parts = splitWords(line.endsWith("\r") ? line.slice(0, -1) : line);
   } catch {
     out.write(legacyError("invalid command syntax"));
     out.end();

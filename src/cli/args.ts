@@ -3,6 +3,7 @@
 // README shows), and `zinit` alone means `list`.
 
 import { type ArgsDef, parseArgs } from "citty";
+import { parseSignal, signalName } from "../core/signals.ts";
 import {
   DEFAULT_BUFFER,
   DEFAULT_CONFIG_DIR,
@@ -37,7 +38,11 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { long: "debug", short: "d", help: "debug logging (init); print RPC traffic to stderr (others)" },
   { long: "json", help: "print the RPC result as compact JSON instead of YAML/text" },
   { long: "help", short: "h", help: "Prints help information" },
-  { long: "version", short: "V", help: "Prints version information" },
+  {
+    long: "version",
+    short: "V",
+    help: "Prints version information (with -d: and the git revision)",
+  },
 ];
 
 const service = (help = "service name"): PositionalSpec => ({
@@ -93,7 +98,12 @@ export const VERBS = {
     about: "send a signal to a running service.",
     positionals: [
       service(),
-      { name: "SIGNAL", required: false, help: "signal name, e.g. SIGTERM", default: "SIGTERM" },
+      {
+        name: "SIGNAL",
+        required: false,
+        help: "signal name or number: SIGTERM, TERM, term, 15",
+        default: "SIGTERM",
+      },
     ],
     options: [],
   },
@@ -165,7 +175,7 @@ export interface ClientInvocation {
 
 export type Action =
   | { kind: "help"; verb?: Verb }
-  | { kind: "version" }
+  | { kind: "version"; detailed: boolean }
   | { kind: "init"; options: InitOptions }
   | { kind: "client"; invocation: ClientInvocation };
 
@@ -262,6 +272,21 @@ function parseBuffer(text: string): number {
 }
 
 /**
+ * `9`, `KILL`, `kill`, `sigkill` → `SIGKILL`: the RPC keeps upstream's rule (a SIG-prefixed name),
+ * the command line is friendlier. Anything unknown goes through as typed, so the daemon's error
+ * names what the user wrote.
+ */
+export function canonicalSignal(text: string): string {
+  if (/^\d{1,2}$/.test(text)) {
+    const name = signalName(Number(text));
+    return parseSignal(name) === null ? text : name;
+  }
+  if (parseSignal(text) !== null) return text.toUpperCase();
+  if (parseSignal(`SIG${text}`) !== null) return `SIG${text.toUpperCase()}`;
+  return text;
+}
+
+/**
  * Turns argv (without the program name) into what to do. `defaultSocket` is only called when no
  * `-s` is given, so a test can pin it.
  */
@@ -276,7 +301,7 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
   const pick = (key: string): unknown => tail[key] ?? head[key];
 
   if (pick("help") === true) return { kind: "help", verb: at < 0 ? undefined : word };
-  if (pick("version") === true) return { kind: "version" };
+  if (pick("version") === true) return { kind: "version", detailed: pick("debug") === true };
 
   const positionals = tail._;
   if (positionals.length > spec.positionals.length) {
@@ -317,7 +342,7 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
 
   const invocation: ClientInvocation = { verb: word, socket, debug, json: pick("json") === true };
   if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
-  if (word === "kill") invocation.signal = args.SIGNAL;
+  if (word === "kill") invocation.signal = canonicalSignal(args.SIGNAL ?? "SIGTERM");
   if (word === "log") {
     if (args.FILTER !== undefined) invocation.name = args.FILTER;
     invocation.snapshot = tail.snapshot === true;

@@ -9,6 +9,8 @@ import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 const DEFAULT_TIMEOUT_S = 60;
 /** upstream's ServiceIsDown: the process vanished on its own, which is what a restart wants. */
 const SERVICE_IS_DOWN = -32003;
+/** upstream's ServiceIsUp: what `forget` answers while the target is Up or a process remains. */
+const SERVICE_IS_UP = -32002;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -205,8 +207,9 @@ export async function runClient(inv: ClientInvocation): Promise<number> {
       case "start":
       case "stop":
       case "monitor":
-      case "forget":
         return done(await client.call(`service_${inv.verb}`, [name]));
+      case "forget":
+        return done(await forget(client, name));
       case "kill":
         return done(await client.call("service_kill", [name, inv.signal ?? "SIGTERM"]));
       case "restart":
@@ -255,6 +258,31 @@ async function restart(client: RpcClient, name: string, timeoutMs: number): Prom
     }
   }
   return client.call("service_start", [name]);
+}
+
+/**
+ * Upstream's "service 'x' is up" puzzles users whose oneshot has long finished: the rule is about
+ * the target (and any process left), not the state. The error says which and what to do.
+ */
+async function forget(client: RpcClient, name: string): Promise<unknown> {
+  try {
+    return await client.call("service_forget", [name]);
+  } catch (err) {
+    if (!(err instanceof RpcError && err.code === SERVICE_IS_UP)) throw err;
+    let why = "";
+    try {
+      const status = await client.call("service_status", [name]);
+      if (isObject(status) && status.target === "Up") {
+        why = `its target is Up; \`zinit stop ${name}\` first`;
+      } else if (isObject(status) && typeof status.pid === "number" && status.pid !== 0) {
+        why = `it is still stopping (pid ${status.pid}); wait for \`zinit stop ${name}\` to return`;
+      }
+    } catch {
+      // The explanation is a courtesy; the daemon's own error still stands.
+    }
+    if (why === "") throw err;
+    throw new RpcError(err.code, `${err.message}: ${why}`, err.data);
+  }
 }
 
 /** The daemon answers before going down (upstream never did: a dropped connection is success). */

@@ -147,6 +147,54 @@ describe("service actions", () => {
     ]);
   });
 
+  test("kill: numbers and names with or without SIG, any case, go out as the canonical name", async () => {
+    const z = serve(table({ service_kill: null }));
+    for (const sig of ["9", "KILL", "kill", "SIGKILL", "sigkill", "SigKill"]) {
+      expect(await run(z, "kill", "svc", sig)).toEqual({ stdout: "", stderr: "", code: 0 });
+    }
+    expect(await run(z, "kill", "svc", "1")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(await run(z, "kill", "svc", "usr2")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      ...Array.from({ length: 6 }, () => ({ method: "service_kill", params: ["svc", "SIGKILL"] })),
+      { method: "service_kill", params: ["svc", "SIGHUP"] },
+      { method: "service_kill", params: ["svc", "SIGUSR2"] },
+    ]);
+  });
+
+  test("forget while the target is Up: upstream's message, then why and what to do", async () => {
+    const isUp = new RpcFailure(-32002, "forgetting service: service 'job' is up", {
+      code_name: "ServiceIsUp",
+    });
+    const z = serve(
+      table({
+        service_forget: isUp,
+        service_status: { name: "job", pid: 0, state: "Success", target: "Up", after: {} },
+      }),
+    );
+    expect(await run(z, "forget", "job")).toEqual({
+      stdout: "",
+      stderr:
+        "zinit: forgetting service: service 'job' is up: its target is Up; `zinit stop job` first\n",
+      code: 1,
+    });
+    expect(z.calls).toEqual([
+      { method: "service_forget", params: ["job"] },
+      { method: "service_status", params: ["job"] },
+    ]);
+  });
+
+  test("forget while a stop is still under way says so", async () => {
+    const z = serve(
+      table({
+        service_forget: new RpcFailure(-32002, "forgetting service: service 'web' is up"),
+        service_status: { name: "web", pid: 77, state: "Running", target: "Down", after: {} },
+      }),
+    );
+    expect((await run(z, "forget", "web")).stderr).toBe(
+      "zinit: forgetting service: service 'web' is up: it is still stopping (pid 77); wait for `zinit stop web` to return\n",
+    );
+  });
+
   test("kill with a bad signal", async () => {
     const z = serve(
       table({ service_kill: new RpcFailure(-32004, "parsing signal: invalid signal 'BOGUS'") }),
