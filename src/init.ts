@@ -2,9 +2,11 @@
 // concerns of a PID 1: never dying on an error, signals, the socket, and powering off at the end.
 // Read top to bottom, runInit is the whole program.
 
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
+import { isLoopbackIp } from "./api/http.ts";
 import { createHttpHost } from "./api/http-host.ts";
+import { DEFAULT_LIMITS, FrameBudget } from "./api/limits.ts";
 import { createMethodTable } from "./api/methods.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
@@ -57,6 +59,8 @@ export async function runInit(opts: InitOptions): Promise<never> {
     process.exit(1);
   }
 
+  // One cap on unfinished request frames for every listener of this daemon.
+  const budget = new FrameBudget(opts.limits.maxUnfinished ?? DEFAULT_LIMITS.maxUnfinished);
   const ring = new LogRing(opts.buffer);
   attachRing(ring);
   const sys = hostSys();
@@ -65,7 +69,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
   const shell = new Shell({
     sys,
     logs: new ServiceLogs(ring),
-    baseEnv: { ...(process.env as Record<string, string>) },
+    baseEnv: serviceEnv(),
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
     canPower,
     say: (level, message) => log[level](message),
@@ -79,10 +83,12 @@ export async function runInit(opts: InitOptions): Promise<never> {
     ring,
     powerMode: (reboot) => (canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
   });
-  const http = createHttpHost(
-    () => table,
-    (address) => log.info(`HTTP/RPC server listening on ${address}`),
-  );
+  const token = readToken(opts);
+  const http = createHttpHost(() => table, {
+    onStart: (address) => log.info(`HTTP/RPC server listening on ${address}`),
+    limits: opts.limits,
+    access: { corsOrigins: opts.corsOrigins, allowHosts: opts.allowHosts, token },
+  });
   const table = createMethodTable(daemon, { configDir, http });
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
@@ -90,6 +96,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
     if (mode === "exit") {
       sync();
       unix?.close();
+      compat?.close();
       rmSync(socketPath, { force: true });
       log.info(`all services stopped; exiting${exitCode === 0 ? "" : ` with code ${exitCode}`}`);
       process.exit(exitCode);
@@ -106,15 +113,36 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   // The socket exists before any service starts, so a failure to bind orphans nothing.
   try {
-    unix = await serveUnix(socketPath, table, daemon, { mode: opts.socketMode });
+    unix = await serveUnix(socketPath, table, daemon, {
+      mode: opts.socketMode,
+      limits: opts.limits,
+      budget,
+    });
   } catch (err) {
     log.error(`cannot listen on ${socketPath}: ${errorText(err)}`);
     process.exit(1);
   }
 
+  // Upstream's clients look for /tmp/zinit.sock when given no -s; a live socket there is kept.
+  let compat: SocketServer | null = null;
+  if (opts.compatSocket) {
+    try {
+      compat = await serveUnix(opts.compatSocket, table, daemon, {
+        mode: opts.socketMode,
+        limits: opts.limits,
+        budget,
+      });
+    } catch (err) {
+      log.warn(`not also listening on ${opts.compatSocket}: ${errorText(err)}`);
+    }
+  }
+
   if (opts.http) {
     try {
-      await http.start(opts.http);
+      const bound = await http.start(opts.http, { boot: true });
+      if (!isLoopbackIp(bound.replace(/^\[|\]?:\d+$/g, "")) && token === null) {
+        log.warn(`HTTP/RPC API on ${bound} is reachable from other hosts and has no token`);
+      }
     } catch (err) {
       log.error(`cannot serve HTTP on ${opts.http}: ${errorText(err)}`);
     }
@@ -140,6 +168,29 @@ export async function runInit(opts: InitOptions): Promise<never> {
 
   // The socket server keeps the event loop alive; this promise never settles.
   return new Promise<never>(() => {});
+}
+
+/** zinit's environment as services inherit it: the API token is not theirs to see. */
+function serviceEnv(): Record<string, string> {
+  const env = { ...(process.env as Record<string, string>) };
+  delete env.ZINIT_TOKEN;
+  return env;
+}
+
+/** `--token-file` (its first line), else `$ZINIT_TOKEN`; a file that cannot be read is fatal. */
+function readToken(opts: InitOptions): string | null {
+  if (opts.tokenFile !== null) {
+    try {
+      const token = readFileSync(opts.tokenFile, "utf8").split("\n")[0]?.trim() ?? "";
+      if (token === "") throw new Error("the file is empty");
+      return token;
+    } catch (err) {
+      log.error(`cannot read token file '${opts.tokenFile}': ${errorText(err)}`);
+      process.exit(1);
+    }
+  }
+  const fromEnv = process.env.ZINIT_TOKEN?.trim();
+  return fromEnv ? fromEnv : null;
 }
 
 function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): void {

@@ -218,7 +218,9 @@ describe("WebSocket", () => {
   });
 
   test("a lagging follower loses lines instead of buffering without bound, and is told", async () => {
-    const s = await serveHttp("127.0.0.1:0", fakeTable(control), { maxQueued: 64 * 1024 });
+    const s = await serveHttp("127.0.0.1:0", fakeTable(control), {
+      limits: { maxQueued: 64 * 1024 },
+    });
     const listeners = control.listeners.size;
     // A raw client that completes the upgrade and then never reads.
     const key = Buffer.from("0123456789abcdef").toString("base64");
@@ -238,7 +240,7 @@ describe("WebSocket", () => {
       },
     });
     sock.write(
-      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
     let deadline = Date.now() + TIMEOUT;
     while (!received.includes("\r\n\r\n") && Date.now() < deadline) await Bun.sleep(5);

@@ -100,7 +100,7 @@ describe("replies", () => {
     expect(reply.error.message).toBe("Internal error");
   });
 
-  test("a method that throws something that is not an RpcError is -32603", async () => {
+  test("a method that throws something that is not an ApiError is -32603", async () => {
     const broken: MethodTable = new Map([
       [
         "bad",
@@ -457,12 +457,12 @@ test("a congested peer misses subscription items and is told how many before the
   // Lines dropped at the end of a burst are reported once the transport has drained.
   congested = true;
   fake.log("[+] a: 5");
-  session.drained(); // still congested: nothing yet
+  session.outputEmptied(); // still congested: nothing yet
   expect(sent).toHaveLength(4);
   congested = false;
-  session.drained();
+  session.outputEmptied();
   expect(sent.slice(4).map(result)).toEqual(["[-] zinit: 1 lines dropped"]);
-  session.drained();
+  session.outputEmptied();
   expect(sent).toHaveLength(5);
   session.close();
 });

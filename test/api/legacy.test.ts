@@ -321,7 +321,7 @@ test("a congested `log` follower skips lines and is told how many before the nex
     },
     end: () => {},
     congested: () => congested,
-    onDrain: (listener: () => void) => {
+    onEmptied: (listener: () => void) => {
       onDrain = listener;
     },
   };

@@ -95,6 +95,8 @@ describe("openrpc.json", () => {
       stream_currentLogs: ["name?"],
       stream_subscribeLogs: ["filter?"],
       stream_unsubscribeLogs: ["subscription"],
+      service_inspect: ["name"],
+      system_http_access: ["access?"],
     });
   });
 

@@ -248,7 +248,9 @@ describe("JSON-RPC framing on the socket", () => {
 
   test("a follower that stops reading loses lines, is told how many, and stays connected", async () => {
     const path = join(dir, "bp.sock");
-    const s = await serveUnix(path, fakeTable(control), control, { maxQueued: 256 * 1024 });
+    const s = await serveUnix(path, fakeTable(control), control, {
+      limits: { maxQueued: 256 * 1024 },
+    });
     const c = new Conn(path);
     c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
     await c.count(1);

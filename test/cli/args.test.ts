@@ -133,6 +133,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         debug: false,
         http: null,
         socketMode: 0o600,
+        limits: {},
+        corsOrigins: [],
+        allowHosts: [],
+        tokenFile: null,
+        compatSocket: null,
       },
     });
     expect(
@@ -161,6 +166,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         debug: true,
         http: "127.0.0.1:9",
         socketMode: 0o660,
+        limits: {},
+        corsOrigins: [],
+        allowHosts: [],
+        tokenFile: null,
+        compatSocket: null,
       },
     });
     expect(parse("init")).toEqual({
@@ -173,6 +183,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         debug: false,
         http: null,
         socketMode: 0o600,
+        limits: {},
+        corsOrigins: [],
+        allowHosts: [],
+        tokenFile: null,
+        compatSocket: null,
       },
     });
   });

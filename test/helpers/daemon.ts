@@ -37,7 +37,7 @@ export interface TestDaemon {
   http: string[];
   /** Writes a service file (it is not monitored until asked). */
   write(file: string, yaml: string): void;
-  /** Calls a method of the table; resolves with its result or rejects with its RpcError. */
+  /** Calls a method of the table; resolves with its result or rejects with its ApiError. */
   call(method: string, params?: unknown): Promise<unknown>;
   close(): void;
 }
@@ -80,6 +80,16 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       httpCalls.push("stop");
       if (httpAddress === null) throw new Error("No HTTP/RPC server is currently running");
       httpAddress = null;
+    },
+    state: () => ({
+      address: httpAddress,
+      started_by: httpAddress === null ? null : "request",
+      cors_origins: [],
+      allow_hosts: [],
+      token: false,
+    }),
+    setAccess() {
+      throw new Error("the test daemon's HTTP host has no access policy");
     },
   };
   const table = createMethodTable(daemon, { configDir, http });
