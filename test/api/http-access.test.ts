@@ -232,17 +232,16 @@ describe("widening access over HTTP", () => {
 
   test("the server of `init --http` is not replaced by system_start_http_server", async () => {
     t = await testDaemon({});
-    const table = createMethodTable(t.daemon, {
-      configDir: t.configDir,
-      http: (host = createHttpHost(() => table, { onStart: () => {} })),
-    });
-    const boot = await host.start("127.0.0.1:0", { boot: true });
+    const http = createHttpHost(() => table, { onStart: () => {} });
+    host = http;
+    const table = createMethodTable(t.daemon, { configDir: t.configDir, http });
+    const boot = await http.start("127.0.0.1:0", { boot: true });
     const def = table.get("system_start_http_server");
     if (def?.kind !== "call") throw new Error("no system_start_http_server");
     await expect(def.call(["127.0.0.1:0"])).rejects.toMatchObject({
       code: -32603,
       message: `starting http server: the HTTP/RPC server of 'zinit init --http' is running at ${boot}; it is not replaced`,
     });
-    expect(host.state()).toMatchObject({ address: boot, started_by: "init" });
+    expect(http.state()).toMatchObject({ address: boot, started_by: "init" });
   });
 });
