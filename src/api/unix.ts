@@ -61,7 +61,13 @@ type Protocol =
   | RpcState
   | LegacyState
   /** A rejected peer still sending: its input is discarded until it pauses or half-closes. */
-  | { kind: "lingering"; timer: Timer | null; deadline: number; then: () => void }
+  | {
+      kind: "lingering";
+      timer: Timer | null;
+      deadline: number;
+      discarded: number;
+      then: () => void;
+    }
   /** Replying, ending or closed: input is ignored (a `log` follower stays in "legacy"). */
   | { kind: "done" };
 
@@ -80,9 +86,10 @@ interface Conn {
   onEmptied: (() => void) | null;
 }
 
-/** How long a rejected peer may keep sending (discarded) before we close on it. */
+/** How long, and how much, a rejected peer may keep sending (discarded) before we close on it. */
 const LINGER_IDLE_MS = 1000;
 const LINGER_MAX_MS = 10_000;
+const LINGER_MAX_BYTES = 1024 * 1024;
 
 export async function serveUnix(
   path: string,
@@ -257,19 +264,26 @@ export async function serveUnix(
   const linger = (sock: Socket<Conn>, then: () => void) => {
     const c = sock.data;
     if (c.proto.kind === "rpc") c.proto.splitter.dispose();
-    const state = { kind: "lingering" as const, timer: null as Timer | null, deadline: 0, then };
+    const state = {
+      kind: "lingering" as const,
+      timer: null as Timer | null,
+      deadline: 0,
+      discarded: 0,
+      then,
+    };
     state.deadline = performance.now() + LINGER_MAX_MS;
     c.proto = state;
     // Discarding needs reading, whatever the output queue says.
     c.inputBlocked = false;
     c.outputBlocked = false;
     sock.resume();
-    onLingerInput(sock, false);
+    onLingerInput(sock, false, 0);
   };
 
-  const onLingerInput = (sock: Socket<Conn>, eof: boolean) => {
+  const onLingerInput = (sock: Socket<Conn>, eof: boolean, bytes: number) => {
     const p = sock.data.proto;
     if (p.kind !== "lingering") return;
+    p.discarded += bytes;
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
     const finish = () => {
@@ -278,7 +292,8 @@ export async function serveUnix(
       sock.data.proto = { kind: "done" };
       p.then();
     };
-    if (eof) return finish();
+    // Reading a flood only to throw it away costs every other client: past a MiB, stop.
+    if (eof || p.discarded > LINGER_MAX_BYTES) return finish();
     p.timer = setTimeout(
       finish,
       Math.max(0, Math.min(LINGER_IDLE_MS, p.deadline - performance.now())),
@@ -355,7 +370,7 @@ export async function serveUnix(
     const p = c.proto;
     switch (p.kind) {
       case "lingering":
-        return onLingerInput(sock, false);
+        return onLingerInput(sock, false, data.length);
       case "done":
         return;
       case "sniffing": {
@@ -390,7 +405,7 @@ export async function serveUnix(
     const p = c.proto;
     switch (p.kind) {
       case "lingering":
-        return onLingerInput(sock, true);
+        return onLingerInput(sock, true, 0);
       case "sniffing":
         if (!p.sawWhitespace) return end(sock);
         return runLine(sock, { kind: "legacy", line: [], lineBytes: 0, stopFollow: null });
