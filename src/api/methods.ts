@@ -30,6 +30,7 @@ import {
   zinitRpcError,
 } from "./errors.ts";
 import { lagLine } from "./follower.ts";
+import { parseAddress } from "./http.ts";
 import openrpc from "./openrpc.json" with { type: "json" };
 
 export type { Transport };
@@ -578,6 +579,8 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
       "system_start_http_server",
       call(async (p, ctx) => {
         const address = p.string("address");
+        // A malformed address gets upstream's error first, whoever asks.
+        await attempt("starting http server", null, () => parseAddress(address));
         guardNetwork("starting http server", ctx);
         const bound = await attempt("starting http server", null, () => deps.http.start(address));
         return `HTTP/RPC server started at ${bound}`;

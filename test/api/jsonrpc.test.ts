@@ -12,7 +12,11 @@ beforeEach(() => {
   fake = new FakeControl();
   table = fakeTable(fake);
   sent = [];
-  session = new RpcSession(table, (msg) => sent.push(msg), { subscriptions: true });
+  session = new RpcSession(table, (msg) => sent.push(msg), {
+    subscriptions: true,
+    // Above MAX_SUBSCRIPTIONS, so one batch can try to pass the subscription limit.
+    batch: { maxBatch: 2048, maxBatchReply: 10 * 1024 * 1024 },
+  });
 });
 
 /** Sends one text and waits until everything in flight has answered. */
