@@ -205,9 +205,9 @@ function verifyElf(path: string, t: Target, runtimeSize: number): void {
   if (data.indexOf(BUN_TRAILER, runtimeSize) === -1) fail("no embedded application");
 }
 
-/** What `--version` must print. */
+/** What `--version -d` must print (plain `--version` leaves the revision out). */
 function expectedVersionLine(version: string, rev: string): string {
-  return `zinit ${version} (${rev})`;
+  return `zinit v${version} (${rev})`;
 }
 
 function smokeVersion(cmd: string[], path: string, expected: string): void {
@@ -331,7 +331,7 @@ async function buildDefault(version: string, rev: string): Promise<void> {
   const out = join(DIST, "zinit");
   console.log(`building ${out} (${rev})`);
   compile(out, rev);
-  smokeVersion([out, "--version"], out, expectedVersionLine(version, rev));
+  smokeVersion([out, "--version", "-d"], out, expectedVersionLine(version, rev));
 }
 
 async function buildRelease(version: string, bunVersion: string, rev: string): Promise<void> {
@@ -346,7 +346,7 @@ async function buildRelease(version: string, bunVersion: string, rev: string): P
     compile(out, rev, { bunTarget: t.bunTarget, runtime });
     verifyElf(out, t, Bun.file(runtime).size);
     const runner = runnerFor(t);
-    if (runner) smokeVersion([...runner, out, "--version"], out, expected);
+    if (runner) smokeVersion([...runner, out, "--version", "-d"], out, expected);
     else if (t.arch === nativeArch()) {
       // Every artifact of this machine's architecture must be seen to start before release.
       throw new BuildError(

@@ -2,6 +2,7 @@
 // every CLI call loads this module.
 
 import { statSync } from "node:fs";
+import type { ApiLimits } from "./api/limits.ts";
 
 /** Upstream's `init -c` default (which upstream ≥0.2.15 ignores; we honour `-c`). */
 export const DEFAULT_CONFIG_DIR = "/etc/zinit";
@@ -20,6 +21,41 @@ export interface InitOptions {
   http: string | null;
   /** Permissions of the socket file (`init --socket-mode`, default 0600). */
   socketMode: number;
+  /** What one client (or all together) may make the API hold; unset ones keep their defaults. */
+  limits: Partial<ApiLimits>;
+  /** Browser origins allowed to call the HTTP API (`--cors-origin`); none by default. */
+  corsOrigins: string[];
+  /** Host header names accepted besides loopback and the listening address (`--allow-host`). */
+  allowHosts: string[];
+  /** File holding the HTTP API's bearer token (`--token-file`); else `$ZINIT_TOKEN`. */
+  tokenFile: string | null;
+  /** A second socket for upstream's clients (`/tmp/zinit.sock`, root with the default socket). */
+  compatSocket: string | null;
+}
+
+/** Where upstream v0.2.15–v0.2.28 and their clients look when given no `-s`. */
+export const UPSTREAM_SOCKET = "/tmp/zinit.sock";
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The client's socket without `-s`: the default, or upstream's `/tmp/zinit.sock` when only that
+ * one exists (a daemon started by upstream's defaults).
+ */
+export function clientSocket(
+  env: Record<string, string | undefined> = process.env,
+  uid: number = process.getuid?.() ?? 0,
+): string {
+  const path = defaultSocket(env, uid);
+  if (env.ZINIT_SOCKET || path === UPSTREAM_SOCKET || exists(path)) return path;
+  return exists(UPSTREAM_SOCKET) ? UPSTREAM_SOCKET : path;
 }
 
 function isDirectory(path: string): boolean {

@@ -2,9 +2,11 @@
 // concerns of a PID 1: never dying on an error, signals, the socket, and powering off at the end.
 // Read top to bottom, runInit is the whole program.
 
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { isLoopbackIp } from "./api/http.ts";
 import { createHttpHost } from "./api/http-host.ts";
+import { DEFAULT_LIMITS, FrameBudget } from "./api/limits.ts";
 import { createMethodTable } from "./api/methods.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
@@ -31,6 +33,7 @@ import {
 } from "./sys/process.ts";
 import { startIoPool } from "./sys/runtime.ts";
 import { raiseFdLimit } from "./sys/spawn.ts";
+import { BUILD_LINE } from "./version.ts";
 
 /** The event loop's nice value: ahead of the services it supervises (they start at 0). */
 const DAEMON_NICE = -10;
@@ -76,6 +79,8 @@ export async function runInit(
     process.exit(1);
   }
 
+  // One cap on unfinished request frames for every listener of this daemon.
+  const budget = new FrameBudget(opts.limits.maxUnfinished ?? DEFAULT_LIMITS.maxUnfinished);
   const ring = new LogRing(opts.buffer);
   attachRing(ring);
   const sys = hostSys();
@@ -85,7 +90,7 @@ export async function runInit(
   const shell = new Shell({
     sys,
     logs: new ServiceLogs(ring),
-    baseEnv: { ...(process.env as Record<string, string>) },
+    baseEnv: serviceEnv(),
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
     canPower,
     say,
@@ -101,10 +106,12 @@ export async function runInit(
     ring,
     powerMode: (reboot) => (canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
   });
-  const http = createHttpHost(
-    () => table,
-    (address) => log.info(`HTTP/RPC server listening on ${address}`),
-  );
+  const token = readToken(opts);
+  const http = createHttpHost(() => table, {
+    onStart: (address) => log.info(`HTTP/RPC server listening on ${address}`),
+    limits: opts.limits,
+    access: { corsOrigins: opts.corsOrigins, allowHosts: opts.allowHosts, token },
+  });
   const table = createMethodTable(daemon, { configDir, http });
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
@@ -115,6 +122,7 @@ export async function runInit(
     if (mode === "exit") {
       sync();
       unix?.close();
+      compat?.close();
       rmSync(socketPath, { force: true });
       log.info(`all services stopped; exiting${exitCode === 0 ? "" : ` with code ${exitCode}`}`);
       process.exit(exitCode);
@@ -127,15 +135,36 @@ export async function runInit(
 
   // The socket exists before any service starts, so a failure to bind orphans nothing.
   try {
-    unix = await serveUnix(socketPath, table, daemon, { mode: opts.socketMode });
+    unix = await serveUnix(socketPath, table, daemon, {
+      mode: opts.socketMode,
+      limits: opts.limits,
+      budget,
+    });
   } catch (err) {
     log.error(`cannot listen on ${socketPath}: ${errorText(err)}`);
     process.exit(1);
   }
 
+  // Upstream's clients look for /tmp/zinit.sock when given no -s; a live socket there is kept.
+  let compat: SocketServer | null = null;
+  if (opts.compatSocket) {
+    try {
+      compat = await serveUnix(opts.compatSocket, table, daemon, {
+        mode: opts.socketMode,
+        limits: opts.limits,
+        budget,
+      });
+    } catch (err) {
+      log.warn(`not also listening on ${opts.compatSocket}: ${errorText(err)}`);
+    }
+  }
+
   if (opts.http) {
     try {
-      await http.start(opts.http);
+      const bound = await http.start(opts.http, { boot: true });
+      if (!isLoopbackIp(bound.replace(/^\[|\]?:\d+$/g, "")) && token === null) {
+        log.warn(`HTTP/RPC API on ${bound} is reachable from other hosts and has no token`);
+      }
     } catch (err) {
       log.error(`cannot serve HTTP on ${opts.http}: ${errorText(err)}`);
     }
@@ -152,7 +181,9 @@ export async function runInit(
     loaded = { services: new Map(), errors: [] };
   }
   for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
-  log.info(`loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`);
+  log.info(
+    `${BUILD_LINE}: loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`,
+  );
   shell.command((now) => shell.core.monitorAll(loaded.services, now));
   // Loading and spawning leave parse trees and environments behind; return them before idling.
   Bun.gc(true);
@@ -186,6 +217,29 @@ function prepareConfigDir(dir: string, isPid1: boolean): string | null {
     `config directory '${dir}' did not exist: created it empty, so no service runs (is -c right?)`,
   );
   return null;
+}
+
+/** zinit's environment as services inherit it: the API token is not theirs to see. */
+function serviceEnv(): Record<string, string> {
+  const env = { ...(process.env as Record<string, string>) };
+  delete env.ZINIT_TOKEN;
+  return env;
+}
+
+/** `--token-file` (its first line), else `$ZINIT_TOKEN`; a file that cannot be read is fatal. */
+function readToken(opts: InitOptions): string | null {
+  if (opts.tokenFile !== null) {
+    try {
+      const token = readFileSync(opts.tokenFile, "utf8").split("\n")[0]?.trim() ?? "";
+      if (token === "") throw new Error("the file is empty");
+      return token;
+    } catch (err) {
+      log.error(`cannot read token file '${opts.tokenFile}': ${errorText(err)}`);
+      process.exit(1);
+    }
+  }
+  const fromEnv = process.env.ZINIT_TOKEN?.trim();
+  return fromEnv ? fromEnv : null;
 }
 
 function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): void {

@@ -2,21 +2,29 @@
 // socket. The daemon is loaded only for `init`, so a client call stays cheap.
 
 import { parseCommandLine, UsageError } from "./cli/args.ts";
-import { RpcError, TransportError } from "./cli/client.ts";
+import { DaemonError, TransportError } from "./cli/client.ts";
 import { runClient } from "./cli/commands.ts";
 import { helpText } from "./cli/help.ts";
 import { exit, print, printError } from "./cli/output.ts";
-import { defaultSocket } from "./defaults.ts";
-import { VERSION_LINE } from "./version.ts";
+import { clientSocket, defaultSocket, UPSTREAM_SOCKET } from "./defaults.ts";
+import { BUILD_LINE, VERSION_LINE } from "./version.ts";
 
 async function main(argv: string[]): Promise<number> {
-  const action = parseCommandLine(argv, () => defaultSocket());
+  const action = parseCommandLine(
+    argv,
+    (forInit) => (forInit ? defaultSocket() : clientSocket()),
+    (socket) =>
+      process.getuid?.() === 0 && !process.env.ZINIT_SOCKET && socket !== UPSTREAM_SOCKET
+        ? UPSTREAM_SOCKET
+        : null,
+  );
   switch (action.kind) {
     case "help":
       print(helpText(defaultSocket(), action.verb));
       return 0;
     case "version":
-      print(`${VERSION_LINE}\n`);
+      // `-V` alone must stay two words (ZOS parses it); `-d` adds the revision.
+      print(`${action.detailed ? BUILD_LINE : VERSION_LINE}\n`);
       return 0;
     case "init": {
       const runtime = await import("./sys/runtime.ts");
@@ -32,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof UsageError || err instanceof RpcError || err instanceof TransportError) {
+  if (err instanceof UsageError || err instanceof DaemonError || err instanceof TransportError) {
     return err.message;
   }
   return `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;

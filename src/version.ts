@@ -5,4 +5,10 @@ declare const ZINIT_REVISION: string | undefined;
 
 export const VERSION: string = pkg.version;
 export const REVISION: string = typeof ZINIT_REVISION === "string" ? ZINIT_REVISION : "dev";
-export const VERSION_LINE = `zinit ${VERSION} (${REVISION})`;
+/**
+ * What `zinit -V` prints: exactly two words, as upstream's `git describe` tag does. ZOS's client
+ * runs `zinit -V` and refuses to send shutdown/reboot unless it splits into two words.
+ */
+export const VERSION_LINE = `zinit v${VERSION}`;
+/** `zinit -V -d`, `--help` and the daemon's start-up line: the version and the git revision. */
+export const BUILD_LINE = `zinit v${VERSION} (${REVISION})`;

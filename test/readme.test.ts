@@ -1,7 +1,8 @@
 // The README promises two commands on a fresh clone; CI and the demo must be exactly those.
 
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rawRequest } from "./helpers/zinit.ts";
 
@@ -22,16 +23,70 @@ test(".ci/run runs the README's test command", () => {
   expect(pkg.scripts.test).toBe("bun run build && bun test");
 });
 
-test("the demo runs the bundled examples with the HTTP API on 127.0.0.1:8080", async () => {
+/** True when something (typically a running `npm run demo`) already listens on the port. */
+function portBusy(port: number): boolean {
+  try {
+    Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+/**
+ * The demo's two ports (8080 for the API, 8081 for the example web server), or free ones when a
+ * running demo holds them: then the examples are copied with the web port replaced.
+ */
+function demoPorts(): { api: number; configDir: string; cleanup: () => void } {
+  const apiBusy = portBusy(8080);
+  const webBusy = portBusy(8081);
+  if (!apiBusy && !webBusy) return { api: 8080, configDir: "examples", cleanup: () => {} };
+  console.warn("port 8080 or 8081 is in use (is `npm run demo` running?): using free ports");
+  const dir = mkdtempSync(join(tmpdir(), "zinit-demo-"));
+  cpSync(join(ROOT, "examples"), dir, { recursive: true });
+  if (webBusy) {
+    const web = String(freePort());
+    for (const f of readdirSync(dir)) {
+      const path = join(dir, f);
+      writeFileSync(path, readFileSync(path, "utf8").replaceAll("8081", web));
+    }
+  }
+  return {
+    api: apiBusy ? freePort() : 8080,
+    configDir: dir,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+test("portBusy sees a port that is held", () => {
+  const held = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  try {
+    expect(portBusy(held.port)).toBe(true);
+  } finally {
+    held.stop(true);
+  }
+});
+
+async function runDemo(): Promise<void> {
   const demo: string = pkg.scripts.demo;
   expect(demo).toBe("npm run build && ./dist/zinit init -c examples --http 127.0.0.1:8080");
-  const argv = demo.split(" && ")[1]?.split(" ") ?? [];
+  const ports = demoPorts();
+  const argv = (demo.split(" && ")[1]?.split(" ") ?? []).map((word) =>
+    word === "examples" ? ports.configDir : word.replace(":8080", `:${ports.api}`),
+  );
   const socket = `/tmp/zinit-demo-${process.pid}.sock`;
   // The same command line, as a user runs it from a terminal (not PID 1), plus a private socket.
   const proc = Bun.spawn([...argv, "-s", socket], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const rpc = async (method: string): Promise<Record<string, string>> => {
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method });
-    const res = await fetch("http://127.0.0.1:8080/", {
+    const res = await fetch(`http://127.0.0.1:${ports.api}/`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body,
@@ -58,5 +113,24 @@ test("the demo runs the bundled examples with the HTTP API on 127.0.0.1:8080", a
   }
   // Ctrl-C stops every service in order and exits 0.
   expect(await proc.exited).toBe(0);
+  ports.cleanup();
   expect(await new Response(proc.stderr).text()).toContain("all services stopped; exiting");
+}
+
+test("the demo runs the bundled examples with the HTTP API on 127.0.0.1:8080", runDemo);
+
+test("the demo test still passes while a running demo holds ports 8080 and 8081", async () => {
+  // Held here the way `npm run demo` in another terminal holds them (if nothing else already does).
+  const held = [8080, 8081].flatMap((port) => {
+    try {
+      return [Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } })];
+    } catch {
+      return [];
+    }
+  });
+  try {
+    await runDemo();
+  } finally {
+    for (const h of held) h.stop(true);
+  }
 });

@@ -32,6 +32,8 @@ export interface ServiceStats extends ProcessStats {
 export type LogListener = (line: string) => void;
 
 export interface Control {
+  /** The loaded `shutdown_timeout` of a service, in seconds (clients size their stop waits by it). */
+  shutdownTimeout(name: string): number;
   list(): Record<string, string>;
   status(name: string): ServiceStatus;
   /** Everything upstream's status does not carry: restarts, reason, readiness, last exit. */
@@ -66,10 +68,38 @@ export interface Control {
   };
 }
 
+/** The transport a request came in on: some methods are refused over the network ones. */
+export type Transport = "unix" | "http" | "websocket";
+
+/** What `system_http_access` may change; absent fields stay as they are. */
+export interface HttpAccessChange {
+  cors_origins?: string[];
+  allow_hosts?: string[];
+  /** A new bearer token; null removes it. */
+  token?: string | null;
+}
+
+/** The HTTP server and its access policy, as `system_http_access` reports them. */
+export interface HttpHostState {
+  /** The running server's address, or null. */
+  address: string | null;
+  /** "init" for `zinit init --http`, "request" for `system_start_http_server` (`zinit proxy`). */
+  started_by: "init" | "request" | null;
+  cors_origins: string[];
+  allow_hosts: string[];
+  /** Whether a bearer token is required (the token itself is never reported). */
+  token: boolean;
+}
+
 /** The HTTP/WebSocket server of `zinit proxy` / `init --http`. */
 export interface HttpHost {
-  /** Starts it (replacing a running one); resolves to the bound address. */
-  start(address: string): Promise<string>;
+  /**
+   * Starts it, replacing one started by request; resolves to the bound address. One started by
+   * `init --http` (`boot`) is never replaced: that throws, naming its address.
+   */
+  start(address: string, opts?: { boot?: boolean }): Promise<string>;
   /** Throws if none is running. */
   stop(): Promise<void>;
+  state(): HttpHostState;
+  setAccess(change: HttpAccessChange): HttpHostState;
 }

@@ -27,15 +27,18 @@ export interface RpcErrorObject {
   data?: unknown;
 }
 
-/** Thrown by methods (and the dispatcher) to answer with exactly this error object. */
-export class RpcError extends Error {
+/**
+ * Thrown by methods (and the dispatcher) to answer with exactly this error object. (The CLI's
+ * DaemonError is the same object as a client receives it.)
+ */
+export class ApiError extends Error {
   constructor(
     readonly code: number,
     message: string,
     readonly data?: unknown,
   ) {
     super(message);
-    this.name = "RpcError";
+    this.name = "ApiError";
   }
 
   toJSON(): RpcErrorObject {
@@ -45,13 +48,18 @@ export class RpcError extends Error {
   }
 }
 
-export const parseError = () => new RpcError(PARSE_ERROR, "Parse error");
-export const invalidRequest = () => new RpcError(INVALID_REQUEST, "Invalid request");
-export const methodNotFound = () => new RpcError(METHOD_NOT_FOUND, "Method not found");
+export const parseError = () => new ApiError(PARSE_ERROR, "Parse error");
+export const invalidRequest = () => new ApiError(INVALID_REQUEST, "Invalid request");
+export const methodNotFound = () => new ApiError(METHOD_NOT_FOUND, "Method not found");
 /** `data` is jsonrpsee's reason text, e.g. "No more params" or "missing field `name`". */
-export const invalidParams = (data: string) => new RpcError(INVALID_PARAMS, "Invalid params", data);
+export const invalidParams = (data: string) => new ApiError(INVALID_PARAMS, "Invalid params", data);
 export const internalError = (data?: string) =>
-  new RpcError(INTERNAL_ERROR, "Internal error", data);
+  new ApiError(INTERNAL_ERROR, "Internal error", data);
+/** jsonrpsee's batch limits (codes -32010 and -32011, unused by zinit's own errors). */
+export const batchTooBig = (max: number) =>
+  new ApiError(-32010, "The batch request was too large", `Exceeded max limit of ${max}`);
+export const batchReplyTooBig = (max: number) =>
+  new ApiError(-32011, "The batch response was too large", `Exceeded max limit of ${max}`);
 
 const CODES: Record<ErrorKind, number> = {
   ServiceNotFound: SERVICE_NOT_FOUND,
@@ -117,9 +125,9 @@ export function zinitRpcError(
   service: string | null,
   causes: readonly string[] | null,
   opts: ErrorOptions = {},
-): RpcError {
+): ApiError {
   const retryable = code === SERVICE_ALREADY_MONITORED || code === SERVICE_IS_DOWN;
-  return new RpcError(code, `${action}: ${detail}`, {
+  return new ApiError(code, `${action}: ${detail}`, {
     code_name: CODE_NAMES.get(code) ?? "InternalError",
     service,
     action: opts.dataAction ?? action,
@@ -136,8 +144,8 @@ export function toRpcError(
   action: string,
   service: string | null,
   opts: ErrorOptions = {},
-): RpcError {
-  if (err instanceof RpcError) return err;
+): ApiError {
+  if (err instanceof ApiError) return err;
   if (err instanceof ZinitError) {
     const extra =
       err.details.signal === undefined ? opts.extra : { signal: err.details.signal, ...opts.extra };
@@ -155,12 +163,12 @@ export function toRpcError(
 }
 
 /** `-32602 <action>: invalid service name '<name>'`; `reason` is what is wrong with it. */
-export function invalidServiceName(action: string, name: string, reason: string): RpcError {
+export function invalidServiceName(action: string, name: string, reason: string): ApiError {
   return zinitRpcError(INVALID_PARAMS, action, `invalid service name '${name}'`, name, [reason]);
 }
 
 /** `-32004 parsing signal: invalid signal '<signal>'`, checked before anything else in kill. */
-export function invalidSignal(signal: string, service: string): RpcError {
+export function invalidSignal(signal: string, service: string): ApiError {
   return zinitRpcError(
     INVALID_SIGNAL,
     "parsing signal",

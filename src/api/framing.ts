@@ -8,6 +8,8 @@
 // newline or `{`/`[`: one parse error per line of junk, and a valid frame that follows junk on the
 // same line is still found.
 
+import { FrameBudget } from "./limits.ts";
+
 export const DEFAULT_MAX_FRAME = 10 * 1024 * 1024;
 
 const OPEN_BRACE = 0x7b;
@@ -27,24 +29,41 @@ const decoder = new TextDecoder("utf-8");
 
 type Mode = "idle" | "json" | "garbage";
 
-export class FrameSplitter {
-  /** Set once a frame grew past the limit; the splitter then ignores all further input. */
-  overflowed = false;
+/** Why a splitter stopped: its frame passed `maxFrame`, or the shared budget ran out. */
+export type FrameOverflow = "too-big" | "busy";
 
-  private partial = new Uint8Array(4096);
+export class FrameSplitter {
+  /** Set once the splitter gave up; it then ignores all further input. */
+  overflow: FrameOverflow | null = null;
+
+  /** The unfinished frame, as copies of the chunks it arrived in (no doubling buffer to pay for). */
+  private parts: Uint8Array[] = [];
   private partialLen = 0;
   private mode: Mode = "idle";
   private depth = 0;
   private inString = false;
   private escaped = false;
 
-  constructor(readonly maxFrame: number = DEFAULT_MAX_FRAME) {}
+  constructor(
+    readonly maxFrame: number = DEFAULT_MAX_FRAME,
+    /** Shared by every connection, so many unfinished frames together stay bounded too. */
+    private readonly budget: FrameBudget = new FrameBudget(Number.POSITIVE_INFINITY),
+  ) {}
+
+  get overflowed(): boolean {
+    return this.overflow !== null;
+  }
+
+  /** True while bytes of an unfinished frame are held. */
+  get holding(): boolean {
+    return this.partialLen > 0;
+  }
 
   /** Feeds bytes; returns the frames completed by them, in order. */
   push(chunk: Uint8Array | string): string[] {
     const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
     const frames: string[] = [];
-    if (this.overflowed) return frames;
+    if (this.overflow) return frames;
     let start = 0;
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i] as number;
@@ -83,56 +102,77 @@ export class FrameSplitter {
       }
     }
     if (this.mode !== "idle") {
-      if (this.partialLen + bytes.length - start > this.maxFrame) {
-        this.overflow();
-      } else {
-        this.append(bytes.subarray(start));
-      }
+      if (this.partialLen + bytes.length - start > this.maxFrame) this.stop("too-big");
+      else this.append(bytes.subarray(start));
     }
     return frames;
   }
 
   /** End of input: an unfinished frame is returned as-is so the peer gets a parse error for it. */
   end(): string[] {
-    if (this.overflowed || this.mode === "idle") return [];
+    if (this.overflow || this.mode === "idle") return [];
     this.mode = "idle";
-    const text = decoder.decode(this.partial.subarray(0, this.partialLen));
+    return [this.takePartial()];
+  }
+
+  /** The connection is gone: gives the held bytes back to the budget. */
+  dispose(): void {
+    this.budget.release(this.partialLen);
+    this.parts = [];
     this.partialLen = 0;
-    return [text];
   }
 
   private emit(frames: string[], bytes: Uint8Array, start: number, end: number): boolean {
     if (this.partialLen + end - start > this.maxFrame) {
-      this.overflow();
+      this.stop("too-big");
       return false;
     }
     if (this.partialLen === 0) {
       frames.push(decoder.decode(bytes.subarray(start, end)));
     } else {
-      this.append(bytes.subarray(start, end));
-      frames.push(decoder.decode(this.partial.subarray(0, this.partialLen)));
-      this.partialLen = 0;
+      // The last piece is not copied: it is decoded at once, before the chunk is reused.
+      this.parts.push(bytes.subarray(start, end));
+      frames.push(this.takePartial(end - start));
     }
     return true;
   }
 
-  private append(bytes: Uint8Array): void {
-    const need = this.partialLen + bytes.length;
-    if (need > this.partial.length) {
-      const grown = new Uint8Array(Math.max(need, this.partial.length * 2));
-      grown.set(this.partial.subarray(0, this.partialLen));
-      this.partial = grown;
-    }
-    this.partial.set(bytes, this.partialLen);
-    this.partialLen = need;
+  /** Decodes and drops the held frame; `extra` bytes at its end were never taken from the budget. */
+  private takePartial(extra = 0): string {
+    const whole = concat(this.parts, this.partialLen + extra);
+    this.budget.release(this.partialLen);
+    this.parts = [];
+    this.partialLen = 0;
+    return decoder.decode(whole);
   }
 
-  private overflow(): void {
-    this.overflowed = true;
-    this.mode = "idle";
-    this.partial = new Uint8Array(0);
-    this.partialLen = 0;
+  private append(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (!this.budget.take(bytes.length)) {
+      this.stop("busy");
+      return;
+    }
+    // Copied: the chunk belongs to the transport's read buffer.
+    this.parts.push(new Uint8Array(bytes));
+    this.partialLen += bytes.length;
   }
+
+  private stop(why: FrameOverflow): void {
+    this.overflow = why;
+    this.mode = "idle";
+    this.dispose();
+  }
+}
+
+export function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }
 
 /** jsonrpsee's reply to an oversized request (code -32007 "Request is too big"). */
@@ -143,6 +183,32 @@ export function oversizedReply(maxFrame: number): string {
       code: -32007,
       message: "Request is too big",
       data: `Exceeded max limit of ${maxFrame}`,
+    },
+    id: null,
+  });
+}
+
+/** jsonrpsee's "server is busy": the unfinished requests of all clients together hit the cap. */
+export function busyReply(maxUnfinished: number): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    error: {
+      code: -32009,
+      message: "Server is busy, try again later",
+      data: `Unfinished requests of all clients exceed ${maxUnfinished} bytes`,
+    },
+    id: null,
+  });
+}
+
+/** A frame left unfinished for too long: the peer is dropped with a parse error saying why. */
+export function stalledFrameReply(timeoutMs: number): string {
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    error: {
+      code: -32700,
+      message: "Parse error",
+      data: `Unfinished request: no data for ${timeoutMs / 1000} s`,
     },
     id: null,
   });

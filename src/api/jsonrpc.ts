@@ -5,14 +5,18 @@
 // Transports own the bytes (framing, newlines, back-pressure); this owns everything after.
 
 import {
+  ApiError,
+  batchReplyTooBig,
+  batchTooBig,
   INTERNAL_ERROR,
   internalError,
   invalidRequest,
   methodNotFound,
   parseError,
-  RpcError,
 } from "./errors.ts";
-import type { MethodTable, SubscribeMethod, UnsubscribeMethod } from "./methods.ts";
+import { laggingFeed } from "./follower.ts";
+import { DEFAULT_LIMITS } from "./limits.ts";
+import type { MethodTable, SubscribeMethod, Transport, UnsubscribeMethod } from "./methods.ts";
 
 /** Sends one compact JSON text, without a trailing newline. */
 export type Send = (message: string) => void;
@@ -26,6 +30,8 @@ export const MAX_SUBSCRIPTIONS = 1024;
 interface Outcome {
   reply: Record<string, unknown>;
   afterSend?: () => void;
+  /** Undoes what the request started (a subscription) when its reply cannot be sent. */
+  cancel?: () => void;
 }
 
 interface Subscription {
@@ -33,6 +39,14 @@ interface Subscription {
   cancel: () => void;
   /** Sends the pending "items dropped" note, if any, once the peer is no longer congested. */
   catchUp: () => void;
+}
+
+/** The batch rules; the rest of the limits belong to the transports. */
+export interface BatchLimits {
+  /** Most requests in one batch. */
+  maxBatch: number;
+  /** Largest reply to one batch, in characters of its JSON text. */
+  maxBatchReply: number;
 }
 
 const isMap = (value: unknown): value is Record<string, unknown> =>
@@ -47,7 +61,7 @@ const success = (id: Id, result: unknown) => ({ jsonrpc: "2.0", result: result ?
 
 function failure(id: Id, err: unknown): Record<string, unknown> {
   const error =
-    err instanceof RpcError ? err : internalError(err instanceof Error ? err.message : String(err));
+    err instanceof ApiError ? err : internalError(err instanceof Error ? err.message : String(err));
   return { jsonrpc: "2.0", error: error.toJSON(), id };
 }
 
@@ -65,6 +79,10 @@ export interface SessionOptions {
    * counted, and the count is reported once it catches up, so a slow follower costs no memory.
    */
   congested?: () => boolean;
+  /** Default: DEFAULT_LIMITS. */
+  batch?: BatchLimits;
+  /** Where the requests come from, for methods whose rules depend on it. Default "unix". */
+  transport?: Transport;
 }
 
 export class RpcSession {
@@ -72,6 +90,8 @@ export class RpcSession {
   private readonly subs = new Map<number, Subscription>();
   private readonly subscriptions: boolean;
   private readonly congested: () => boolean;
+  private readonly batch: BatchLimits;
+  private readonly context: { transport: Transport };
   private closed = false;
 
   constructor(
@@ -81,6 +101,8 @@ export class RpcSession {
   ) {
     this.subscriptions = opts.subscriptions ?? true;
     this.congested = opts.congested ?? (() => false);
+    this.batch = opts.batch ?? DEFAULT_LIMITS;
+    this.context = { transport: opts.transport ?? "unix" };
   }
 
   /** One complete JSON text: a request, a notification or a batch. Never rejects. */
@@ -110,12 +132,12 @@ export class RpcSession {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  /** Drops this session's subscriptions; replies still in flight are still sent. */
-  /** The transport's output queue has drained: subscribers that missed items are told now. */
-  drained(): void {
+  /** The transport's output queue has emptied: subscribers that missed items are told now. */
+  outputEmptied(): void {
     for (const sub of this.subs.values()) sub.catchUp();
   }
 
+  /** The peer is gone: drops its subscriptions, and replies still being computed are discarded. */
   close(): void {
     this.closed = true;
     for (const sub of this.subs.values()) this.cancel(sub);
@@ -135,12 +157,41 @@ export class RpcSession {
       this.send(failure(null, invalidRequest()));
       return;
     }
+    if (value.length > this.batch.maxBatch) {
+      // Refused before any of it runs, as jsonrpsee's batch limit does.
+      this.send(failure(null, batchTooBig(this.batch.maxBatch)));
+      return;
+    }
     const outcomes = (await Promise.all(value.map((item) => this.execute(item)))).filter(
       (o): o is Outcome => o !== null,
     );
-    if (outcomes.length === 0) return;
-    this.send(outcomes.map((o) => o.reply));
+    if (outcomes.length === 0 || this.closed) return;
+    const text = this.batchText(outcomes);
+    if (text === null) {
+      // Subscriptions whose ids never reach the client could never be cancelled by it.
+      for (const o of outcomes) o.cancel?.();
+      this.send(failure(null, batchReplyTooBig(this.batch.maxBatchReply)));
+      return;
+    }
+    this.sendText(text);
     for (const o of outcomes) o.afterSend?.();
+  }
+
+  /**
+   * The batch reply as one JSON array text, or null once it passes the cap: replies are
+   * serialised one by one and counted, so a batch that amplifies is stopped at the cap instead of
+   * being built whole (a batch of `rpc.discover` grows by 40 KB per 50-byte item).
+   */
+  private batchText(outcomes: Outcome[]): string | null {
+    const parts: string[] = [];
+    let size = 2;
+    for (const o of outcomes) {
+      const part = this.serialise(o.reply);
+      size += part.length + 1;
+      if (size > this.batch.maxBatchReply) return null;
+      parts.push(part);
+    }
+    return `[${parts.join(",")}]`;
   }
 
   /** One request object; null when nothing is to be answered (a notification). */
@@ -157,7 +208,7 @@ export class RpcSession {
     if (!hasId) {
       // A notification still runs (JSON-RPC 2.0 §4.1) but is never answered; a subscription
       // could never be addressed, so it is not even started.
-      if (def?.kind === "call") await def.call(req.params).catch(() => {});
+      if (def?.kind === "call") await def.call(req.params, this.context).catch(() => {});
       else if (def?.kind === "unsubscribe") this.unsubscribe(def, req.params);
       return null;
     }
@@ -165,7 +216,7 @@ export class RpcSession {
     switch (def.kind) {
       case "call":
         try {
-          return { reply: success(id, await def.call(req.params)) };
+          return { reply: success(id, await def.call(req.params, this.context)) };
         } catch (err) {
           return { reply: failure(id, err) };
         }
@@ -189,7 +240,7 @@ export class RpcSession {
       return {
         reply: failure(
           id,
-          new RpcError(
+          new ApiError(
             INTERNAL_ERROR,
             "Too many subscriptions on the connection",
             `Exceeded max limit of ${MAX_SUBSCRIPTIONS}`,
@@ -213,38 +264,23 @@ export class RpcSession {
     };
     // Registered before subscribing so concurrent requests (a batch) can't exceed the limit.
     this.subs.set(subId, sub);
-    let dropped = 0;
     // The envelope is the same for every item: only the item is serialised per notification.
     const head = `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":{"subscription":${subId},"result":`;
     const post = (item: unknown) => {
-      const text = typeof item === "string" ? JSON.stringify(item) : undefined;
-      if (text === undefined) {
+      if (typeof item !== "string") {
         this.send({ jsonrpc: "2.0", method, params: { subscription: subId, result: item } });
         return;
       }
-      try {
-        this.sendRaw(`${head}${text}}}`);
-      } catch {
-        // The transport is gone; it closes the session itself.
-      }
+      this.sendText(`${head}${JSON.stringify(item)}}}`);
     };
+    const feed = laggingFeed(this.congested, post, def.lagged);
     const catchUp = () => {
-      if (dropped === 0 || !live || this.congested()) return;
-      post(def.lagged(dropped));
-      dropped = 0;
-    };
-    const notify = (item: unknown) => {
-      if (this.congested()) {
-        dropped++;
-        return;
-      }
-      catchUp();
-      post(item);
+      if (live) feed.catchUp();
     };
     const emit = (item: unknown) => {
       if (!live) return;
       if (queue) queue.push(item);
-      else notify(item);
+      else feed.push(item);
     };
     try {
       stop = await def.subscribe(params, emit);
@@ -263,6 +299,10 @@ export class RpcSession {
         const waiting = queue ?? [];
         queue = null;
         for (const item of waiting) emit(item);
+      },
+      cancel: () => {
+        this.subs.delete(subId);
+        this.cancel(sub);
       },
     };
   }
@@ -291,16 +331,25 @@ export class RpcSession {
   }
 
   private send(message: unknown): void {
-    let text: string;
+    // Nobody to read it: not even worth serialising (a 16 MB log snapshot, say).
+    if (this.closed) return;
+    this.sendText(this.serialise(message));
+  }
+
+  private serialise(message: unknown): string {
     try {
-      text = JSON.stringify(message);
+      return JSON.stringify(message);
     } catch (err) {
       // A result that can't be serialised still gets an answer instead of silence.
       const id = isMap(message) && isId(message.id) ? message.id : null;
-      text = JSON.stringify(
+      return JSON.stringify(
         failure(id, internalError(err instanceof Error ? err.message : String(err))),
       );
     }
+  }
+
+  private sendText(text: string): void {
+    if (this.closed) return;
     try {
       this.sendRaw(text);
     } catch {
@@ -309,7 +358,7 @@ export class RpcSession {
   }
 }
 
-function noSubscriptions(): RpcError {
+function noSubscriptions(): ApiError {
   return internalError("subscriptions need a WebSocket or the unix socket, not plain HTTP");
 }
 
@@ -317,9 +366,17 @@ function noSubscriptions(): RpcError {
  * One plain HTTP POST body → the reply text, or null when it held only notifications.
  * Subscriptions answer -32603, as jsonrpsee does over HTTP.
  */
-export async function handleHttpBody(table: MethodTable, body: string): Promise<string | null> {
+export async function handleHttpBody(
+  table: MethodTable,
+  body: string,
+  batch: BatchLimits = DEFAULT_LIMITS,
+): Promise<string | null> {
   const out: string[] = [];
-  const session = new RpcSession(table, (msg) => out.push(msg), { subscriptions: false });
+  const session = new RpcSession(table, (msg) => out.push(msg), {
+    subscriptions: false,
+    batch,
+    transport: "http",
+  });
   await session.handleText(body);
   await session.pending();
   session.close();

@@ -8,6 +8,7 @@ import { splitWords } from "../config/shlex.ts";
 import { ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
 import type { Control } from "./control.ts";
+import { laggingFeed, lagLine } from "./follower.ts";
 
 /** Where a command's answer goes; the transport owns buffering and back-pressure. */
 export interface LegacyOutput {
@@ -15,9 +16,9 @@ export interface LegacyOutput {
   /** Flushes what was written, then closes the connection. */
   end(): void;
   /** True while the peer has too much unread output (a `log` follower then skips lines). */
-  congested?(): boolean;
-  /** Registers what to do once the peer has read everything queued for it. */
-  onDrain?(listener: () => void): void;
+  congested(): boolean;
+  /** Registers what to do once the peer's output queue has emptied. */
+  onEmptied(listener: () => void): void;
 }
 
 /** Upstream built bodies through serde_json::Value (a BTreeMap), so every object's keys are sorted. */
@@ -80,7 +81,9 @@ export async function runLegacyCommand(
 ): Promise<(() => void) | null> {
   let parts: string[];
   try {
-    parts = splitWords(line);
+    // Line-mode tools (`nc -C`, telnet) end lines with CRLF; upstream read the CR as part of the
+    // last word and answered "unknown command".
+    parts = splitWords(line.endsWith("\r") ? line.slice(0, -1) : line);
   } catch {
     out.write(legacyError("invalid command syntax"));
     out.end();
@@ -170,22 +173,15 @@ function log(parts: string[], control: Control, out: LegacyOutput): (() => void)
   // CLI loses lines there) and no duplicate. Lines delivered before the snapshot is written are
   // held back so the output stays in ring order.
   let held: string[] | null = [];
-  let dropped = 0;
-  // A follower that fell behind is told how much it missed, as upstream's lag line does: before
-  // its next line, or as soon as it has caught up.
-  const catchUp = () => {
-    if (dropped === 0 || out.congested?.()) return;
-    out.write(`[-] zinit: ${dropped} lines dropped\n`);
-    dropped = 0;
-  };
-  out.onDrain?.(catchUp);
+  const feed = laggingFeed(
+    () => out.congested(),
+    (line: string) => out.write(`${line}\n`),
+    lagLine,
+  );
+  out.onEmptied(feed.catchUp);
   const unsubscribe = control.subscribeLogs(undefined, (line) => {
     if (held) held.push(line);
-    else if (out.congested?.()) dropped++;
-    else {
-      catchUp();
-      out.write(`${line}\n`);
-    }
+    else feed.push(line);
   });
   writeLines(out, control.logs());
   writeLines(out, held);

@@ -14,10 +14,11 @@ import { serviceNameError } from "../config/names.ts";
 import { validateServiceObject } from "../config/schema.ts";
 import { ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
-import type { Control, HttpHost } from "./control.ts";
+import type { Control, HttpAccessChange, HttpHost, Transport } from "./control.ts";
 import {
   CONFIG_ERROR,
   causeChain,
+  INTERNAL_ERROR,
   invalidParams,
   invalidServiceName,
   invalidSignal,
@@ -28,12 +29,21 @@ import {
   toRpcError,
   zinitRpcError,
 } from "./errors.ts";
+import { lagLine } from "./follower.ts";
+import { parseAddress } from "./http.ts";
 import openrpc from "./openrpc.json" with { type: "json" };
 
-/** A plain request/response method. Throws RpcError to answer with an error object. */
+export type { Transport };
+
+/** What a method knows of its caller. */
+export interface CallContext {
+  transport: Transport;
+}
+
+/** A plain request/response method. Throws ApiError to answer with an error object. */
 export interface CallMethod {
   kind: "call";
-  call(params: unknown): Promise<unknown>;
+  call(params: unknown, ctx?: CallContext): Promise<unknown>;
 }
 
 /** A subscription (jsonrpsee style): the reply is an id, then notifications carry the items. */
@@ -137,12 +147,42 @@ class Params {
     return value;
   }
 
+  /** An `Option<map>`: missing and null both mean none. */
+  optionalMap(name: string): Record<string, unknown> | undefined {
+    const value = this.take(name);
+    if (value === undefined || value === null) return undefined;
+    if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
+    return value;
+  }
+
   map(name: string): Record<string, unknown> {
     const value = this.take(name);
     if (value === undefined) this.missing(name);
     if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
     return value;
   }
+}
+
+/** `system_http_access`'s change: lists of strings and a token (string, or null to remove it). */
+function accessChange(raw: Record<string, unknown> | undefined): HttpAccessChange | null {
+  if (raw === undefined) return null;
+  const change: HttpAccessChange = {};
+  for (const key of ["cors_origins", "allow_hosts"] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || !value.every((v) => typeof v === "string" && v !== "")) {
+      throw invalidParams(`\`${key}\` must be a list of non-empty strings`);
+    }
+    change[key] = value as string[];
+  }
+  const token = raw.token;
+  if (token !== undefined) {
+    if (token !== null && (typeof token !== "string" || token.trim() === "")) {
+      throw invalidParams("`token` must be a non-empty string, or null to remove it");
+    }
+    change.token = token === null ? null : token.trim();
+  }
+  return Object.keys(change).length === 0 ? null : change;
 }
 
 function checkName(action: string, name: string): void {
@@ -303,10 +343,25 @@ export interface MethodDeps {
 }
 
 export function createMethodTable(control: Control, deps: MethodDeps): MethodTable {
-  const call = (fn: (p: Params) => Promise<unknown>): CallMethod => ({
+  const call = (fn: (p: Params, ctx: CallContext) => Promise<unknown>): CallMethod => ({
     kind: "call",
-    call: (raw) => Promise.resolve().then(() => fn(new Params(raw))),
+    call: (raw, ctx = { transport: "unix" }) =>
+      Promise.resolve().then(() => fn(new Params(raw), ctx)),
   });
+  /**
+   * Over HTTP or WebSocket, what could widen access (another address, other origins) needs the
+   * bearer token: without one, a loopback page or process could expose the API to the network.
+   */
+  const guardNetwork = (action: string, ctx: CallContext) => {
+    if (ctx.transport === "unix" || deps.http.state().token) return;
+    throw zinitRpcError(
+      INTERNAL_ERROR,
+      action,
+      "only allowed over the unix socket unless the HTTP API has a token (zinit init --token-file)",
+      null,
+      null,
+    );
+  };
   // Methods without params ignore whatever is sent, as jsonrpsee does.
   const noParams = (fn: () => Promise<unknown>): CallMethod => ({ kind: "call", call: () => fn() });
 
@@ -522,11 +577,33 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
 
     [
       "system_start_http_server",
-      call(async (p) => {
+      call(async (p, ctx) => {
         const address = p.string("address");
+        // A malformed address gets upstream's error first, whoever asks.
+        await attempt("starting http server", null, () => parseAddress(address));
+        guardNetwork("starting http server", ctx);
         const bound = await attempt("starting http server", null, () => deps.http.start(address));
         return `HTTP/RPC server started at ${bound}`;
       }),
+    ],
+
+    [
+      "system_http_access",
+      call(async (p, ctx) => {
+        const action = "configuring http access";
+        const change = accessChange(p.optionalMap("access"));
+        if (change === null) return deps.http.state();
+        guardNetwork(action, ctx);
+        return attempt(action, null, () => deps.http.setAccess(change));
+      }),
+    ],
+
+    [
+      "service_inspect",
+      named("inspecting service", (name) => ({
+        ...control.inspect(name),
+        shutdown_timeout: control.shutdownTimeout(name),
+      })),
     ],
 
     [
@@ -561,7 +638,7 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
           );
         },
         // Upstream's line for a follower that fell behind (its broadcast channel lagged).
-        lagged: (dropped) => `[-] zinit: ${dropped} lines dropped`,
+        lagged: lagLine,
       },
     ],
 

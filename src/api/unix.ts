@@ -1,16 +1,19 @@
 // The control socket. One listener serves both protocols: a connection whose first
 // non-whitespace byte is `{` or `[` is a persistent JSON-RPC session (reth-ipc framing, replies
-// as compact JSON + `\n`); anything else is one legacy command line. Bun's socket.write is
-// unbuffered and may write partially, so every connection keeps its own bounded outbound queue.
+// as compact JSON + `\n`); anything else is one legacy command line. Each connection's protocol
+// state is one tagged value (sniffing → rpc | legacy → lingering → done); its output goes through
+// an OutboundQueue, and while that is congested the connection's input is not read.
 
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Socket } from "bun";
 import type { Control } from "./control.ts";
-import { DEFAULT_MAX_FRAME, FrameSplitter, oversizedReply } from "./framing.ts";
+import { busyReply, concat, FrameSplitter, oversizedReply, stalledFrameReply } from "./framing.ts";
 import { RpcSession } from "./jsonrpc.ts";
 import { legacyError, runLegacyCommand } from "./legacy.ts";
+import { type ApiLimits, DEFAULT_LIMITS, FrameBudget } from "./limits.ts";
 import type { MethodTable } from "./methods.ts";
+import { OutboundQueue } from "./outbound.ts";
 
 export interface SocketServer {
   close(): void;
@@ -20,50 +23,73 @@ export interface SocketServer {
 export interface UnixOptions {
   /** File mode of the socket; default 0o600 (root only), unlike upstream which left it to the umask. */
   mode?: number;
-  /** Largest accepted request frame or legacy line, in bytes. */
-  maxFrame?: number;
-  /**
-   * A peer whose unread replies exceed this many bytes is disconnected. Log followers never get
-   * there: past a quarter of it, their lines are dropped and counted instead.
-   */
-  maxQueued?: number;
+  /** Any subset; the rest are DEFAULT_LIMITS. */
+  limits?: Partial<ApiLimits>;
+  /** Shared with the daemon's other listeners so the cap on unfinished frames is global. */
+  budget?: FrameBudget;
 }
 
-export const DEFAULT_MAX_QUEUED = 16 * 1024 * 1024;
-
-const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 
-interface Conn {
-  mode: "sniff" | "rpc" | "legacy" | "done";
-  /** Unsent bytes; entries before `head` are already written (a deque without O(n) shift). */
-  queue: Uint8Array[];
-  head: number;
-  queued: number;
-  /** Text written during this turn of the event loop, sent as one write at its end. */
-  pending: string[];
-  pendingChars: number;
-  /** end() was asked for: close as soon as the queue is empty. */
-  ending: boolean;
-  closed: boolean;
-  sawWhitespace: boolean;
-  splitter: FrameSplitter | null;
-  session: RpcSession | null;
+/** A JSON-RPC session: frames split from the input wait in `waiting` while dispatch is held back. */
+interface RpcState {
+  kind: "rpc";
+  splitter: FrameSplitter;
+  session: RpcSession;
+  waiting: string[];
+  /** Requests dispatched and not yet answered. */
+  inflight: number;
+  /**
+   * No more input is taken (the peer half-closed, or its frame was refused): finish once every
+   * request read so far has been answered.
+   */
+  eof: boolean;
+}
+
+/** One legacy command line being read (`line`), then run; a `log` follower keeps `stopFollow`. */
+interface LegacyState {
+  kind: "legacy";
   line: Uint8Array[];
   lineBytes: number;
   stopFollow: (() => void) | null;
-  /** Called when the output queue has fully drained (a legacy `log` follower catching up). */
-  onDrain: (() => void) | null;
-  linger: Timer | null;
-  /** Set while lingering: told about discarded input and about the peer's EOF. */
-  onInput: ((eof: boolean) => void) | null;
 }
 
-/** How long a rejected peer may keep sending (discarded) before we close on it. */
+type Protocol =
+  | { kind: "sniffing"; sawWhitespace: boolean }
+  | RpcState
+  | LegacyState
+  /** A rejected peer still sending: its input is discarded until it pauses or half-closes. */
+  | {
+      kind: "lingering";
+      timer: Timer | null;
+      deadline: number;
+      discarded: number;
+      then: () => void;
+    }
+  /** Replying, ending or closed: input is ignored (a `log` follower stays in "legacy"). */
+  | { kind: "done" };
+
+interface Conn {
+  proto: Protocol;
+  out: OutboundQueue;
+  /** The output is congested: the socket is paused until it is not. */
+  outputBlocked: boolean;
+  /** Frames are waiting for dispatch: the socket is paused until they are taken. */
+  inputBlocked: boolean;
+  closed: boolean;
+  /** An unfinished frame or line is held: when the peer last sent a byte, and the check timer. */
+  lastInput: number;
+  frameTimer: Timer | null;
+  /** Listeners for the output queue emptying (a legacy `log` follower catching up). */
+  onEmptied: (() => void) | null;
+}
+
+/** How long, and how much, a rejected peer may keep sending (discarded) before we close on it. */
 const LINGER_IDLE_MS = 1000;
 const LINGER_MAX_MS = 10_000;
+const LINGER_MAX_BYTES = 1024 * 1024;
 
 export async function serveUnix(
   path: string,
@@ -72,8 +98,8 @@ export async function serveUnix(
   opts: UnixOptions = {},
 ): Promise<SocketServer> {
   const mode = opts.mode ?? 0o600;
-  const maxFrame = opts.maxFrame ?? DEFAULT_MAX_FRAME;
-  const maxQueued = opts.maxQueued ?? DEFAULT_MAX_QUEUED;
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const budget = opts.budget ?? new FrameBudget(limits.maxUnfinished);
   // sun_path holds 108 bytes including the NUL; Bun's own error wouldn't say why.
   if (Buffer.byteLength(path) > 107) {
     throw new Error(`socket path is longer than 107 bytes: ${path}`);
@@ -83,149 +109,218 @@ export async function serveUnix(
 
   const conns = new Set<Socket<Conn>>();
 
-  // Replies and log lines written in one turn go out in one write: a follower of a service
-  // printing 2 M lines must not cost 2 M syscalls.
-  const write = (sock: Socket<Conn>, text: string) => {
-    const c = sock.data;
-    if (c.closed || c.ending) return;
-    c.pending.push(text);
-    c.pendingChars += text.length;
-    if (c.pending.length === 1) queueMicrotask(() => sendPending(sock));
-  };
+  const write = (sock: Socket<Conn>, text: string) => sock.data.out.push(text);
 
-  const sendPending = (sock: Socket<Conn>) => {
+  /** Reading stops while the output is congested or frames wait: the peer sees TCP back-pressure. */
+  const updatePause = (sock: Socket<Conn>) => {
     const c = sock.data;
-    if (c.closed || c.pending.length === 0) return;
-    const bytes = encoder.encode(
-      c.pending.length === 1 ? (c.pending[0] as string) : c.pending.join(""),
-    );
-    c.pending = [];
-    c.pendingChars = 0;
-    if (c.head === c.queue.length) {
-      const n = sock.write(bytes);
-      if (n < 0) return closeConn(sock);
-      if (n === bytes.length) return;
-      c.queue.push(bytes.subarray(n));
-      c.queued += bytes.length - n;
-    } else {
-      c.queue.push(bytes);
-      c.queued += bytes.length;
-    }
-    if (c.queued > maxQueued) {
-      // A peer that stopped reading (typically a log follower) must not grow our memory.
-      sock.terminate();
-      closeConn(sock);
-    }
-  };
-
-  const congested = (c: Conn) => c.queued + c.pendingChars > maxQueued / 4;
-
-  const flush = (sock: Socket<Conn>) => {
-    const c = sock.data;
-    while (c.head < c.queue.length) {
-      // Small replies and log lines are coalesced so a drain costs few syscalls.
-      const batch = takeBatch(c);
-      const n = sock.write(batch);
-      if (n < 0) return closeConn(sock);
-      consume(c, n);
-      if (n < batch.length) return;
-    }
-    c.queue = [];
-    c.head = 0;
-    if (c.ending) {
-      sock.end();
-      return;
-    }
-    c.session?.drained();
-    c.onDrain?.();
+    if (c.closed) return;
+    if (c.outputBlocked || c.inputBlocked) sock.pause();
+    else sock.resume();
   };
 
   const end = (sock: Socket<Conn>) => {
     const c = sock.data;
-    if (c.closed || c.ending) return;
-    sendPending(sock);
     if (c.closed) return;
-    c.mode = "done";
-    c.ending = true;
-    if (c.head === c.queue.length) sock.end();
+    // The protocol state stays: closeConn still has to release what it holds (subscriptions).
+    c.out.end(() => sock.end());
+  };
+
+  const drop = (sock: Socket<Conn>) => {
+    try {
+      sock.terminate();
+    } catch {}
+    closeConn(sock);
   };
 
   const closeConn = (sock: Socket<Conn>) => {
     const c = sock.data;
     if (c.closed) return;
     c.closed = true;
-    c.mode = "done";
-    c.queue = [];
-    c.head = 0;
-    c.queued = 0;
-    c.pending = [];
-    c.pendingChars = 0;
     conns.delete(sock);
-    if (c.linger) clearTimeout(c.linger);
-    c.session?.close();
-    c.stopFollow?.();
-    c.stopFollow = null;
-    c.onDrain = null;
+    c.out.close();
+    stopFrameTimer(c);
+    c.onEmptied = null;
+    const p = c.proto;
+    c.proto = { kind: "done" };
+    switch (p.kind) {
+      case "rpc":
+        p.splitter.dispose();
+        p.session.close();
+        return;
+      case "legacy":
+        budget.release(p.lineBytes);
+        p.stopFollow?.();
+        return;
+      case "lingering":
+        if (p.timer) clearTimeout(p.timer);
+        return;
+    }
   };
+
+  // ---- unfinished frames: an idle timeout per connection -------------------------------------
+
+  const holding = (c: Conn) =>
+    (c.proto.kind === "rpc" && c.proto.splitter.holding) ||
+    (c.proto.kind === "legacy" && c.proto.stopFollow === null && c.proto.lineBytes > 0);
+
+  const stopFrameTimer = (c: Conn) => {
+    if (c.frameTimer) clearTimeout(c.frameTimer);
+    c.frameTimer = null;
+  };
+
+  /** After each read: (re)start the check while part of a frame is held, stop it otherwise. */
+  const watchFrame = (sock: Socket<Conn>) => {
+    const c = sock.data;
+    if (!holding(c)) return stopFrameTimer(c);
+    c.lastInput = performance.now();
+    if (c.frameTimer) return;
+    const check = () => {
+      c.frameTimer = null;
+      if (c.closed || !holding(c)) return;
+      const idle = performance.now() - c.lastInput;
+      if (idle < limits.frameTimeoutMs) {
+        c.frameTimer = setTimeout(check, limits.frameTimeoutMs - idle);
+        return;
+      }
+      const p = c.proto;
+      if (p.kind === "rpc") {
+        write(sock, `${stalledFrameReply(limits.frameTimeoutMs)}\n`);
+        linger(sock, () => finishRpc(sock, p));
+      } else {
+        rejectLegacy(sock, "command line timed out");
+      }
+    };
+    c.frameTimer = setTimeout(check, limits.frameTimeoutMs);
+  };
+
+  // ---- JSON-RPC ------------------------------------------------------------------------------
 
   const startRpc = (sock: Socket<Conn>) => {
     const c = sock.data;
-    c.mode = "rpc";
-    c.splitter = new FrameSplitter(maxFrame);
-    c.session = new RpcSession(table, (msg) => write(sock, `${msg}\n`), {
-      subscriptions: true,
-      congested: () => congested(c),
-    });
+    const state: RpcState = {
+      kind: "rpc",
+      splitter: new FrameSplitter(limits.maxFrame, budget),
+      session: new RpcSession(table, (msg) => write(sock, `${msg}\n`), {
+        subscriptions: true,
+        congested: () => c.out.congested,
+        batch: limits,
+      }),
+      waiting: [],
+      inflight: 0,
+      eof: false,
+    };
+    c.proto = state;
   };
 
-  const feedRpc = (sock: Socket<Conn>, frames: string[]) => {
+  /** Dispatches waiting frames while the output has room and fewer than maxInflight are open. */
+  const pump = (sock: Socket<Conn>) => {
     const c = sock.data;
-    const session = c.session as RpcSession;
-    for (const frame of frames) {
-      session.handleText(frame).catch(() => sock.terminate());
+    const p = c.proto;
+    if (p.kind !== "rpc" || c.closed) return;
+    while (p.waiting.length > 0 && !c.out.congested && p.inflight < limits.maxInflight) {
+      const frame = p.waiting.shift() as string;
+      p.inflight++;
+      p.session.handleText(frame).then(
+        () => {
+          p.inflight--;
+          pump(sock);
+        },
+        () => drop(sock),
+      );
     }
-    if (c.splitter?.overflowed) {
-      write(sock, `${oversizedReply(maxFrame)}\n`);
-      linger(sock, () => void finishRpc(sock));
+    const blocked = p.waiting.length > 0;
+    if (blocked !== c.inputBlocked) {
+      c.inputBlocked = blocked;
+      updatePause(sock);
     }
+    if (!blocked && p.eof && p.inflight === 0) end(sock);
+  };
+
+  const feedRpc = (sock: Socket<Conn>, p: RpcState, frames: string[]) => {
+    for (const frame of frames) p.waiting.push(frame);
+    const overflow = p.splitter.overflow;
+    if (overflow) {
+      write(
+        sock,
+        `${overflow === "busy" ? busyReply(budget.max) : oversizedReply(limits.maxFrame)}\n`,
+      );
+      linger(sock, () => finishRpc(sock, p));
+      return;
+    }
+    pump(sock);
+  };
+
+  /** Answers what was read, then closes (reth-ipc drops pending replies: upstream #33). */
+  const finishRpc = (sock: Socket<Conn>, p: RpcState) => {
+    p.eof = true;
+    sock.data.proto = p;
+    pump(sock);
   };
 
   // Bun's end() closes both directions, and a peer still writing its oversized request would get
   // EPIPE and likely never read our error reply. So the rest of its input is read and discarded
   // until it pauses, half-closes, or the deadline passes.
-  const linger = (sock: Socket<Conn>, done: () => void) => {
+  const linger = (sock: Socket<Conn>, then: () => void) => {
     const c = sock.data;
-    c.mode = "done";
-    const deadline = Date.now() + LINGER_MAX_MS;
+    if (c.proto.kind === "rpc") c.proto.splitter.dispose();
+    const state = {
+      kind: "lingering" as const,
+      timer: null as Timer | null,
+      deadline: 0,
+      discarded: 0,
+      then,
+    };
+    state.deadline = performance.now() + LINGER_MAX_MS;
+    c.proto = state;
+    // Discarding needs reading, whatever the output queue says.
+    c.inputBlocked = false;
+    c.outputBlocked = false;
+    sock.resume();
+    onLingerInput(sock, false, 0);
+  };
+
+  const onLingerInput = (sock: Socket<Conn>, eof: boolean, bytes: number) => {
+    const p = sock.data.proto;
+    if (p.kind !== "lingering") return;
+    p.discarded += bytes;
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
     const finish = () => {
-      if (c.linger) clearTimeout(c.linger);
-      c.linger = null;
-      c.onInput = null;
-      done();
+      if (sock.data.proto !== p) return;
+      if (p.timer) clearTimeout(p.timer);
+      sock.data.proto = { kind: "done" };
+      p.then();
     };
-    c.onInput = (eof) => {
-      if (c.linger) clearTimeout(c.linger);
-      if (eof) return finish();
-      c.linger = setTimeout(finish, Math.max(0, Math.min(LINGER_IDLE_MS, deadline - Date.now())));
-    };
-    c.onInput(false);
+    // Reading a flood only to throw it away costs every other client: past a MiB, stop.
+    if (eof || p.discarded > LINGER_MAX_BYTES) return finish();
+    p.timer = setTimeout(
+      finish,
+      Math.max(0, Math.min(LINGER_IDLE_MS, p.deadline - performance.now())),
+    );
   };
 
-  // Replies still in flight are delivered before the close (reth-ipc drops them: upstream #33).
-  const finishRpc = async (sock: Socket<Conn>) => {
-    try {
-      await sock.data.session?.pending();
-    } catch {
-      // The session reports its own failures as replies; nothing left to deliver here.
-    }
-    end(sock);
-  };
+  // ---- legacy --------------------------------------------------------------------------------
 
-  const runLine = (sock: Socket<Conn>) => {
+  const rejectLegacy = (sock: Socket<Conn>, message: string) => {
     const c = sock.data;
-    c.mode = "done";
-    const bytes = concat(c.line, c.lineBytes);
-    c.line = [];
+    if (c.proto.kind === "legacy") {
+      budget.release(c.proto.lineBytes);
+      c.proto.line = [];
+      c.proto.lineBytes = 0;
+    }
+    write(sock, legacyError(message));
+    linger(sock, () => end(sock));
+  };
+
+  const runLine = (sock: Socket<Conn>, p: LegacyState) => {
+    const c = sock.data;
+    const bytes = concat(p.line, p.lineBytes);
+    budget.release(p.lineBytes);
+    p.line = [];
+    p.lineBytes = 0;
+    stopFrameTimer(c);
+    c.proto = { kind: "done" };
     let line: string;
     try {
       line = strictDecoder.decode(bytes);
@@ -238,80 +333,123 @@ export async function serveUnix(
     const out = {
       write: (text: string) => write(sock, text),
       end: () => end(sock),
-      congested: () => congested(c),
-      onDrain: (listener: () => void) => {
-        c.onDrain = listener;
+      congested: () => c.out.congested,
+      onEmptied: (listener: () => void) => {
+        c.onEmptied = listener;
       },
     };
     runLegacyCommand(line, control, out).then(
       (stop) => {
         if (stop === null) return;
-        if (c.closed) stop();
-        else c.stopFollow = stop;
+        if (c.closed) return stop();
+        // A follower: the rest of its input (and its EOF) is ignored until it closes for good.
+        c.proto = { kind: "legacy", line: [], lineBytes: 0, stopFollow: stop };
       },
       () => end(sock),
     );
   };
 
-  const feedLegacy = (sock: Socket<Conn>, bytes: Uint8Array) => {
-    const c = sock.data;
+  const feedLegacy = (sock: Socket<Conn>, p: LegacyState, bytes: Uint8Array) => {
+    if (p.stopFollow) return;
     const nl = bytes.indexOf(0x0a);
     const part = nl === -1 ? bytes : bytes.subarray(0, nl);
-    // Copied: the chunk belongs to Bun's read path, and the line may span several reads.
-    c.line.push(new Uint8Array(part));
-    c.lineBytes += part.length;
-    if (c.lineBytes > maxFrame) {
-      c.line = [];
-      write(sock, legacyError("command line too long"));
-      return linger(sock, () => end(sock));
+    if (p.lineBytes + part.length > limits.maxFrame) {
+      return rejectLegacy(sock, "command line too long");
     }
-    if (nl !== -1) runLine(sock);
+    if (!budget.take(part.length)) return rejectLegacy(sock, "zinit is busy, try again later");
+    // Copied: the chunk belongs to Bun's read path, and the line may span several reads.
+    p.line.push(new Uint8Array(part));
+    p.lineBytes += part.length;
+    if (nl !== -1) runLine(sock, p);
   };
+
+  // ---- events --------------------------------------------------------------------------------
 
   const onData = (sock: Socket<Conn>, data: Uint8Array) => {
     const c = sock.data;
-    if (c.onInput) return c.onInput(false);
-    if (c.mode === "sniff") {
-      let i = 0;
-      while (i < data.length && isSpace(data[i] as number)) {
-        // A bare newline before any command is a legacy client sending an empty line.
-        if (data[i] === 0x0a) {
-          c.mode = "legacy";
-          return runLine(sock);
+    const p = c.proto;
+    switch (p.kind) {
+      case "lingering":
+        return onLingerInput(sock, false, data.length);
+      case "done":
+        return;
+      case "sniffing": {
+        let i = 0;
+        while (i < data.length && isSpace(data[i] as number)) {
+          // A bare newline before any command is a legacy client sending an empty line.
+          if (data[i] === 0x0a) {
+            return runLine(sock, { kind: "legacy", line: [], lineBytes: 0, stopFollow: null });
+          }
+          i++;
         }
-        i++;
+        if (i > 0) p.sawWhitespace = true;
+        if (i === data.length) return;
+        const first = data[i];
+        if (first === 0x7b || first === 0x5b) startRpc(sock);
+        else c.proto = { kind: "legacy", line: [], lineBytes: 0, stopFollow: null };
+        return onData(sock, data.subarray(i));
       }
-      if (i > 0) c.sawWhitespace = true;
-      if (i === data.length) return;
-      const first = data[i];
-      if (first === 0x7b || first === 0x5b) startRpc(sock);
-      else c.mode = "legacy";
-      data = data.subarray(i);
+      case "rpc":
+        // After an overflow or a timeout, what the peer still sends is not read as requests.
+        if (p.eof) return;
+        feedRpc(sock, p, p.splitter.push(data));
+        return watchFrame(sock);
+      case "legacy":
+        feedLegacy(sock, p, data);
+        return watchFrame(sock);
     }
-    if (c.mode === "rpc") feedRpc(sock, (c.splitter as FrameSplitter).push(data));
-    else if (c.mode === "legacy") feedLegacy(sock, data);
   };
 
   const onEnd = (sock: Socket<Conn>) => {
     const c = sock.data;
-    if (c.onInput) return c.onInput(true);
-    switch (c.mode) {
-      case "sniff":
-        if (!c.sawWhitespace) return end(sock);
-        c.mode = "legacy";
-        return runLine(sock);
+    const p = c.proto;
+    switch (p.kind) {
+      case "lingering":
+        return onLingerInput(sock, true, 0);
+      case "sniffing":
+        if (!p.sawWhitespace) return end(sock);
+        return runLine(sock, { kind: "legacy", line: [], lineBytes: 0, stopFollow: null });
       case "legacy":
+        // A log follower that half-closed keeps streaming until it closes for good; otherwise
         // read_line also returns at EOF: a last line without `\n` is still a command.
-        return runLine(sock);
-      case "rpc":
-        feedRpc(sock, (c.splitter as FrameSplitter).end());
-        c.mode = "done";
-        void finishRpc(sock);
+        if (p.stopFollow === null) runLine(sock, p);
         return;
+      case "rpc":
+        if (p.eof) return;
+        for (const frame of p.splitter.end()) p.waiting.push(frame);
+        stopFrameTimer(c);
+        return finishRpc(sock, p);
       case "done":
-        // A log follower that half-closed keeps streaming until it closes for good.
         return;
     }
+  };
+
+  const onOpen = (sock: Socket<Conn>) => {
+    const c: Conn = {
+      proto: { kind: "sniffing", sawWhitespace: false },
+      outputBlocked: false,
+      inputBlocked: false,
+      closed: false,
+      lastInput: 0,
+      frameTimer: null,
+      onEmptied: null,
+      out: new OutboundQueue({ kind: "stream", write: (bytes) => sock.write(bytes) }, limits, {
+        congestion: (congested) => {
+          c.outputBlocked = congested;
+          updatePause(sock);
+          if (!congested) pump(sock);
+        },
+        emptied: () => {
+          if (c.proto.kind === "rpc") c.proto.session.outputEmptied();
+          c.onEmptied?.();
+        },
+        // A peer that stopped reading (or lets replies pile up) must not grow our memory.
+        overflow: () => drop(sock),
+        gone: () => closeConn(sock),
+      }),
+    };
+    sock.data = c;
+    conns.add(sock);
   };
 
   const guard =
@@ -321,10 +459,7 @@ export async function serveUnix(
         fn(sock, ...args);
       } catch {
         // PID 1 must survive any peer: drop this connection, never the daemon.
-        try {
-          sock.terminate();
-        } catch {}
-        closeConn(sock);
+        drop(sock);
       }
     };
 
@@ -332,30 +467,10 @@ export async function serveUnix(
     unix: path,
     allowHalfOpen: true,
     socket: {
-      open: guard((sock: Socket<Conn>) => {
-        sock.data = {
-          mode: "sniff",
-          queue: [],
-          head: 0,
-          queued: 0,
-          pending: [],
-          pendingChars: 0,
-          ending: false,
-          closed: false,
-          sawWhitespace: false,
-          splitter: null,
-          session: null,
-          line: [],
-          lineBytes: 0,
-          stopFollow: null,
-          onDrain: null,
-          linger: null,
-          onInput: null,
-        };
-        conns.add(sock);
-      }),
+      open: guard(onOpen),
       data: guard(onData),
-      drain: guard(flush),
+      // Bun's `drain`: the socket can take more bytes.
+      drain: guard((sock: Socket<Conn>) => sock.data.out.writable()),
       end: guard(onEnd),
       close: guard(closeConn),
       error: guard(closeConn),
@@ -377,12 +492,7 @@ export async function serveUnix(
     path,
     close() {
       listener.stop(true);
-      for (const sock of conns) {
-        try {
-          sock.terminate();
-        } catch {}
-        closeConn(sock);
-      }
+      for (const sock of conns) drop(sock);
       // Only unlink our own socket; a successor may already have bound a new one here.
       try {
         if (lstatSync(path).ino === ino) unlinkSync(path);
@@ -391,75 +501,53 @@ export async function serveUnix(
   };
 }
 
-const BATCH_BYTES = 64 * 1024;
-
-function takeBatch(c: Conn): Uint8Array {
-  const first = c.queue[c.head] as Uint8Array;
-  if (first.length >= BATCH_BYTES || c.head + 1 === c.queue.length) return first;
-  let end = c.head;
-  let total = 0;
-  while (end < c.queue.length && total + (c.queue[end] as Uint8Array).length <= BATCH_BYTES) {
-    total += (c.queue[end] as Uint8Array).length;
-    end++;
-  }
-  return concat(c.queue.slice(c.head, end), total);
-}
-
-/** Drops the first `n` queued bytes, which the kernel accepted. */
-function consume(c: Conn, n: number): void {
-  c.queued -= n;
-  while (n > 0) {
-    const chunk = c.queue[c.head] as Uint8Array;
-    if (chunk.length > n) {
-      c.queue[c.head] = chunk.subarray(n);
-      return;
-    }
-    n -= chunk.length;
-    c.head++;
-  }
-  if (c.head > 1024 && c.head * 2 > c.queue.length) {
-    c.queue = c.queue.slice(c.head);
-    c.head = 0;
-  }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** Removes a leftover socket file, unless a live server still answers on it. */
 async function clearStale(path: string): Promise<void> {
+  let owner: number;
   try {
-    lstatSync(path);
+    owner = lstatSync(path).uid;
   } catch {
     return;
   }
-  const live = await new Promise<boolean>((resolve) => {
+  const probe = await new Promise<"live" | "dead" | "forbidden">((resolve) => {
     Bun.connect({
       unix: path,
       socket: {
         open(sock) {
           sock.end();
-          resolve(true);
+          resolve("live");
         },
         data() {},
-        connectError() {
-          resolve(false);
+        connectError(_sock, err) {
+          resolve((err as { code?: string }).code === "EACCES" ? "forbidden" : "dead");
         },
       },
-    }).catch(() => resolve(false));
+    }).catch((err) => resolve((err as { code?: string }).code === "EACCES" ? "forbidden" : "dead"));
   });
-  if (live) throw new Error(`another zinit is already listening on ${path}`);
+  if (probe === "live") throw new Error(`another zinit is already listening on ${path}`);
+  const self = process.getuid?.() ?? 0;
+  if (owner !== self && (probe === "forbidden" || self !== 0)) {
+    // Typically /tmp/zinit.sock of another user's daemon: unlinking it would fail (EPERM, sticky
+    // /tmp) or, for root, break that user's daemon.
+    throw new Error(
+      `${path} belongs to ${userName(owner)}${probe === "forbidden" ? ", whose zinit may be running there" : ""}; ` +
+        "choose another socket with -s PATH, $ZINIT_SOCKET or $XDG_RUNTIME_DIR",
+    );
+  }
   try {
     unlinkSync(path);
   } catch (err) {
     throw new Error(`cannot remove stale socket ${path}: ${(err as Error).message}`);
   }
+}
+
+/** `alice (uid 1000)`, from /etc/passwd when it has the uid. */
+function userName(uid: number): string {
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const [name, , id] = line.split(":");
+      if (id === String(uid) && name) return `user ${name} (uid ${uid})`;
+    }
+  } catch {}
+  return `uid ${uid}`;
 }

@@ -3,6 +3,8 @@
 // README shows), and `zinit` alone means `list`.
 
 import { type ArgsDef, parseArgs } from "citty";
+import { type ApiLimits, DEFAULT_LIMITS } from "../api/limits.ts";
+import { parseSignal, signalName } from "../core/signals.ts";
 import {
   DEFAULT_BUFFER,
   DEFAULT_CONFIG_DIR,
@@ -37,8 +39,123 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { long: "debug", short: "d", help: "debug logging (init); print RPC traffic to stderr (others)" },
   { long: "json", help: "print the RPC result as compact JSON instead of YAML/text" },
   { long: "help", short: "h", help: "Prints help information" },
-  { long: "version", short: "V", help: "Prints version information" },
+  {
+    long: "version",
+    short: "V",
+    help: "Prints version information (with -d: and the git revision)",
+  },
 ];
+
+/** Who may use the HTTP API: on `init` and on `proxy`. */
+const ACCESS_OPTIONS: OptionSpec[] = [
+  {
+    long: "cors-origin",
+    value: "ORIGINS",
+    help: "browser origins allowed to call the HTTP API, comma-separated ('*': any)",
+  },
+  {
+    long: "allow-host",
+    value: "HOSTS",
+    help: "Host names accepted besides loopback and the listening address, comma-separated",
+  },
+  {
+    long: "token-file",
+    value: "FILE",
+    help: "require this bearer token (the file's first line) on every HTTP/WebSocket request",
+  },
+];
+
+type LimitKey = keyof ApiLimits;
+
+/** `init`'s API limits; sizes take K/M/G suffixes (powers of 1024), timeouts are seconds. */
+export const LIMIT_OPTIONS: Array<OptionSpec & { key: LimitKey }> = [
+  {
+    key: "maxFrame",
+    long: "max-frame",
+    value: "BYTES",
+    help: "largest request, command line or HTTP body",
+  },
+  { key: "maxBatch", long: "max-batch", value: "N", help: "most requests in one JSON-RPC batch" },
+  {
+    key: "maxBatchReply",
+    long: "max-batch-reply",
+    value: "BYTES",
+    help: "largest reply to one batch",
+  },
+  {
+    key: "maxQueued",
+    long: "max-queued",
+    value: "BYTES",
+    help: "unread replies per connection before it is dropped",
+  },
+  {
+    key: "maxInflight",
+    long: "max-inflight",
+    value: "N",
+    help: "requests of one connection answered at once",
+  },
+  {
+    key: "writeTimeoutMs",
+    long: "write-timeout",
+    value: "SECONDS",
+    help: "a client that reads nothing this long is dropped",
+  },
+  {
+    key: "frameTimeoutMs",
+    long: "frame-timeout",
+    value: "SECONDS",
+    help: "an unfinished request idle this long is dropped",
+  },
+  {
+    key: "maxUnfinished",
+    long: "max-unfinished",
+    value: "BYTES",
+    help: "unfinished requests of all clients together",
+  },
+].map((o) => ({
+  ...o,
+  default: limitText(o.key as LimitKey, DEFAULT_LIMITS[o.key as LimitKey]),
+})) as Array<OptionSpec & { key: LimitKey }>;
+
+function limitText(key: LimitKey, value: number): string {
+  if (key.endsWith("Ms")) return String(value / 1000);
+  if (key === "maxBatch" || key === "maxInflight") return String(value);
+  for (const [unit, size] of [
+    ["G", 2 ** 30],
+    ["M", 2 ** 20],
+    ["K", 2 ** 10],
+  ] as const) {
+    if (value % size === 0) return `${value / size}${unit}`;
+  }
+  return String(value);
+}
+
+/** Parses one limit flag; a bad value is a usage error naming the flag. */
+function parseLimit(o: OptionSpec & { key: LimitKey }, text: string): number {
+  const bad = () =>
+    new UsageError(
+      `option --${o.long} needs ${o.value === "SECONDS" ? "a number of seconds" : o.value === "N" ? "a positive integer" : "a size such as 4096, 512K or 10M"} (got '${text}')`,
+    );
+  if (o.value === "SECONDS") {
+    const seconds = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text) || !(seconds > 0)) throw bad();
+    return Math.round(seconds * 1000);
+  }
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (!m || (o.value === "N" && m[2] !== "")) throw bad();
+  const unit = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[
+    (m[2] as string).toUpperCase() as "" | "K" | "M" | "G"
+  ];
+  const value = Number(m[1]) * unit;
+  if (!Number.isSafeInteger(value) || value < 1) throw bad();
+  return value;
+}
+
+const list = (text: string | undefined): string[] =>
+  (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 
 const service = (help = "service name"): PositionalSpec => ({
   name: "SERVICE",
@@ -87,13 +204,20 @@ export const VERBS = {
         value: "ADDRESS",
         help: "also serve the HTTP/RPC API on this address from the start (as `zinit proxy` does)",
       },
+      ...ACCESS_OPTIONS,
+      ...LIMIT_OPTIONS.map(({ key: _, ...o }) => o),
     ],
   },
   kill: {
     about: "send a signal to a running service.",
     positionals: [
       service(),
-      { name: "SIGNAL", required: false, help: "signal name, e.g. SIGTERM", default: "SIGTERM" },
+      {
+        name: "SIGNAL",
+        required: false,
+        help: "signal name or number: SIGTERM, TERM, term, 15",
+        default: "SIGTERM",
+      },
     ],
     options: [],
   },
@@ -129,6 +253,7 @@ export const VERBS = {
         help: "address to bind the HTTP/RPC server to",
         default: DEFAULT_PROXY_ADDRESS,
       },
+      ...ACCESS_OPTIONS,
     ],
   },
   reboot: { about: "stop all services and reboot", positionals: [], options: [] },
@@ -161,11 +286,15 @@ export interface ClientInvocation {
   signal?: string;
   snapshot?: boolean;
   address?: string;
+  /** `proxy`: who may use the HTTP API it starts. */
+  corsOrigins?: string[];
+  allowHosts?: string[];
+  tokenFile?: string;
 }
 
 export type Action =
   | { kind: "help"; verb?: Verb }
-  | { kind: "version" }
+  | { kind: "version"; detailed: boolean }
   | { kind: "init"; options: InitOptions }
   | { kind: "client"; invocation: ClientInvocation };
 
@@ -262,10 +391,30 @@ function parseBuffer(text: string): number {
 }
 
 /**
+ * `9`, `KILL`, `kill`, `sigkill` → `SIGKILL`: the RPC keeps upstream's rule (a SIG-prefixed name),
+ * the command line is friendlier. Anything unknown goes through as typed, so the daemon's error
+ * names what the user wrote.
+ */
+export function canonicalSignal(text: string): string {
+  if (/^\d{1,2}$/.test(text)) {
+    const name = signalName(Number(text));
+    return parseSignal(name) === null ? text : name;
+  }
+  if (parseSignal(text) !== null) return text.toUpperCase();
+  if (parseSignal(`SIG${text}`) !== null) return `SIG${text.toUpperCase()}`;
+  return text;
+}
+
+/**
  * Turns argv (without the program name) into what to do. `defaultSocket` is only called when no
  * `-s` is given, so a test can pin it.
  */
-export function parseCommandLine(argv: string[], defaultSocket: () => string): Action {
+export function parseCommandLine(
+  argv: string[],
+  defaultSocket: (forInit: boolean) => string,
+  /** Root's default socket also gets upstream's `/tmp/zinit.sock` beside it. */
+  compatSocket: (socket: string) => string | null = () => null,
+): Action {
   const at = findVerb(argv);
   const head = parseSection(at < 0 ? argv : argv.slice(0, at), [], "");
   const word = at < 0 ? "list" : (argv[at] as string);
@@ -276,7 +425,7 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
   const pick = (key: string): unknown => tail[key] ?? head[key];
 
   if (pick("help") === true) return { kind: "help", verb: at < 0 ? undefined : word };
-  if (pick("version") === true) return { kind: "version" };
+  if (pick("version") === true) return { kind: "version", detailed: pick("debug") === true };
 
   const positionals = tail._;
   if (positionals.length > spec.positionals.length) {
@@ -298,7 +447,8 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
     return { kind: "help", verb: topic };
   }
 
-  const socket = (pick("socket") as string | undefined) ?? defaultSocket();
+  const given = pick("socket") as string | undefined;
+  const socket = given ?? defaultSocket(word === "init");
   const debug = pick("debug") === true;
   if (word === "init") {
     return {
@@ -311,19 +461,34 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
         debug,
         http: (tail.http as string | undefined) ?? null,
         socketMode: parseMode((tail["socket-mode"] as string | undefined) ?? "0600"),
+        limits: Object.fromEntries(
+          LIMIT_OPTIONS.flatMap((o) => {
+            const given = tail[o.long] as string | undefined;
+            return given === undefined ? [] : [[o.key, parseLimit(o, given)]];
+          }),
+        ),
+        corsOrigins: list(tail["cors-origin"] as string | undefined),
+        allowHosts: list(tail["allow-host"] as string | undefined),
+        tokenFile: (tail["token-file"] as string | undefined) ?? null,
+        compatSocket: given === undefined ? compatSocket(socket) : null,
       },
     };
   }
 
   const invocation: ClientInvocation = { verb: word, socket, debug, json: pick("json") === true };
   if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
-  if (word === "kill") invocation.signal = args.SIGNAL;
+  if (word === "kill") invocation.signal = canonicalSignal(args.SIGNAL ?? "SIGTERM");
   if (word === "log") {
     if (args.FILTER !== undefined) invocation.name = args.FILTER;
     invocation.snapshot = tail.snapshot === true;
   }
   if (word === "proxy") {
     invocation.address = (tail.address as string | undefined) ?? DEFAULT_PROXY_ADDRESS;
+    if (tail["cors-origin"] !== undefined)
+      invocation.corsOrigins = list(tail["cors-origin"] as string);
+    if (tail["allow-host"] !== undefined)
+      invocation.allowHosts = list(tail["allow-host"] as string);
+    if (tail["token-file"] !== undefined) invocation.tokenFile = tail["token-file"] as string;
   }
   return { kind: "client", invocation };
 }

@@ -6,8 +6,8 @@ import { getSystemErrorMessage } from "node:util";
 import type { Socket } from "bun";
 
 /** An error object the daemon answered with; `message` is what the user sees. */
-export class RpcError extends Error {
-  override name = "RpcError";
+export class DaemonError extends Error {
+  override name = "DaemonError";
   constructor(
     readonly code: number,
     message: string,
@@ -123,7 +123,7 @@ export class RpcClient {
   }
 
   /**
-   * Calls `method` with positional params; resolves with `result`, rejects with RpcError or
+   * Calls `method` with positional params; resolves with `result`, rejects with DaemonError or
    * TransportError. `timeoutMs` overrides the client's default (0 waits forever).
    */
   call(
@@ -244,7 +244,7 @@ export class RpcClient {
     if (isObject(message.error)) {
       const { code, message: text, data } = message.error;
       pending.reject(
-        new RpcError(
+        new DaemonError(
           typeof code === "number" ? code : -32603,
           typeof text === "string" ? text : JSON.stringify(message.error),
           data,

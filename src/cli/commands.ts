@@ -1,7 +1,7 @@
 // The client verbs: each one talks JSON-RPC to the daemon and prints what upstream prints.
 
 import { type ClientInvocation, UsageError } from "./args.ts";
-import { RpcClient, RpcError, TransportError } from "./client.ts";
+import { DaemonError, RpcClient, TransportError } from "./client.ts";
 import { print, printStderr, printWarning } from "./output.ts";
 import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 
@@ -9,6 +9,8 @@ import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 const DEFAULT_TIMEOUT_S = 60;
 /** upstream's ServiceIsDown: the process vanished on its own, which is what a restart wants. */
 const SERVICE_IS_DOWN = -32003;
+/** upstream's ServiceIsUp: what `forget` answers while the target is Up or a process remains. */
+const SERVICE_IS_UP = -32002;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -203,14 +205,18 @@ export async function runClient(inv: ClientInvocation): Promise<number> {
         return 0;
       }
       case "start":
-      case "stop":
       case "monitor":
-      case "forget":
         return done(await client.call(`service_${inv.verb}`, [name]));
+      case "stop":
+        return done(
+          await client.call("service_stop", [name], await stopWait(client, name, timeoutMs)),
+        );
+      case "forget":
+        return done(await forget(client, name));
       case "kill":
         return done(await client.call("service_kill", [name, inv.signal ?? "SIGTERM"]));
       case "restart":
-        return done(await restart(client, name, timeoutMs));
+        return done(await restart(client, name, await stopWait(client, name, timeoutMs)));
       case "shutdown":
       case "reboot":
         return done(await powerOff(client, inv.verb));
@@ -219,6 +225,45 @@ export async function runClient(inv: ClientInvocation): Promise<number> {
     }
   } finally {
     client.close();
+  }
+}
+
+/** After SIGKILL the daemon waits this long for the processes before it gives up on a stop. */
+const KILL_GRACE_S = 5;
+/** On top of that, for the reply to travel and the machine to be slow. */
+const STOP_MARGIN_S = 5;
+const METHOD_NOT_FOUND = -32601;
+
+/**
+ * How long to wait for service_stop: at least the service's `shutdown_timeout` plus the daemon's
+ * SIGKILL grace and a margin, or ZINIT_TIMEOUT if that is longer (0 still waits forever). The
+ * timeout comes from service_inspect, or from the file (service_get) on a daemon without it.
+ */
+async function stopWait(client: RpcClient, name: string, timeoutMs: number): Promise<number> {
+  if (timeoutMs === 0) return 0;
+  let seconds: number | null = null;
+  try {
+    const detail = await client.call("service_inspect", [name]);
+    if (isObject(detail) && typeof detail.shutdown_timeout === "number") {
+      seconds = detail.shutdown_timeout;
+    }
+  } catch (err) {
+    // Unknown services fail in service_stop itself, with its own message.
+    if (!(err instanceof DaemonError)) throw err;
+    if (err.code === METHOD_NOT_FOUND) seconds = await fileTimeout(client, name);
+  }
+  if (seconds === null) return timeoutMs;
+  return Math.max(timeoutMs, (seconds + KILL_GRACE_S + STOP_MARGIN_S) * 1000);
+}
+
+async function fileTimeout(client: RpcClient, name: string): Promise<number | null> {
+  try {
+    const file = await client.call("service_get", [name]);
+    const value = isObject(file) ? file.shutdown_timeout : undefined;
+    // Upstream's default when the file has none.
+    return typeof value === "number" ? value : 10;
+  } catch {
+    return null;
   }
 }
 
@@ -248,13 +293,38 @@ async function restart(client: RpcClient, name: string, timeoutMs: number): Prom
     try {
       await client.call("service_kill", [name, "SIGKILL"]);
     } catch (err) {
-      if (!(err instanceof RpcError && err.code === SERVICE_IS_DOWN)) throw err;
+      if (!(err instanceof DaemonError && err.code === SERVICE_IS_DOWN)) throw err;
     }
     if ((await within(stopped, timeoutMs)) === TIMED_OUT) {
       throw new TransportError("timeout", `service '${name}' did not stop, even after SIGKILL`);
     }
   }
   return client.call("service_start", [name]);
+}
+
+/**
+ * Upstream's "service 'x' is up" puzzles users whose oneshot has long finished: the rule is about
+ * the target (and any process left), not the state. The error says which and what to do.
+ */
+async function forget(client: RpcClient, name: string): Promise<unknown> {
+  try {
+    return await client.call("service_forget", [name]);
+  } catch (err) {
+    if (!(err instanceof DaemonError && err.code === SERVICE_IS_UP)) throw err;
+    let why = "";
+    try {
+      const status = await client.call("service_status", [name]);
+      if (isObject(status) && status.target === "Up") {
+        why = `its target is Up; \`zinit stop ${name}\` first`;
+      } else if (isObject(status) && typeof status.pid === "number" && status.pid !== 0) {
+        why = `it is still stopping (pid ${status.pid}); wait for \`zinit stop ${name}\` to return`;
+      }
+    } catch {
+      // The explanation is a courtesy; the daemon's own error still stands.
+    }
+    if (why === "") throw err;
+    throw new DaemonError(err.code, `${err.message}: ${why}`, err.data);
+  }
 }
 
 /** The daemon answers before going down (upstream never did: a dropped connection is success). */
@@ -306,18 +376,76 @@ async function proxy(
   inv: ClientInvocation,
   bind: { ip: string; text: string },
 ): Promise<number> {
-  if (!isLoopback(bind.ip)) {
+  const access = await httpAccess(client, inv);
+  if (!isLoopback(bind.ip) && access?.token !== true) {
     printWarning(
-      `${bind.text} is reachable from other hosts, and the HTTP/RPC API has no authentication: ` +
-        "anyone who can connect can create and run services as zinit's user (root)",
+      `${bind.text} is reachable from other hosts, and the HTTP/RPC API has no token ` +
+        "(--token-file): anyone who can connect can create and run services as zinit's user (root)",
     );
   }
   const ending = untilInterrupted(client);
   const started = await client.call("system_start_http_server", [bind.text]);
+  const bound = String(started).replace(/^HTTP\/RPC server started at /, "");
   print(inv.json ? `${JSON.stringify(started)}\n` : `${String(started)}\nPress Ctrl+C to stop\n`);
   const end = await ending;
   if (end.kind === "closed") throw end.error;
-  await client.call("system_stop_http_server");
+  // Only our own server is stopped: another proxy may have replaced it meanwhile.
+  const now = access === null ? null : await readAccess(client);
+  if (now === null || now.address === bound) await client.call("system_stop_http_server");
   if (!inv.json) print("HTTP/RPC server stopped\n");
   return 0;
+}
+
+interface AccessState {
+  address: string | null;
+  token: boolean;
+}
+
+/**
+ * Sends `--cors-origin/--allow-host/--token-file` to the daemon and reads what is in force. A
+ * daemon without system_http_access (upstream) answers null, and then the flags cannot be honoured.
+ */
+async function httpAccess(client: RpcClient, inv: ClientInvocation): Promise<AccessState | null> {
+  const change: Record<string, unknown> = {};
+  if (inv.corsOrigins) change.cors_origins = inv.corsOrigins;
+  if (inv.allowHosts) change.allow_hosts = inv.allowHosts;
+  const envToken = process.env.ZINIT_TOKEN?.trim();
+  if (inv.tokenFile !== undefined) change.token = await readTokenFile(inv.tokenFile);
+  else if (envToken) change.token = envToken;
+  const asked = Object.keys(change).length > 0;
+  try {
+    return accessState(await client.call("system_http_access", asked ? [change] : []));
+  } catch (err) {
+    if (!(err instanceof DaemonError && err.code === METHOD_NOT_FOUND)) throw err;
+    if (asked) {
+      throw new UsageError(
+        "this zinit daemon does not support --cors-origin, --allow-host or a token (upstream zinit?)",
+      );
+    }
+    return null;
+  }
+}
+
+async function readAccess(client: RpcClient): Promise<AccessState | null> {
+  return accessState(await client.call("system_http_access", []));
+}
+
+function accessState(state: unknown): AccessState | null {
+  if (!isObject(state)) return null;
+  return {
+    address: typeof state.address === "string" ? state.address : null,
+    token: state.token === true,
+  };
+}
+
+async function readTokenFile(path: string): Promise<string> {
+  const { readFileSync } = await import("node:fs");
+  let token = "";
+  try {
+    token = readFileSync(path, "utf8").split("\n")[0]?.trim() ?? "";
+  } catch (err) {
+    throw new UsageError(`cannot read token file '${path}': ${(err as Error).message}`);
+  }
+  if (token === "") throw new UsageError(`token file '${path}' is empty`);
+  return token;
 }

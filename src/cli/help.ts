@@ -1,6 +1,6 @@
 // `--help` text in the layout of upstream's clap 2 output, with upstream's `about` strings.
 
-import { VERSION_LINE } from "../version.ts";
+import { BUILD_LINE } from "../version.ts";
 import { GLOBAL_OPTIONS, type OptionSpec, VERBS, type Verb, type VerbSpec } from "./args.ts";
 
 function table(rows: Array<[string, string]>): string[] {
@@ -37,7 +37,7 @@ export function helpText(defaultSocket: string, verb?: Verb): string {
       o.long === "socket" ? { ...o, default: defaultSocket } : o,
     );
     return [
-      VERSION_LINE,
+      BUILD_LINE,
       "ThreeFold Tech, https://github.com/threefoldtech",
       "A runit replacement",
       "",

@@ -52,6 +52,10 @@ export class Daemon implements Control {
     return this.core.status(name);
   }
 
+  shutdownTimeout(name: string): number {
+    return this.core.config(name).shutdownTimeout;
+  }
+
   inspect(name: string): ServiceDetail {
     return this.core.inspect(name, this.opts.sys.now());
   }

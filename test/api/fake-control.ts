@@ -117,6 +117,11 @@ export class FakeControl implements Control {
     throw new Error("FakeControl has no events; use test/helpers/daemon.ts");
   }
 
+  shutdownTimeout(name: string): number {
+    this.get(name);
+    return 10;
+  }
+
   inspect(name: string): ServiceDetail {
     this.enter("inspect", name);
     return {
@@ -248,6 +253,19 @@ function matches(line: string, name: string | undefined): boolean {
 export function fakeTable(fake: FakeControl): MethodTable {
   return createMethodTable(fake, {
     configDir: fake.configDir,
-    http: { start: (address) => fake.startHttp(address), stop: () => fake.stopHttp() },
+    http: {
+      start: (address) => fake.startHttp(address),
+      stop: () => fake.stopHttp(),
+      state: () => ({
+        address: fake.http,
+        started_by: fake.http ? "request" : null,
+        cors_origins: [],
+        allow_hosts: [],
+        token: false,
+      }),
+      setAccess: () => {
+        throw new Error("not in the fake");
+      },
+    },
   });
 }

@@ -4,8 +4,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
 import { blastAll, checkOutput, fuzzer, replyLines } from "../helpers/fuzz.ts";
-import { FakeControl, fakeTable } from "./fake-control.ts";
 
 // Reproduce a failure with ZINIT_FUZZ_SEED=<seed printed below>.
 const SEED = Number(process.env.ZINIT_FUZZ_SEED ?? Date.now() % 2 ** 32);
@@ -23,17 +23,20 @@ const fuzz = fuzzer({
 
 let dir: string;
 let server: SocketServer;
-let control: FakeControl;
+let t: TestDaemon;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "zinit-fuzz-"));
-  control = new FakeControl();
-  control.add("redis", { pid: 42, after: ["net"] });
-  server = await serveUnix(join(dir, "zinit.sock"), fakeTable(control), control);
+  t = await testDaemon({
+    files: { redis: "exec: redis-server\nafter: [net]\n" },
+    pids: { redis: 42 },
+  });
+  server = await serveUnix(join(dir, "zinit.sock"), t.table, t.daemon);
 });
 
 afterAll(() => {
   server.close();
+  t.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -65,7 +68,7 @@ test(
       sock.on("error", reject);
       sock.on("close", () => resolve(out));
     });
-    expect(JSON.parse(reply)).toEqual({ jsonrpc: "2.0", result: control.list(), id: 1 });
+    expect(JSON.parse(reply)).toEqual({ jsonrpc: "2.0", result: t.daemon.list(), id: 1 });
   },
   TIMEOUT * 2,
 );

@@ -1,24 +1,24 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type HttpServer, parseAddress, serveHttp } from "../../src/api/http.ts";
-import { FakeControl, fakeTable } from "./fake-control.ts";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
 
 const TIMEOUT = 15_000;
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list","params":{}}';
 const LIST_REPLY = { jsonrpc: "2.0", result: { redis: "Running" }, id: 1 };
 
-let control: FakeControl;
+let t: TestDaemon;
 let server: HttpServer;
 let url: string;
 
 beforeAll(async () => {
-  control = new FakeControl();
-  control.add("redis", { pid: 42 });
-  server = await serveHttp("127.0.0.1:0", fakeTable(control));
+  t = await testDaemon({ files: { redis: "exec: redis-server\n" }, pids: { redis: 42 } });
+  server = await serveHttp("127.0.0.1:0", t.table);
   url = `http://${server.address}/`;
 });
 
 afterAll(async () => {
   await server.stop();
+  t.close();
 });
 
 const post = (body: string, type = "application/json", path = "") =>
@@ -48,7 +48,7 @@ describe("address parsing", () => {
   });
 
   test("a hostname is resolved (upstream #34)", async () => {
-    const s = await serveHttp("localhost:0", fakeTable(control));
+    const s = await serveHttp("localhost:0", t.table);
     expect(s.address).toMatch(/^(127\.0\.0\.1:\d+|\[::1\]:\d+)$/);
     const res = await post(LIST, "application/json");
     expect(res.status).toBe(200);
@@ -56,7 +56,7 @@ describe("address parsing", () => {
   });
 
   test("IPv6 literal", async () => {
-    const s = await serveHttp("[::1]:0", fakeTable(control));
+    const s = await serveHttp("[::1]:0", t.table);
     expect(s.address).toMatch(/^\[::1\]:\d+$/);
     const res = await fetch(`http://${s.address}/`, {
       method: "POST",
@@ -68,14 +68,14 @@ describe("address parsing", () => {
   });
 
   test("a port in use gives the OS error text", async () => {
-    await expect(serveHttp(server.address, fakeTable(control))).rejects.toThrow(
+    await expect(serveHttp(server.address, t.table)).rejects.toThrow(
       "Address already in use (os error 98)",
     );
   });
 });
 
 describe("HTTP", () => {
-  test("POST on any path with each allowed content type → 200 JSON with CORS", async () => {
+  test("POST on any path with each allowed content type → 200 JSON, no CORS headers by default", async () => {
     for (const type of [
       "application/json",
       "application/json; charset=utf-8",
@@ -88,7 +88,8 @@ describe("HTTP", () => {
       const res = await post(LIST, type, "some/path");
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
-      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      // Upstream sent `*`: any web page could read (and drive) the API.
+      expect(res.headers.get("access-control-allow-origin")).toBeNull();
       expect(await res.json()).toEqual(LIST_REPLY);
     }
   });
@@ -128,23 +129,33 @@ describe("HTTP", () => {
       const res = await fetch(url, { method });
       expect(res.status).toBe(405);
       expect(await res.text()).toBe("Used HTTP Method is not allowed. POST is required");
-      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("access-control-allow-origin")).toBeNull();
     }
   });
 
-  test("CORS preflight", async () => {
-    const res = await fetch(url, {
-      method: "OPTIONS",
-      headers: {
-        origin: "https://playground.open-rpc.org",
-        "access-control-request-method": "POST",
-        "access-control-request-headers": "content-type",
-      },
-    });
+  test("CORS preflight: refused by default, answered for an origin given to --cors-origin", async () => {
+    const preflight = (target: string) =>
+      fetch(target, {
+        method: "OPTIONS",
+        headers: {
+          origin: "https://playground.open-rpc.org",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type",
+        },
+      });
+    expect((await preflight(url)).status).toBe(403);
+    const access = {
+      corsOrigins: ["https://playground.open-rpc.org"],
+      allowHosts: [],
+      token: null,
+    };
+    const s = await serveHttp("127.0.0.1:0", t.table, { access: () => access });
+    const res = await preflight(`http://${s.address}/`);
     expect(res.status).toBe(200);
-    expect(res.headers.get("access-control-allow-origin")).toBe("*");
-    expect(res.headers.get("access-control-allow-methods")).toBe("*");
-    expect(res.headers.get("access-control-allow-headers")).toBe("*");
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://playground.open-rpc.org");
+    expect(res.headers.get("access-control-allow-methods")).toBe("POST, OPTIONS");
+    expect(res.headers.get("access-control-allow-headers")).toBe("content-type, authorization");
+    await s.stop();
   });
 
   test("a body over 10 MiB → 413, and the server still answers", async () => {
@@ -156,10 +167,10 @@ describe("HTTP", () => {
   });
 
   test("stop() frees the port", async () => {
-    const s = await serveHttp("127.0.0.1:0", fakeTable(control));
+    const s = await serveHttp("127.0.0.1:0", t.table);
     const address = s.address;
     await s.stop();
-    const again = await serveHttp(address, fakeTable(control));
+    const again = await serveHttp(address, t.table);
     expect(again.address).toBe(address);
     await again.stop();
   });
@@ -195,13 +206,13 @@ describe("WebSocket", () => {
     const { ws, next } = await open();
     ws.send(LIST);
     expect(await next()).toEqual(LIST_REPLY);
-    const listeners = control.listeners.size;
+    const listeners = t.subscribers();
     ws.send('{"jsonrpc":"2.0","id":2,"method":"stream_subscribeLogs","params":["redis"]}');
     const sub = (await next()) as { id: number; result: number };
     expect(sub.id).toBe(2);
-    expect(control.listeners.size).toBe(listeners + 1);
-    control.log("[+] other: not this");
-    control.log("[+] redis: hello");
+    expect(t.subscribers()).toBe(listeners + 1);
+    t.ring.push("[+] other: not this");
+    t.ring.push("[+] redis: hello");
     expect(await next()).toEqual({
       jsonrpc: "2.0",
       method: "stream_subscribeLogs",
@@ -213,13 +224,15 @@ describe("WebSocket", () => {
     ws.close();
     await closed;
     const deadline = Date.now() + TIMEOUT;
-    while (control.listeners.size > listeners && Date.now() < deadline) await Bun.sleep(5);
-    expect(control.listeners.size).toBe(listeners);
+    while (t.subscribers() > listeners && Date.now() < deadline) await Bun.sleep(5);
+    expect(t.subscribers()).toBe(listeners);
   });
 
   test("a lagging follower loses lines instead of buffering without bound, and is told", async () => {
-    const s = await serveHttp("127.0.0.1:0", fakeTable(control), { maxQueued: 64 * 1024 });
-    const listeners = control.listeners.size;
+    const s = await serveHttp("127.0.0.1:0", t.table, {
+      limits: { maxQueued: 64 * 1024 },
+    });
+    const listeners = t.subscribers();
     // A raw client that completes the upgrade and then never reads.
     const key = Buffer.from("0123456789abcdef").toString("base64");
     const [host, port] = s.address.split(":");
@@ -238,7 +251,7 @@ describe("WebSocket", () => {
       },
     });
     sock.write(
-      `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
     );
     let deadline = Date.now() + TIMEOUT;
     while (!received.includes("\r\n\r\n") && Date.now() < deadline) await Bun.sleep(5);
@@ -255,22 +268,22 @@ describe("WebSocket", () => {
     ]);
     sock.write(frame);
     deadline = Date.now() + TIMEOUT;
-    while (control.listeners.size === listeners && Date.now() < deadline) await Bun.sleep(5);
-    expect(control.listeners.size).toBe(listeners + 1);
+    while (t.subscribers() === listeners && Date.now() < deadline) await Bun.sleep(5);
+    expect(t.subscribers()).toBe(listeners + 1);
     sock.pause();
     const line = `[+] redis: ${"z".repeat(1000)}`;
     // 50 MB while the client reads nothing: lines are dropped, the subscription stays.
     for (let i = 0; i < 50_000; i++) {
-      control.log(line);
+      t.ring.push(line);
       if (i % 100 === 0) await Bun.sleep(0);
     }
-    expect(control.listeners.size).toBe(listeners + 1);
+    expect(t.subscribers()).toBe(listeners + 1);
     expect(closed).toBe(false);
     sock.resume();
     // Once it reads again, the next line comes after upstream's lag line.
     deadline = Date.now() + TIMEOUT;
     for (let i = 0; !/zinit: \d+ lines dropped/.test(received) && Date.now() < deadline; i++) {
-      control.log(`[+] redis: marker ${i}`);
+      t.ring.push(`[+] redis: marker ${i}`);
       await Bun.sleep(10);
     }
     expect(received).toMatch(/"result":"\[-\] zinit: \d+ lines dropped"/);

@@ -12,7 +12,11 @@ beforeEach(() => {
   fake = new FakeControl();
   table = fakeTable(fake);
   sent = [];
-  session = new RpcSession(table, (msg) => sent.push(msg), { subscriptions: true });
+  session = new RpcSession(table, (msg) => sent.push(msg), {
+    subscriptions: true,
+    // Above MAX_SUBSCRIPTIONS, so one batch can try to pass the subscription limit.
+    batch: { maxBatch: 2048, maxBatchReply: 10 * 1024 * 1024 },
+  });
 });
 
 /** Sends one text and waits until everything in flight has answered. */
@@ -100,7 +104,7 @@ describe("replies", () => {
     expect(reply.error.message).toBe("Internal error");
   });
 
-  test("a method that throws something that is not an RpcError is -32603", async () => {
+  test("a method that throws something that is not an ApiError is -32603", async () => {
     const broken: MethodTable = new Map([
       [
         "bad",
@@ -457,12 +461,12 @@ test("a congested peer misses subscription items and is told how many before the
   // Lines dropped at the end of a burst are reported once the transport has drained.
   congested = true;
   fake.log("[+] a: 5");
-  session.drained(); // still congested: nothing yet
+  session.outputEmptied(); // still congested: nothing yet
   expect(sent).toHaveLength(4);
   congested = false;
-  session.drained();
+  session.outputEmptied();
   expect(sent.slice(4).map(result)).toEqual(["[-] zinit: 1 lines dropped"]);
-  session.drained();
+  session.outputEmptied();
   expect(sent).toHaveLength(5);
   session.close();
 });

@@ -198,6 +198,20 @@ describe("legacy commands over the socket", () => {
     );
   });
 
+  test("CRLF line endings (nc -C, telnet) are accepted", async () => {
+    reset();
+    expect(await ask("list\r\n")).toBe('{"state":"ok","body":{"net":"Success","redis":"Running"}}');
+    expect(await ask("status redis\r\n")).toBe(
+      '{"state":"ok","body":{"after":{"net":"Success","zdb":"Unknown"},"name":"redis","pid":42,"state":"Running","target":"Up"}}',
+    );
+    expect(await ask("\r\n")).toBe('{"state":"error","body":"unknown command"}');
+    expect(await ask("status redis\r", true)).toContain('"name":"redis"');
+    // Only one CR is a line ending; a quoted CR inside the line is still data.
+    expect(await ask("status 'redis\r'\r\n")).toBe(
+      '{"state":"error","body":"service name \\"redis\\r\\" unknown"}',
+    );
+  });
+
   test("a last line without newline is run at EOF (half-close)", async () => {
     reset();
     expect(await ask("list", true)).toBe(
@@ -307,7 +321,7 @@ test("a congested `log` follower skips lines and is told how many before the nex
     },
     end: () => {},
     congested: () => congested,
-    onDrain: (listener: () => void) => {
+    onEmptied: (listener: () => void) => {
       onDrain = listener;
     },
   };

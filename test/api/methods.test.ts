@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RpcError, type RpcErrorObject } from "../../src/api/errors.ts";
+import { ApiError, type RpcErrorObject } from "../../src/api/errors.ts";
 import { type MethodTable, OPENRPC_TEXT } from "../../src/api/methods.ts";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { loadService } from "../../src/config/load.ts";
@@ -52,7 +52,7 @@ async function call(method: string, params?: unknown): Promise<Outcome> {
   try {
     return { result: await def.call(params) };
   } catch (err) {
-    if (err instanceof RpcError) return { error: err.toJSON() };
+    if (err instanceof ApiError) return { error: err.toJSON() };
     throw err;
   }
 }
@@ -714,7 +714,7 @@ describe("logs", () => {
     fake.log("[-] zinit: x");
     cancel();
     expect(all).toEqual(["[-] zinit: x"]);
-    const err = await def.subscribe(["../x"], () => {}).catch((e: RpcError) => e.toJSON());
+    const err = await def.subscribe(["../x"], () => {}).catch((e: ApiError) => e.toJSON());
     expect(err).toEqual(invalidName("subscribing to logs", "../x", "must not contain '/'"));
     expect(fake.listeners.size).toBe(0);
   });

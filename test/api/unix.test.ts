@@ -4,25 +4,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { Conn, TIMEOUT } from "../helpers/conn.ts";
-import { FakeControl, fakeTable } from "./fake-control.ts";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
 
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
 
 let dir: string;
 let server: SocketServer;
-let control: FakeControl;
+let t: TestDaemon;
 
 const listReply = (id: unknown) => ({ jsonrpc: "2.0", result: { redis: "Running" }, id });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "zinit-unix-"));
-  control = new FakeControl();
-  control.add("redis", { pid: 42 });
-  server = await serveUnix(join(dir, "sub", "zinit.sock"), fakeTable(control), control);
+  t = await testDaemon({ files: { redis: "exec: redis-server\n" }, pids: { redis: 42 } });
+  server = await serveUnix(join(dir, "sub", "zinit.sock"), t.table, t.daemon);
 });
 
 afterAll(() => {
   server.close();
+  t.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,14 +34,14 @@ describe("binding", () => {
 
   test("a custom mode is applied", async () => {
     const path = join(dir, "mode.sock");
-    const s = await serveUnix(path, fakeTable(control), control, { mode: 0o660 });
+    const s = await serveUnix(path, t.table, t.daemon, { mode: 0o660 });
     expect(statSync(path).mode & 0o777).toBe(0o660);
     s.close();
     expect(existsSync(path)).toBe(false);
   });
 
   test("refuses to steal the socket of a live server and leaves it in place", async () => {
-    await expect(serveUnix(server.path, fakeTable(control), control)).rejects.toThrow(
+    await expect(serveUnix(server.path, t.table, t.daemon)).rejects.toThrow(
       `another zinit is already listening on ${server.path}`,
     );
     expect(statSync(server.path).isSocket()).toBe(true);
@@ -53,7 +53,7 @@ describe("binding", () => {
 
   test("a path too long for sun_path is a clear error", async () => {
     const path = join(dir, `${"a".repeat(120)}.sock`);
-    await expect(serveUnix(path, fakeTable(control), control)).rejects.toThrow(
+    await expect(serveUnix(path, t.table, t.daemon)).rejects.toThrow(
       `socket path is longer than 107 bytes: ${path}`,
     );
   });
@@ -73,7 +73,7 @@ describe("binding", () => {
     child.kill("SIGKILL");
     await child.exited;
     expect(statSync(path).isSocket()).toBe(true);
-    const s = await serveUnix(path, fakeTable(control), control);
+    const s = await serveUnix(path, t.table, t.daemon);
     const c = new Conn(path);
     c.sock.write(LIST);
     expect(await c.count(1)).toEqual([listReply(1)]);
@@ -84,7 +84,7 @@ describe("binding", () => {
   test("replaces a stale file", async () => {
     const path = join(dir, "stale.sock");
     writeFileSync(path, "left over");
-    const s = await serveUnix(path, fakeTable(control), control);
+    const s = await serveUnix(path, t.table, t.daemon);
     expect(statSync(path).isSocket()).toBe(true);
     const c = new Conn(path);
     c.sock.write(LIST);
@@ -202,9 +202,9 @@ describe("JSON-RPC framing on the socket", () => {
     c.sock.write('{"jsonrpc":"2.0","id":5,"method":"stream_subscribeLogs","params":["redis"]}');
     const [sub] = (await c.count(1)) as { result: number; id: number }[];
     expect(sub?.id).toBe(5);
-    control.log("[+] redis: hello");
-    control.log("[+] other: skipped");
-    control.log("[-] redis: world");
+    t.ring.push("[+] redis: hello");
+    t.ring.push("[+] other: skipped");
+    t.ring.push("[-] redis: world");
     const lines: unknown[] = await c.count(3);
     expect(lines.slice(1)).toEqual([
       {
@@ -218,12 +218,12 @@ describe("JSON-RPC framing on the socket", () => {
         params: { subscription: sub?.result, result: "[-] redis: world" },
       },
     ]);
-    const before = control.listeners.size;
+    const before = t.subscribers();
     c.sock.destroy();
     await c.closed;
     const deadline = Date.now() + TIMEOUT;
-    while (control.listeners.size >= before && Date.now() < deadline) await Bun.sleep(5);
-    expect(control.listeners.size).toBe(before - 1);
+    while (t.subscribers() >= before && Date.now() < deadline) await Bun.sleep(5);
+    expect(t.subscribers()).toBe(before - 1);
   });
 
   test("a slow reader under the cap gets every line, in order, after the queue drains", async () => {
@@ -233,7 +233,7 @@ describe("JSON-RPC framing on the socket", () => {
     c.sock.pause();
     const N = 6000;
     // ~3 MB: well past the kernel buffers, so writes go partial and the queue fills.
-    for (let i = 0; i < N; i++) control.log(`[+] slow: ${i} ${"q".repeat(500)}`);
+    for (let i = 0; i < N; i++) t.ring.push(`[+] slow: ${i} ${"q".repeat(500)}`);
     c.sock.resume();
     const lines = (await c.count(N + 1)) as {
       params: { subscription: number; result: string };
@@ -248,29 +248,31 @@ describe("JSON-RPC framing on the socket", () => {
 
   test("a follower that stops reading loses lines, is told how many, and stays connected", async () => {
     const path = join(dir, "bp.sock");
-    const s = await serveUnix(path, fakeTable(control), control, { maxQueued: 256 * 1024 });
+    const s = await serveUnix(path, t.table, t.daemon, {
+      limits: { maxQueued: 256 * 1024 },
+    });
     const c = new Conn(path);
     c.sock.write('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
     await c.count(1);
-    const subscribed = control.listeners.size;
+    const subscribed = t.subscribers();
     c.sock.pause();
     const line = `[+] redis: ${"y".repeat(1000)}`;
     // 20 MB: far more than the kernel socket buffers plus the cap.
     const flood = 20_000;
-    for (let i = 0; i < flood; i++) control.log(line);
-    expect(control.listeners.size).toBe(subscribed);
+    for (let i = 0; i < flood; i++) t.ring.push(line);
+    expect(t.subscribers()).toBe(subscribed);
     c.sock.resume();
     // Once the backlog has drained, the next line is preceded by upstream's lag line.
     let markers = 0;
     const dropNote = /^\[-\] zinit: (\d+) lines dropped$/;
     const notes = () => c.lines.filter((l) => l.includes("lines dropped"));
     while (notes().length === 0 && markers < 2000) {
-      control.log(`[+] redis: marker ${markers++}`);
+      t.ring.push(`[+] redis: marker ${markers++}`);
       await Bun.sleep(10);
     }
     // The note may come on its own once the queue drains; one more line follows it.
     const seen = c.lines.length;
-    control.log(`[+] redis: marker ${markers++}`);
+    t.ring.push(`[+] redis: marker ${markers++}`);
     await c.count(seen + 1);
     const msgs = c.messages.slice(1);
     const noteAt = msgs.findIndex((m) => dropNote.test(m.params?.result ?? ""));

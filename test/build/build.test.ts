@@ -21,22 +21,25 @@ import { REPO } from "./release.ts";
 const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
 const BUN = join(REPO, "node_modules/.bin/bun");
 
-test("dist/zinit exists and --version prints the package.json version and a revision", () => {
+test("dist/zinit: --version prints exactly `zinit v<version>`; with -d also the revision", () => {
   const bin = join(REPO, "dist/zinit");
   expect(existsSync(bin)).toBe(true);
   const r = run([bin, "--version"]);
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(
+  // Two words, as upstream's tag: ZOS's client checks this before it sends shutdown/reboot.
+  expect(r.stdout).toBe(`zinit v${pkg.version}\n`);
+  expect(run([bin, "-V"]).stdout).toBe(`zinit v${pkg.version}\n`);
+  expect(run([bin, "--version", "-d"]).stdout).toMatch(
     new RegExp(
-      `^zinit ${pkg.version.replaceAll(".", "\\.")} \\(([0-9a-f]{4,}(\\+dirty)?|unknown)\\)\\n$`,
+      `^zinit v${pkg.version.replaceAll(".", "\\.")} \\(([0-9a-f]{4,}(\\+dirty)?|unknown)\\)\\n$`,
     ),
   );
 });
 
 /** Entry point of the scratch tree; `--node-env` shows what NODE_ENV the bundle baked in. */
-const MAIN = `import { VERSION_LINE } from "./version.ts";
+const MAIN = `import { BUILD_LINE } from "./version.ts";
 if (process.argv[2] === "--node-env") console.log(process.env.NODE_ENV);
-else console.log(VERSION_LINE);
+else console.log(BUILD_LINE);
 `;
 
 describe("build/build.ts in a scratch tree", () => {
@@ -83,8 +86,8 @@ describe("build/build.ts in a scratch tree", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const bin = join(dir, "dist/zinit");
-    expect(r.stdout).toBe(`building ${bin} (${rev})\n  ${bin}: zinit ${pkg.version} (${rev})\n`);
-    expect(run([bin, "--version"]).stdout).toBe(`zinit ${pkg.version} (${rev})\n`);
+    expect(r.stdout).toBe(`building ${bin} (${rev})\n  ${bin}: zinit v${pkg.version} (${rev})\n`);
+    expect(run([bin, "--version"]).stdout).toBe(`zinit v${pkg.version} (${rev})\n`);
     expect(run([bin, "--node-env"]).stdout).toBe("production\n");
   });
 
@@ -93,11 +96,11 @@ describe("build/build.ts in a scratch tree", () => {
     try {
       expect(build().code).toBe(0);
       expect(run([join(dir, "dist/zinit"), "--version"]).stdout).toBe(
-        `zinit ${pkg.version} (${rev}+dirty)\n`,
+        `zinit v${pkg.version} (${rev}+dirty)\n`,
       );
       expect(build([], { ZINIT_REVISION: "ci-42" }).code).toBe(0);
       expect(run([join(dir, "dist/zinit"), "--version"]).stdout).toBe(
-        `zinit ${pkg.version} (ci-42)\n`,
+        `zinit v${pkg.version} (ci-42)\n`,
       );
     } finally {
       writeFileSync(join(dir, "src/main.ts"), MAIN);
@@ -127,7 +130,7 @@ describe("build/build.ts in a scratch tree", () => {
       const r = build([], { ZINIT_REVISION: "abc" });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(
-        `build failed: smoke run failed: ${join(dir, "dist/zinit")} --version exited 0 printing "zinit 0.0.0 (x)\\n"; expected "zinit ${pkg.version} (abc)\\n"`,
+        `build failed: smoke run failed: ${join(dir, "dist/zinit")} --version -d exited 0 printing "zinit 0.0.0 (x)\\n"; expected "zinit v${pkg.version} (abc)\\n"`,
       );
     } finally {
       writeFileSync(join(dir, "src/main.ts"), MAIN);
@@ -163,7 +166,7 @@ describe("build/build.ts in a scratch tree", () => {
     // Both x86_64 artifacts must be seen to start (the musl one through build/musl-smoke.sh);
     // aarch64 ones run when qemu-user is installed.
     for (const n of ["zinit-linux-x86_64", "zinit-linux-x86_64-musl"]) {
-      expect(r.stdout).toContain(`  ${join(dir, "dist", n)}: zinit ${pkg.version} (rel)\n`);
+      expect(r.stdout).toContain(`  ${join(dir, "dist", n)}: zinit v${pkg.version} (rel)\n`);
     }
     const interp = (n: string) =>
       /Requesting program interpreter: ([^\]]+)\]/.exec(

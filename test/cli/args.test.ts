@@ -53,7 +53,16 @@ describe("verbs and defaults", () => {
       name: "redis",
       signal: "SIGTERM",
     });
-    expect(client("kill", "redis", "sigusr1")).toMatchObject({ signal: "sigusr1" });
+    // Canonical on the wire: upstream's daemon wants the SIG prefix (any case).
+    expect(client("kill", "redis", "sigusr1")).toMatchObject({ signal: "SIGUSR1" });
+    expect(client("kill", "redis", "9")).toMatchObject({ signal: "SIGKILL" });
+    expect(client("kill", "redis", "KILL")).toMatchObject({ signal: "SIGKILL" });
+    expect(client("kill", "redis", "hup")).toMatchObject({ signal: "SIGHUP" });
+    // Unknown ones reach the daemon as typed, so its error names them.
+    expect(client("kill", "redis", "0")).toMatchObject({ signal: "0" });
+    expect(client("kill", "redis", "64")).toMatchObject({ signal: "64" });
+    expect(client("kill", "redis", "BOGUS")).toMatchObject({ signal: "BOGUS" });
+    expect(client("kill", "redis", "SIGRTMIN")).toMatchObject({ signal: "SIGRTMIN" });
     expect(usageError("kill", "a", "b", "c")).toBe("unexpected argument 'c' for 'zinit kill'");
   });
 
@@ -124,6 +133,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         debug: false,
         http: null,
         socketMode: 0o600,
+        limits: {},
+        corsOrigins: [],
+        allowHosts: [],
+        tokenFile: null,
+        compatSocket: null,
       },
     });
     expect(
@@ -152,6 +166,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         debug: true,
         http: "127.0.0.1:9",
         socketMode: 0o660,
+        limits: {},
+        corsOrigins: [],
+        allowHosts: [],
+        tokenFile: null,
+        compatSocket: null,
       },
     });
     expect(parse("init")).toEqual({
@@ -164,6 +183,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         debug: false,
         http: null,
         socketMode: 0o600,
+        limits: {},
+        corsOrigins: [],
+        allowHosts: [],
+        tokenFile: null,
+        compatSocket: null,
       },
     });
   });
@@ -216,8 +240,10 @@ describe("help and version", () => {
   });
 
   test("--version and -V", () => {
-    expect(parse("--version")).toEqual({ kind: "version" });
-    expect(parse("-V")).toEqual({ kind: "version" });
+    expect(parse("--version")).toEqual({ kind: "version", detailed: false });
+    expect(parse("-V")).toEqual({ kind: "version", detailed: false });
+    expect(parse("-V", "-d")).toEqual({ kind: "version", detailed: true });
+    expect(parse("--version", "--debug")).toEqual({ kind: "version", detailed: true });
   });
 });
 

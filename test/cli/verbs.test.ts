@@ -1,6 +1,9 @@
 // Every verb against a fake daemon: the exact requests, stdout, stderr and exit code.
 
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { VERSION_LINE } from "../../src/version.ts";
 import {
   FakeZinit,
@@ -24,6 +27,9 @@ function serve(handler: Handler): FakeZinit {
 }
 
 const run = (z: FakeZinit, ...args: string[]) => runCli(["-s", z.path, ...args]);
+
+/** A scratch directory for files a test hands to the CLI. */
+const z0 = () => mkdtempSync(join(tmpdir(), "zinit-verbs-"));
 
 describe("list / status / stats", () => {
   test("list: sorted YAML, quoted error states", async () => {
@@ -119,6 +125,7 @@ describe("service actions", () => {
         service_stop: null,
         service_monitor: null,
         service_forget: null,
+        service_inspect: { name: "svc", shutdown_timeout: 10 },
       }),
     );
     for (const verb of ["start", "stop", "monitor", "forget"]) {
@@ -129,11 +136,20 @@ describe("service actions", () => {
         code: 0,
       });
     }
+    // stop asks for the service's shutdown_timeout first, to size its wait.
     expect(z.calls).toEqual(
-      ["start", "start", "stop", "stop", "monitor", "monitor", "forget", "forget"].map((v) => ({
-        method: `service_${v}`,
-        params: ["svc"],
-      })),
+      [
+        "start",
+        "start",
+        "inspect",
+        "stop",
+        "inspect",
+        "stop",
+        "monitor",
+        "monitor",
+        "forget",
+        "forget",
+      ].map((v) => ({ method: `service_${v}`, params: ["svc"] })),
     );
   });
 
@@ -145,6 +161,54 @@ describe("service actions", () => {
       { method: "service_kill", params: ["svc", "SIGTERM"] },
       { method: "service_kill", params: ["svc", "SIGUSR1"] },
     ]);
+  });
+
+  test("kill: numbers and names with or without SIG, any case, go out as the canonical name", async () => {
+    const z = serve(table({ service_kill: null }));
+    for (const sig of ["9", "KILL", "kill", "SIGKILL", "sigkill", "SigKill"]) {
+      expect(await run(z, "kill", "svc", sig)).toEqual({ stdout: "", stderr: "", code: 0 });
+    }
+    expect(await run(z, "kill", "svc", "1")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(await run(z, "kill", "svc", "usr2")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      ...Array.from({ length: 6 }, () => ({ method: "service_kill", params: ["svc", "SIGKILL"] })),
+      { method: "service_kill", params: ["svc", "SIGHUP"] },
+      { method: "service_kill", params: ["svc", "SIGUSR2"] },
+    ]);
+  });
+
+  test("forget while the target is Up: upstream's message, then why and what to do", async () => {
+    const isUp = new RpcFailure(-32002, "forgetting service: service 'job' is up", {
+      code_name: "ServiceIsUp",
+    });
+    const z = serve(
+      table({
+        service_forget: isUp,
+        service_status: { name: "job", pid: 0, state: "Success", target: "Up", after: {} },
+      }),
+    );
+    expect(await run(z, "forget", "job")).toEqual({
+      stdout: "",
+      stderr:
+        "zinit: forgetting service: service 'job' is up: its target is Up; `zinit stop job` first\n",
+      code: 1,
+    });
+    expect(z.calls).toEqual([
+      { method: "service_forget", params: ["job"] },
+      { method: "service_status", params: ["job"] },
+    ]);
+  });
+
+  test("forget while a stop is still under way says so", async () => {
+    const z = serve(
+      table({
+        service_forget: new RpcFailure(-32002, "forgetting service: service 'web' is up"),
+        service_status: { name: "web", pid: 77, state: "Running", target: "Down", after: {} },
+      }),
+    );
+    expect((await run(z, "forget", "web")).stderr).toBe(
+      "zinit: forgetting service: service 'web' is up: it is still stopping (pid 77); wait for `zinit stop web` to return\n",
+    );
   });
 
   test("kill with a bad signal", async () => {
@@ -161,7 +225,10 @@ describe("service actions", () => {
   test("restart: stop, then start", async () => {
     const z = serve(table({ service_stop: null, service_start: null }));
     expect(await run(z, "restart", "svc")).toEqual({ stdout: "", stderr: "", code: 0 });
+    // A daemon without service_inspect (upstream): the timeout is read from the file instead.
     expect(z.calls).toEqual([
+      { method: "service_inspect", params: ["svc"] },
+      { method: "service_get", params: ["svc"] },
       { method: "service_stop", params: ["svc"] },
       { method: "service_start", params: ["svc"] },
     ]);
@@ -179,10 +246,60 @@ describe("service actions", () => {
     const result = await runCli(["restart", "svc", "-s", z.path], { ZINIT_TIMEOUT: "0.3" });
     expect(result).toEqual({ stdout: "", stderr: "", code: 0 });
     expect(z.calls).toEqual([
+      { method: "service_inspect", params: ["svc"] },
       { method: "service_stop", params: ["svc"] },
       { method: "service_kill", params: ["svc", "SIGKILL"] },
       { method: "service_start", params: ["svc"] },
     ]);
+  });
+
+  test("stop and restart wait for the service's shutdown_timeout, not just ZINIT_TIMEOUT", async () => {
+    // The reply comes after 1.5 s; ZINIT_TIMEOUT alone (0.5 s) would give up while it stops.
+    const z = serve((req, conn) => {
+      if (req.method === "service_inspect") {
+        return conn.result(req.id, { name: "slow", shutdown_timeout: 1 });
+      }
+      if (req.method === "service_stop") {
+        setTimeout(() => conn.result(req.id, null), 1500);
+        return;
+      }
+      conn.result(req.id, null);
+    });
+    const env = { ZINIT_TIMEOUT: "0.5" };
+    expect(await runCli(["-s", z.path, "stop", "slow"], env)).toEqual({
+      stdout: "",
+      stderr: "",
+      code: 0,
+    });
+    expect(await runCli(["-s", z.path, "restart", "slow"], env)).toEqual({
+      stdout: "",
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls.map((c) => c.method)).toEqual([
+      "service_inspect",
+      "service_stop",
+      "service_inspect",
+      "service_stop",
+      "service_start",
+    ]);
+  });
+
+  test("an upstream daemon: the timeout comes from the service file", async () => {
+    const z = serve((req, conn) => {
+      if (req.method === "service_inspect") return conn.error(req.id, -32601, "Method not found");
+      if (req.method === "service_get")
+        return conn.result(req.id, { exec: "x", shutdown_timeout: 1 });
+      if (req.method === "service_stop") {
+        setTimeout(() => conn.result(req.id, null), 1500);
+        return;
+      }
+      conn.result(req.id, null);
+    });
+    expect(await runCli(["-s", z.path, "stop", "slow"], { ZINIT_TIMEOUT: "0.5" })).toMatchObject({
+      code: 0,
+      stderr: "",
+    });
   });
 
   test("restart of an unknown service stops at the stop error", async () => {
@@ -194,7 +311,11 @@ describe("service actions", () => {
       stderr: "zinit: stopping service: service 'x' not found\n",
       code: 1,
     });
-    expect(z.calls).toEqual([{ method: "service_stop", params: ["x"] }]);
+    expect(z.calls).toEqual([
+      { method: "service_inspect", params: ["x"] },
+      { method: "service_get", params: ["x"] },
+      { method: "service_stop", params: ["x"] },
+    ]);
   });
 });
 
@@ -356,7 +477,9 @@ describe("proxy", () => {
       stderr: "",
       code: 0,
     });
+    // An upstream daemon (no system_http_access): started and stopped as before.
     expect(z.calls).toEqual([
+      { method: "system_http_access", params: [] },
       { method: "system_start_http_server", params: ["127.0.0.1:8080"] },
       { method: "system_stop_http_server", params: [] },
     ]);
@@ -373,7 +496,7 @@ describe("proxy", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(
       "zinit: WARNING: 0.0.0.0:9000 is reachable from other hosts, and the HTTP/RPC API has no " +
-        "authentication: anyone who can connect can create and run services as zinit's user (root)\n",
+        "token (--token-file): anyone who can connect can create and run services as zinit's user (root)\n",
     );
 
     const local = new LiveCli(spawnCli(["proxy", "--address", "localhost:8081", "-s", z.path]));
@@ -381,11 +504,100 @@ describe("proxy", () => {
     local.proc.kill("SIGINT");
     expect((await local.finish()).stderr).toBe("");
     expect(z.calls).toEqual([
+      { method: "system_http_access", params: [] },
       { method: "system_start_http_server", params: ["0.0.0.0:9000"] },
       { method: "system_stop_http_server", params: [] },
+      { method: "system_http_access", params: [] },
       { method: "system_start_http_server", params: ["127.0.0.1:8081"] },
       { method: "system_stop_http_server", params: [] },
     ]);
+  });
+
+  test("--cors-origin, --allow-host and --token-file reach the daemon; a token silences the warning", async () => {
+    const tokenFile = `${z0()}/token`;
+    await Bun.write(tokenFile, "s3cret\n");
+    let state = { address: null as string | null, token: false };
+    const z = serve((req, conn) => {
+      if (req.method === "system_http_access") {
+        const change = (req.params as Record<string, unknown>[])[0];
+        if (change?.token) state = { ...state, token: true };
+        return conn.result(req.id, { ...state, cors_origins: [], allow_hosts: [] });
+      }
+      if (req.method === "system_start_http_server") {
+        state = { ...state, address: "0.0.0.0:9000" };
+        return conn.result(req.id, "HTTP/RPC server started at 0.0.0.0:9000");
+      }
+      conn.result(req.id, null);
+    });
+    const cli = new LiveCli(
+      spawnCli([
+        "proxy",
+        "-a",
+        "0.0.0.0:9000",
+        "--cors-origin",
+        "https://ui.example, http://localhost:3000",
+        "--allow-host",
+        "zinit.lan",
+        "--token-file",
+        tokenFile,
+        "-s",
+        z.path,
+      ]),
+    );
+    await cli.waitForStdout("Press Ctrl+C to stop\n");
+    cli.proc.kill("SIGINT");
+    const result = await cli.finish();
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(z.calls).toEqual([
+      {
+        method: "system_http_access",
+        params: [
+          {
+            cors_origins: ["https://ui.example", "http://localhost:3000"],
+            allow_hosts: ["zinit.lan"],
+            token: "s3cret",
+          },
+        ],
+      },
+      { method: "system_start_http_server", params: ["0.0.0.0:9000"] },
+      { method: "system_http_access", params: [] },
+      { method: "system_stop_http_server", params: [] },
+    ]);
+  });
+
+  test("on exit, a server another proxy has put in its place is left running", async () => {
+    let starts = 0;
+    const z = serve((req, conn) => {
+      if (req.method === "system_http_access") {
+        // By the time this proxy exits, someone else's server runs on another port.
+        const address = starts === 0 ? null : "127.0.0.1:9999";
+        return conn.result(req.id, { address, token: false, cors_origins: [], allow_hosts: [] });
+      }
+      if (req.method === "system_start_http_server") {
+        starts++;
+        return conn.result(req.id, "HTTP/RPC server started at 127.0.0.1:8080");
+      }
+      conn.result(req.id, null);
+    });
+    const cli = new LiveCli(spawnCli(["-s", z.path, "proxy"]));
+    await cli.waitForStdout("Press Ctrl+C to stop\n");
+    cli.proc.kill("SIGINT");
+    expect((await cli.finish()).code).toBe(0);
+    expect(z.calls.map((c) => c.method)).toEqual([
+      "system_http_access",
+      "system_start_http_server",
+      "system_http_access",
+    ]);
+  });
+
+  test("flags an upstream daemon cannot honour are an error, not silently dropped", async () => {
+    const z = serve(table({ system_start_http_server: "started" }));
+    const result = await run(z, "proxy", "--cors-origin", "https://ui.example");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "zinit: this zinit daemon does not support --cors-origin, --allow-host or a token (upstream zinit?)\n",
+    );
+    expect(z.calls.map((c) => c.method)).toEqual(["system_http_access"]);
   });
 
   test("a malformed address is refused before connecting", async () => {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { RpcError, Zinit } from "../helpers/zinit.ts";
+import { ReplyError, Zinit } from "../helpers/zinit.ts";
 
 let z: Zinit | null = null;
 afterEach(async () => {
@@ -159,6 +159,6 @@ describe("daemon as PID 1", () => {
       10_000,
       "retries",
     );
-    await expect(z.rpc("service_status", ["nope"])).rejects.toBeInstanceOf(RpcError);
+    await expect(z.rpc("service_status", ["nope"])).rejects.toBeInstanceOf(ReplyError);
   });
 });

@@ -20,6 +20,8 @@ export interface TestDaemonOptions {
   load?: boolean;
   buffer?: number;
   canPower?: boolean;
+  /** Service name → the pid its first process gets (the fake Sys counts up from 100). */
+  pids?: Record<string, number>;
 }
 
 export interface TestDaemon {
@@ -37,7 +39,9 @@ export interface TestDaemon {
   http: string[];
   /** Writes a service file (it is not monitored until asked). */
   write(file: string, yaml: string): void;
-  /** Calls a method of the table; resolves with its result or rejects with its RpcError. */
+  /** Log subscriptions open right now (JSON-RPC, WebSocket and legacy followers). */
+  subscribers(): number;
+  /** Calls a method of the table; resolves with its result or rejects with its ApiError. */
   call(method: string, params?: unknown): Promise<unknown>;
   close(): void;
 }
@@ -82,15 +86,38 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       if (httpAddress === null) throw new Error("No HTTP/RPC server is currently running");
       httpAddress = null;
     },
+    state: () => ({
+      address: httpAddress,
+      started_by: httpAddress === null ? null : "request",
+      cors_origins: [],
+      allow_hosts: [],
+      token: false,
+    }),
+    setAccess() {
+      throw new Error("the test daemon's HTTP host has no access policy");
+    },
   };
-  const table = createMethodTable(daemon, { configDir, http });
+  // The daemon itself, except that log subscriptions are counted so tests can see them end.
+  let subscribers = 0;
+  const control = Object.create(daemon) as Daemon;
+  control.subscribeLogs = (name, listener) => {
+    const stop = daemon.subscribeLogs(name, listener);
+    subscribers++;
+    let open = true;
+    return () => {
+      if (open) subscribers--;
+      open = false;
+      stop();
+    };
+  };
+  const table = createMethodTable(control, { configDir, http });
   const write = (file: string, yaml: string) =>
     writeFileSync(join(configDir, /\.ya?ml$/.test(file) ? file : `${file}.yaml`), yaml);
   for (const [file, yaml] of Object.entries(opts.files ?? {})) write(file, yaml);
   const t: TestDaemon = {
     sys,
     shell,
-    daemon,
+    daemon: control,
     table,
     ring,
     configDir,
@@ -98,6 +125,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     powered,
     http: httpCalls,
     write,
+    subscribers: () => subscribers,
     async call(method, params) {
       const def = table.get(method);
       if (def?.kind !== "call") throw new Error(`${method} is not a call method`);
@@ -107,7 +135,11 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
   };
   if (opts.load ?? true) {
     for (const file of Object.keys(opts.files ?? {})) {
-      await daemon.monitor(file.replace(/\.ya?ml$/, ""));
+      const name = file.replace(/\.ya?ml$/, "");
+      const pid = opts.pids?.[name];
+      if (pid !== undefined) sys.nextPid = pid;
+      await daemon.monitor(name);
+      await sys.flush();
     }
     await sys.flush();
   }

@@ -26,7 +26,8 @@ export interface BootOptions {
   prefix?: string[];
 }
 
-export class RpcError extends Error {
+/** An error object in a reply of the booted daemon (the test side of src/api/errors.ts's ApiError). */
+export class ReplyError extends Error {
   constructor(
     readonly code: number,
     message: string,
@@ -94,7 +95,7 @@ export class Zinit {
       )
     ).trim();
     const msg = JSON.parse(reply);
-    if (msg.error) throw new RpcError(msg.error.code, msg.error.message, msg.error.data);
+    if (msg.error) throw new ReplyError(msg.error.code, msg.error.message, msg.error.data);
     return msg.result;
   }
 
