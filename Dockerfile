@@ -38,15 +38,21 @@ RUN sh /rootfs.sh -b "/dist/zinit-linux-$(uname -m)-musl" /rootfs musl
 FROM alpine:3.20 AS alpine
 RUN apk add --no-cache libstdc++ && mkdir -p /etc/zinit
 COPY --from=musl-root /rootfs/sbin/zinit /sbin/zinit
+# The runtime's start-up options (src/sys/runtime.ts) set here: zinit then needs no re-exec.
+ENV BUN_JSC_useConcurrentJIT=0 BUN_JSC_useWarmUpMarkedBlocks=0 BUN_JSC_useConcurrentGC=0 BUN_JSC_numberOfGCMarkers=1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/sbin/zinit", "init", "--container"]
 
 FROM scratch AS scratch-musl
 COPY --from=musl-root /rootfs/ /
+# The runtime's start-up options (src/sys/runtime.ts) set here: zinit then needs no re-exec.
+ENV BUN_JSC_useConcurrentJIT=0 BUN_JSC_useWarmUpMarkedBlocks=0 BUN_JSC_useConcurrentGC=0 BUN_JSC_numberOfGCMarkers=1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/sbin/zinit", "init", "--container"]
 
 FROM scratch AS scratch
 COPY --from=glibc-root /rootfs/ /
+# The runtime's start-up options (src/sys/runtime.ts) set here: zinit then needs no re-exec.
+ENV BUN_JSC_useConcurrentJIT=0 BUN_JSC_useWarmUpMarkedBlocks=0 BUN_JSC_useConcurrentGC=0 BUN_JSC_numberOfGCMarkers=1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/sbin/zinit", "init", "--container"]

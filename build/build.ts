@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DIST = join(ROOT, "dist");
-const ENTRY = join(ROOT, "src/main.ts");
+const ENTRY = join(ROOT, "src/entry.ts");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const RUNTIME_CACHE = join(ROOT, "node_modules/.cache/zinit-runtimes");
 
@@ -152,7 +152,9 @@ function compile(
 ): void {
   // Build beside the artifact and rename, so a failed build never leaves a half-written one.
   const tmp = `${outfile}.tmp-${process.pid}`;
-  const cmd = [BUN, "build", "--compile", "--bytecode", "--format=esm"];
+  // --splitting: the entry is its own small chunk, so its first statement (startup.ts, which
+  // catches stop signals) runs before the rest of the bundle is loaded.
+  const cmd = [BUN, "build", "--compile", "--bytecode", "--format=esm", "--splitting"];
   if (target) {
     cmd.push(`--target=${target.bunTarget}`, `--compile-executable-path=${target.runtime}`);
   }

@@ -33,6 +33,7 @@ import {
 } from "./sys/process.ts";
 import { startIoPool } from "./sys/runtime.ts";
 import { raiseFdLimit } from "./sys/spawn.ts";
+import { type EarlySignal, takeOver } from "./sys/startup.ts";
 import { BUILD_LINE } from "./version.ts";
 
 /** The event loop's nice value: ahead of the services it supervises (they start at 0). */
@@ -184,7 +185,8 @@ export async function runInit(
   log.info(
     `${BUILD_LINE}: loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`,
   );
-  shell.command((now) => shell.core.monitorAll(loaded.services, now));
+  // A stop signal during start-up has begun the shutdown already: nothing is to be started.
+  if (!shell.core.shuttingDown) shell.command((now) => shell.core.monitorAll(loaded.services, now));
   // Loading and spawning leave parse trees and environments behind; return them before idling.
   Bun.gc(true);
 
@@ -242,6 +244,10 @@ function readToken(opts: InitOptions): string | null {
   return fromEnv ? fromEnv : null;
 }
 
+/**
+ * The daemon's signal handlers, taking over from the start-up catchers (sys/early-signals.ts);
+ * a signal that arrived during start-up is acted on now.
+ */
 function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): void {
   const request = (signal: string, reboot: boolean) => () => {
     try {
@@ -254,16 +260,24 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
   // LXC halts a container with SIGPWR, which only reaches us through a native hook (sys/native.ts).
   const power = onSigpwr(request("SIGPWR", false));
   if (!power.ok) log.warn(`SIGPWR cannot be handled here: ${power.error}`);
-  if (container || !isPid1) {
-    for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const)
-      process.on(sig, request(sig, false));
-    return;
+  const handlers: Partial<Record<EarlySignal, () => void>> =
+    container || !isPid1
+      ? {
+          SIGTERM: request("SIGTERM", false),
+          SIGINT: request("SIGINT", false),
+          SIGHUP: request("SIGHUP", false),
+        }
+      : {
+          // PID 1 of a machine: ctrl-alt-del (SIGINT) and SIGTERM reboot, as busybox init does;
+          // SIGPWR, SIGUSR1 and SIGUSR2 power off. SIGHUP is logged and ignored, not the end of PID 1.
+          SIGINT: request("SIGINT", true),
+          SIGTERM: request("SIGTERM", true),
+          SIGUSR1: request("SIGUSR1", false),
+          SIGUSR2: request("SIGUSR2", false),
+          SIGHUP: () => log.info("received SIGHUP (ignored)"),
+        };
+  for (const sig of takeOver(handlers)) {
+    log.info(`${sig} arrived during start-up`);
+    handlers[sig]?.();
   }
-  // PID 1 of a machine: ctrl-alt-del (SIGINT) and SIGTERM reboot, as busybox init does;
-  // SIGPWR, SIGUSR1 and SIGUSR2 power off. SIGHUP is logged and ignored rather than ending PID 1.
-  process.on("SIGINT", request("SIGINT", true));
-  process.on("SIGTERM", request("SIGTERM", true));
-  process.on("SIGUSR1", request("SIGUSR1", false));
-  process.on("SIGUSR2", request("SIGUSR2", false));
-  process.on("SIGHUP", () => log.info("received SIGHUP (ignored)"));
 }

@@ -7,6 +7,7 @@ import { runClient } from "./cli/commands.ts";
 import { helpText } from "./cli/help.ts";
 import { exit, print, printError } from "./cli/output.ts";
 import { clientSocket, defaultSocket, UPSTREAM_SOCKET } from "./defaults.ts";
+import { notReexecuted } from "./sys/startup.ts";
 import { BUILD_LINE, VERSION_LINE } from "./version.ts";
 
 async function main(argv: string[]): Promise<number> {
@@ -27,10 +28,6 @@ async function main(argv: string[]): Promise<number> {
       print(`${action.detailed ? BUILD_LINE : VERSION_LINE}\n`);
       return 0;
     case "init": {
-      const runtime = await import("./sys/runtime.ts");
-      // Returns only if the re-exec is not possible; the daemon then runs as it is.
-      const notReexecuted = runtime.jscOptionsApplied() ? null : runtime.reexecWithJscOptions();
-      runtime.forgetJscOptions();
       const { runInit } = await import("./init.ts");
       return runInit(action.options, notReexecuted);
     }

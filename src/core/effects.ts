@@ -71,6 +71,9 @@ export type Effect =
    * process of it is left, checking again after each of its processes is reaped.
    */
   | { type: "signal"; name: string; pid: number; signal: number }
+  /** The main-process spawn asked for and not carried out yet is not wanted any more (a stop
+   * came first): drop it. */
+  | { type: "cancelSpawn"; name: string }
   /** Signal the process group of one helper process (a probe's command, the stop command). */
   | { type: "killGroup"; name: string; role: Role; pid: number; signal: number }
   /** Run a tcp/http probe or watch the output for a log probe; answer with `probeDone`. */

@@ -363,6 +363,8 @@ function restartDue(svc: Service, ev: unknown, ctx: LifecycleContext): void {
 /** Stops whatever the service has: its main process, and leftovers of earlier runs. */
 function beginStop(svc: Service, _ev: unknown, ctx: LifecycleContext): void {
   const wasRunning = svc.phase === "running";
+  // Still starting: its spawn waits in the shell's queue; a shutdown must not wait for it.
+  if (svc.phase === "starting") ctx.fx.push({ type: "cancelSpawn", name: svc.name });
   cancel(svc, "restart", ctx);
   cancel(svc, "startTimeout", ctx);
   if (wasRunning) health.endRun(svc, ctx);
@@ -604,7 +606,7 @@ export const TRANSITIONS: { readonly [P in Phase]: Row } = {
   },
   starting: {
     start: ignore,
-    // Only a shutdown begun in the same batch as the spawn can get here: stop what comes.
+    // The spawn is still queued (a batch is sliced): it is cancelled, and the sweep runs.
     stop: beginStop,
     deps: ignore,
     spawned,

@@ -59,6 +59,9 @@ export class Shell {
   private readonly tracker: ProcessTracker;
   private readonly effects: Effect[] = [];
   private effectHead = 0;
+  /** Main-process spawns in the queue, by service, and those cancelled before their turn. */
+  private readonly queuedSpawns = new Map<string, Effect>();
+  private readonly cancelled = new Set<Effect>();
   private readonly events: CoreEvent[] = [];
   private eventHead = 0;
   private running = false;
@@ -154,7 +157,17 @@ export class Shell {
   // ---- the loop ------------------------------------------------------------------------------
 
   private enqueue(effects: Effect[]): void {
-    for (const e of effects) this.effects.push(e);
+    for (const e of effects) {
+      if (e.type === "spawn" && e.role === "main") this.queuedSpawns.set(e.name, e);
+      if (e.type === "cancelSpawn") {
+        // Acted on now, not in its turn: the point is not to spawn what is already stopping.
+        const spawn = this.queuedSpawns.get(e.name);
+        if (spawn) this.cancelled.add(spawn);
+        this.queuedSpawns.delete(e.name);
+        continue;
+      }
+      this.effects.push(e);
+    }
   }
 
   private kick(): void {
@@ -225,6 +238,10 @@ export class Shell {
   private carryOut(effect: Effect): void {
     switch (effect.type) {
       case "spawn":
+        if (effect.role === "main" && this.queuedSpawns.get(effect.name) === effect) {
+          this.queuedSpawns.delete(effect.name);
+        }
+        if (this.cancelled.delete(effect)) return;
         this.spawn(effect.name, effect.role, effect.spec);
         return;
       case "signal":
@@ -236,6 +253,9 @@ export class Shell {
         return;
       case "probe":
         this.probe(effect.name, effect.level, effect.check, effect.timeoutMs);
+        return;
+      case "cancelSpawn":
+        // Handled when queued (see enqueue).
         return;
       case "cancelProbe":
         this.probes.delete(`${effect.level}\0${effect.name}`);

@@ -59,6 +59,17 @@ export function raisePriority(nice: number): number {
   return libc.setpriority(PRIO_PROCESS, 0, nice) === 0 ? 0 : errno();
 }
 
+const SIG_BLOCK = 0;
+const SIG_UNBLOCK = 1;
+
+/** Blocks (or unblocks) `signals` in the calling thread. 0 or the errno. */
+export function blockSignals(signals: readonly number[], block: boolean): number {
+  const set = new Uint8Array(128);
+  for (const sig of signals)
+    set[(sig - 1) >> 3] = (set[(sig - 1) >> 3] ?? 0) | (1 << ((sig - 1) & 7));
+  return libc.sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, set, null) === 0 ? 0 : errno();
+}
+
 /** Our soft and hard RLIMIT_NOFILE, or null if getrlimit fails. */
 export function fdLimits(): { soft: number; hard: number } | null {
   const lim = new BigUint64Array(2);

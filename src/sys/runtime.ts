@@ -10,7 +10,12 @@
 // After that, the threads it has are all it will ever need.
 
 import { ptr } from "bun:ffi";
+import { parseSignal } from "../core/signals.ts";
 import { errno, libc, osError } from "./libc.ts";
+import { blockSignals } from "./process.ts";
+import { EARLY_SIGNALS } from "./startup.ts";
+
+const earlyNumbers = EARLY_SIGNALS.map((name) => parseSignal(name) ?? 0);
 
 /** The JSC options, as the environment variables Bun reads them from. */
 export const JSC_OPTIONS: Readonly<Record<string, string>> = {
@@ -26,11 +31,12 @@ export function jscOptionsApplied(env: Record<string, string | undefined> = proc
 }
 
 /**
- * Replaces this process with itself, same pid and arguments, with JSC_OPTIONS in its
+ * Replaces this process with itself, same pid and arguments, with JSC_OPTIONS and `carry` in its
  * environment. Only in the compiled binary (whose entry lives in Bun's `/$bunfs`); returns why
- * not if it cannot, and never returns if it does.
+ * not if it cannot, and never returns if it does. Block the stop signals first (see startup.ts)
+ * and unblock them after.
  */
-export function reexecWithJscOptions(): string {
+export function reexecWithJscOptions(carry: Record<string, string>): string {
   const entry = process.argv[1] ?? "";
   if (!entry.startsWith("/$bunfs/")) return "not the compiled binary";
   const keep: Buffer[] = [];
@@ -43,12 +49,22 @@ export function reexecWithJscOptions(): string {
     });
     return array;
   };
-  const env = { ...process.env, ...JSC_OPTIONS } as Record<string, string>;
   const path = Buffer.from(`${process.execPath}\0`, "utf8");
   const argv = cArray([process.execPath, ...process.argv.slice(2)]);
+  const env = { ...process.env, ...JSC_OPTIONS, ...carry } as Record<string, string>;
   const envp = cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
   libc.execve(path, argv, envp);
   return `execve(${process.execPath}): ${osError(errno())}`;
+}
+
+/** Blocks the stop signals in this thread: across an exec they stay pending, not discarded. */
+export function blockEarlySignals(): void {
+  blockSignals(earlyNumbers, true);
+}
+
+/** Lets the stop signals in again: those sent meanwhile are delivered to the catchers now. */
+export function unblockEarlySignals(): void {
+  blockSignals(earlyNumbers, false);
 }
 
 /** Takes JSC_OPTIONS out of our environment, so services do not inherit them. */

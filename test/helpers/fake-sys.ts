@@ -43,6 +43,8 @@ export class FakeSys implements Sys {
   wall = 1_767_225_600_000; // 2026-01-01T00:00:00Z
   nextPid = 100;
   readonly procs = new Map<number, FakeProc>();
+  /** How long each spawn takes on the fake clock (a real posix_spawn blocks for its exec). */
+  spawnCostMs = 0;
   /** Every signal delivered, in order, as `argv[0]:signal`. */
   readonly signalLog: string[] = [];
   /** Every spawn asked for, including failed ones. */
@@ -89,6 +91,7 @@ export class FakeSys implements Sys {
 
   spawn(req: SpawnRequest): SpawnResult {
     this.spawns.push(req);
+    this.clock += this.spawnCostMs;
     const failure = this.failures.findIndex((f) => f.match(req.argv));
     if (failure >= 0) {
       const [f] = this.failures.splice(failure, 1);

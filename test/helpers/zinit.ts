@@ -179,7 +179,14 @@ export class Zinit {
         // already gone
       }
     }
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), 30_000);
+    // A hung daemon is killed itself: killing `unshare` would leave the namespace running.
+    const timer = setTimeout(() => {
+      try {
+        process.kill(this.hostPid(), "SIGKILL");
+      } catch {
+        this.proc.kill("SIGKILL");
+      }
+    }, 30_000);
     const code = await this.exited;
     clearTimeout(timer);
     rmSync(this.dir, { recursive: true, force: true });

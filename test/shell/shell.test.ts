@@ -333,3 +333,24 @@ describe("waits and events", () => {
     ]);
   });
 });
+
+describe("a long batch", () => {
+  test("spawns are sliced; a shutdown mid-batch cancels the spawns still queued", async () => {
+    t = await testDaemon({ load: false });
+    t.sys.spawnCostMs = 2; // one 5 ms slice holds three spawns
+    const core = t.shell.core;
+    const configs = new Map<string, ReturnType<typeof cfg>>();
+    for (let i = 0; i < 100; i++)
+      configs.set(`s${i}`, cfg({ exec: "sleep", argv: ["sleep"], dir: "/" }));
+    t.shell.command((now) => core.monitorAll(configs, now));
+    // The first slice ran; the rest waits for the event loop.
+    const spawnedBefore = t.sys.spawns.length;
+    expect(spawnedBefore).toBeGreaterThan(0);
+    expect(spawnedBefore).toBeLessThan(10);
+    t.daemon.shutdown(false);
+    await t.sys.flush();
+    // Only what was spawned before the shutdown was: it is stopped, and zinit exits.
+    expect(t.sys.spawns.length).toBe(spawnedBefore);
+    expect(t.powered).toEqual([{ mode: "exit", exitCode: 0 }]);
+  });
+});
