@@ -61,7 +61,7 @@ describe("build/build.ts in a scratch tree", () => {
     ]) {
       copyFileSync(join(REPO, f), join(dir, f));
     }
-    writeFileSync(join(dir, "src/main.ts"), MAIN);
+    writeFileSync(join(dir, "src/entry.ts"), MAIN);
     writeFileSync(join(dir, ".gitignore"), "node_modules\ndist\n");
     symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
     expect(git("init", "-q").code).toBe(0);
@@ -92,7 +92,7 @@ describe("build/build.ts in a scratch tree", () => {
   });
 
   test("modified tracked file: <rev>+dirty; ZINIT_REVISION overrides", () => {
-    writeFileSync(join(dir, "src/main.ts"), `${MAIN}// edited\n`);
+    writeFileSync(join(dir, "src/entry.ts"), `${MAIN}// edited\n`);
     try {
       expect(build().code).toBe(0);
       expect(run([join(dir, "dist/zinit"), "--version"]).stdout).toBe(
@@ -103,14 +103,14 @@ describe("build/build.ts in a scratch tree", () => {
         `zinit v${pkg.version} (ci-42)\n`,
       );
     } finally {
-      writeFileSync(join(dir, "src/main.ts"), MAIN);
+      writeFileSync(join(dir, "src/entry.ts"), MAIN);
     }
   });
 
   test("a compile error fails the build and keeps the previous binary", () => {
     expect(build([], { ZINIT_REVISION: "good" }).code).toBe(0);
     const before = readFileSync(join(dir, "dist/zinit"));
-    writeFileSync(join(dir, "src/main.ts"), "export const = ;\n");
+    writeFileSync(join(dir, "src/entry.ts"), "export const = ;\n");
     try {
       const r = build();
       expect(r.code).toBe(1);
@@ -120,12 +120,12 @@ describe("build/build.ts in a scratch tree", () => {
       expect(readFileSync(join(dir, "dist/zinit")).equals(before)).toBe(true);
       expect(run(["ls", join(dir, "dist")]).stdout).toBe("zinit\n");
     } finally {
-      writeFileSync(join(dir, "src/main.ts"), MAIN);
+      writeFileSync(join(dir, "src/entry.ts"), MAIN);
     }
   });
 
   test("a binary whose --version is wrong fails the smoke run", () => {
-    writeFileSync(join(dir, "src/main.ts"), 'console.log("zinit 0.0.0 (x)");\n');
+    writeFileSync(join(dir, "src/entry.ts"), 'console.log("zinit 0.0.0 (x)");\n');
     try {
       const r = build([], { ZINIT_REVISION: "abc" });
       expect(r.code).toBe(1);
@@ -133,7 +133,7 @@ describe("build/build.ts in a scratch tree", () => {
         `build failed: smoke run failed: ${join(dir, "dist/zinit")} --version -d exited 0 printing "zinit 0.0.0 (x)\\n"; expected "zinit v${pkg.version} (abc)\\n"`,
       );
     } finally {
-      writeFileSync(join(dir, "src/main.ts"), MAIN);
+      writeFileSync(join(dir, "src/entry.ts"), MAIN);
     }
   });
 
