@@ -8,7 +8,7 @@ import { createHttpHost } from "./api/http-host.ts";
 import { createMethodTable } from "./api/methods.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
-import { loadDir } from "./config/load.ts";
+import { ServiceStore } from "./config/store.ts";
 import type { PowerMode } from "./core/effects.ts";
 import { errorText } from "./core/errors.ts";
 import type { InitOptions } from "./defaults.ts";
@@ -71,8 +71,10 @@ export async function runInit(opts: InitOptions): Promise<never> {
     // Let the shutdown request's reply reach its client before the daemon goes away.
     onPower: (mode, exitCode) => setTimeout(() => void powerDown(mode, exitCode), 20),
   });
+  // Every skipped file and every unknown key is logged by the store, at start-up and at monitor.
+  const files = new ServiceStore(configDir, { report: (level, message) => log[level](message) });
   const daemon = new Daemon({
-    configDir,
+    files,
     shell,
     sys,
     ring,
@@ -82,7 +84,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
     () => table,
     (address) => log.info(`HTTP/RPC server listening on ${address}`),
   );
-  const table = createMethodTable(daemon, { configDir, http });
+  const table = createMethodTable(daemon, { files, http });
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
     await http.close();
@@ -122,14 +124,13 @@ export async function runInit(opts: InitOptions): Promise<never> {
   shell.start();
   installSignals(daemon, opts.container, isPid1);
 
-  let loaded: ReturnType<typeof loadDir>;
+  let loaded: ReturnType<typeof files.loadAll>;
   try {
-    loaded = loadDir(configDir);
+    loaded = files.loadAll();
   } catch (err) {
     log.error(`cannot read config directory '${configDir}': ${errorText(err)}`);
-    loaded = { services: new Map(), errors: [] };
+    loaded = { services: new Map(), files: new Map(), errors: [], warnings: [] };
   }
-  for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
   log.info(`loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`);
   shell.command((now) => shell.core.monitorAll(loaded.services, now));
   // Loading and spawning leave parse trees and environments behind; return them before idling.

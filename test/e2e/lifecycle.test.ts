@@ -145,9 +145,16 @@ describe("daemon as PID 1", () => {
     });
     await z.waitState("good", "Running");
     expect(Object.keys(await z.list())).toEqual(["good"]);
-    expect(z.output).toContain(join(z.configDir, "broken.yaml"));
-    expect(z.output).toMatch(/noexec\.yaml: exec: .*missing exec directive/);
-    expect(z.output).toContain("signal.stop");
+    // One line per file: the file, the line and column, the field.
+    for (const line of [
+      "badsig.yaml:3:9: signal.stop: unknown signal 'SIGFOO'",
+      "broken.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]",
+      "noexec.yaml:1:1: exec: missing exec directive",
+    ]) {
+      expect(z.output).toContain(
+        `zinit: ERROR skipping service file: ${join(z.configDir, line)}\n`,
+      );
+    }
   });
 
   test("a service with a missing binary: Failure with the errno text, retried", async () => {
