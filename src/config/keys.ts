@@ -22,34 +22,47 @@ const isMap = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
- * Every key of `value` (and of its nested maps) that `tree` does not know, in document order.
- * `aliases` maps a dotted map path ("health.ready") to its KeyAliases.
+ * Every key of `value` (and of its nested maps) that `tree` does not know, in the order they are
+ * written. `aliases` maps a dotted map path ("health.ready") to its KeyAliases.
  */
 export function unknownKeys(
   value: unknown,
   tree: KeyTree,
   aliases: Readonly<Record<string, KeyAliases>> = {},
 ): UnknownKey[] {
+  type Step = { map: unknown; tree: KeyTree; path: string[] } | { unknown: string[] };
   const found: UnknownKey[] = [];
-  // Explicit stack: a service file is shallow, but nothing here should trust that.
-  const stack: { value: unknown; tree: KeyTree; path: string[] }[] = [{ value, tree, path: [] }];
+  // An explicit stack, depth first: a service file is shallow, but nothing here should trust that.
+  const stack: Step[] = [{ map: value, tree, path: [] }];
   while (stack.length > 0) {
-    const { value: map, tree: known, path } = stack.pop() as (typeof stack)[number];
-    if (!isMap(map)) continue;
-    const nested: typeof stack = [];
-    for (const key of Object.keys(map)) {
-      if (!Object.hasOwn(known, key)) {
-        const hints = aliases[path.join(".")] ?? {};
-        found.push({ path: [...path, key], suggestion: suggest(key, Object.keys(known), hints) });
-        continue;
-      }
-      const sub = known[key];
-      if (sub) nested.push({ value: map[key], tree: sub, path: [...path, key] });
+    const step = stack.pop() as Step;
+    if ("unknown" in step) {
+      const path = step.unknown;
+      const hints = aliases[path.slice(0, -1).join(".")] ?? {};
+      const known = Object.keys(lookup(tree, path.slice(0, -1)));
+      found.push({ path, suggestion: suggest(path.at(-1) as string, known, hints) });
+      continue;
     }
-    // Reversed onto the stack so the nested maps come out in the order they were written.
-    stack.push(...nested.reverse());
+    if (!isMap(step.map)) continue;
+    const next: Step[] = [];
+    for (const key of Object.keys(step.map)) {
+      const path = [...step.path, key];
+      if (!Object.hasOwn(step.tree, key)) next.push({ unknown: path });
+      else {
+        const sub = step.tree[key];
+        if (sub) next.push({ map: step.map[key], tree: sub, path });
+      }
+    }
+    // Reversed onto the stack, so they come off in the order they were written.
+    stack.push(...next.reverse());
   }
   return found;
+}
+
+function lookup(tree: KeyTree, path: readonly string[]): KeyTree {
+  let at = tree;
+  for (const key of path) at = at[key] ?? {};
+  return at;
 }
 
 /** The known key `key` was most likely meant to be, or null when none is close. */
