@@ -9,6 +9,8 @@ import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 const DEFAULT_TIMEOUT_S = 60;
 /** upstream's ServiceIsDown: the process vanished on its own, which is what a restart wants. */
 const SERVICE_IS_DOWN = -32003;
+/** upstream's ConfigError: its message names the file, only its cause_chain says what is wrong. */
+const CONFIG_ERROR = -32005;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -155,7 +157,27 @@ async function bindAddress(address: string): Promise<{ ip: string; text: string 
   return { ip, text: isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}` };
 }
 
+/**
+ * A ConfigError with its cause on the same line (`…: failed to load 'web.yaml': /etc/zinit/
+ * web.yaml:2:10: oneshot: expected true or false, got "maybe"`); any other error as it is.
+ */
+export function withCause(err: unknown): unknown {
+  if (!(err instanceof RpcError) || err.code !== CONFIG_ERROR || !isObject(err.data)) return err;
+  const chain = err.data.cause_chain;
+  const causes = Array.isArray(chain) ? chain.filter((c) => typeof c === "string") : [];
+  if (causes.length === 0) return err;
+  return new RpcError(err.code, `${err.message}: ${causes.join(": ")}`, err.data);
+}
+
 export async function runClient(inv: ClientInvocation): Promise<number> {
+  try {
+    return await runVerb(inv);
+  } catch (err) {
+    throw withCause(err);
+  }
+}
+
+async function runVerb(inv: ClientInvocation): Promise<number> {
   const timeoutMs = timeoutFromEnv(process.env.ZINIT_TIMEOUT);
   const connect = () =>
     RpcClient.connect(inv.socket, {

@@ -104,6 +104,24 @@ describe("CLI against a live daemon", () => {
     expect(Object.keys(await z.list())).not.toContain("late");
   });
 
+  test("monitor of a broken or missing file prints why, and the daemon logs it", async () => {
+    writeFileSync(join(z.configDir, "broken.yaml"), "exec: sleep 1000\noneshot: maybe\n");
+    const cause = `${join(z.configDir, "broken.yaml")}:2:10: oneshot: expected true or false, got "maybe"`;
+    expect(await cli(z.socket, "monitor", "broken")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `zinit: monitoring service: failed to load 'broken.yaml': ${cause}\n`,
+    });
+    await z.waitFor(
+      () => z.output.includes(`zinit: ERROR skipping service file: ${cause}\n`),
+      10_000,
+      "the daemon's log line",
+    );
+    expect((await cli(z.socket, "monitor", "ghost")).stderr).toBe(
+      `zinit: monitoring service: failed to load 'ghost.yaml': ${join(z.configDir, "ghost.yaml")}: no such file (nor ghost.yml)\n`,
+    );
+  });
+
   test("log -s prints the ring filtered by service", async () => {
     await z.waitFor(
       async () => (await cli(z.socket, "log", "-s", "talker")).stdout.includes("oops"),
