@@ -24,6 +24,8 @@ export interface PositionalSpec {
   required: boolean;
   help: string;
   default?: string;
+  /** Takes every remaining argument (the last positional only). */
+  variadic?: boolean;
 }
 
 export interface VerbSpec {
@@ -47,6 +49,27 @@ const service = (help = "service name"): PositionalSpec => ({
 });
 
 export const VERBS = {
+  check: {
+    about:
+      "check service files as the daemon would load them, without a daemon; exit 1 on any error",
+    positionals: [
+      {
+        name: "PATH",
+        required: false,
+        variadic: true,
+        help: "a config directory, or service files (default: the -c directory)",
+      },
+    ],
+    options: [
+      {
+        long: "config",
+        short: "c",
+        value: "DIR",
+        help: "service configurations directory",
+        default: DEFAULT_CONFIG_DIR,
+      },
+    ],
+  },
   forget: {
     about: "forget a service. you can only forget a stopped service",
     positionals: [service()],
@@ -161,6 +184,8 @@ export interface ClientInvocation {
   signal?: string;
   snapshot?: boolean;
   address?: string;
+  /** `check`: directories and files to check. */
+  paths?: string[];
 }
 
 export type Action =
@@ -279,7 +304,8 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
   if (pick("version") === true) return { kind: "version" };
 
   const positionals = tail._;
-  if (positionals.length > spec.positionals.length) {
+  const variadic = spec.positionals.at(-1)?.variadic === true;
+  if (!variadic && positionals.length > spec.positionals.length) {
     throw new UsageError(`unexpected argument '${positionals[spec.positionals.length]}'${where}`);
   }
   const args: Record<string, string | undefined> = {};
@@ -324,6 +350,13 @@ export function parseCommandLine(argv: string[], defaultSocket: () => string): A
   }
   if (word === "proxy") {
     invocation.address = (tail.address as string | undefined) ?? DEFAULT_PROXY_ADDRESS;
+  }
+  if (word === "check") {
+    const dir = tail.config as string | undefined;
+    if (dir !== undefined && positionals.length > 0) {
+      throw new UsageError(`give either -c DIR or paths${where}, not both`);
+    }
+    invocation.paths = positionals.length > 0 ? [...positionals] : [dir ?? DEFAULT_CONFIG_DIR];
   }
   return { kind: "client", invocation };
 }

@@ -178,6 +178,11 @@ export async function runClient(inv: ClientInvocation): Promise<number> {
 }
 
 async function runVerb(inv: ClientInvocation): Promise<number> {
+  if (inv.verb === "check") {
+    // Offline: no daemon, no socket. Loaded only here, with the schema it brings.
+    const { runCheck } = await import("./check.ts");
+    return runCheck(inv);
+  }
   const timeoutMs = timeoutFromEnv(process.env.ZINIT_TIMEOUT);
   const connect = () =>
     RpcClient.connect(inv.socket, {
