@@ -122,6 +122,21 @@ describe("CLI against a live daemon", () => {
     );
   });
 
+  test("check, in the compiled binary: the examples, and the daemon's config dir", async () => {
+    const good = await cli(z.socket, "check", join(import.meta.dir, "../../examples"));
+    expect(good).toEqual({
+      code: 0,
+      stdout: "4 service files checked: 0 errors, 0 warnings\n",
+      stderr: "",
+    });
+    // The live config dir, with the broken.yaml of the monitor test above.
+    const live = await cli(z.socket, "check", "-c", z.configDir);
+    expect(live.code).toBe(1);
+    expect(live.stdout).toContain(
+      `${join(z.configDir, "broken.yaml")}:2:10: oneshot: expected true or false, got "maybe"\n`,
+    );
+  });
+
   test("log -s prints the ring filtered by service", async () => {
     await z.waitFor(
       async () => (await cli(z.socket, "log", "-s", "talker")).stdout.includes("oops"),

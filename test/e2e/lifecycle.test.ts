@@ -137,7 +137,7 @@ describe("daemon as PID 1", () => {
   test("a bad YAML file next to good ones: one clear error, the others run", async () => {
     z = await Zinit.boot({
       services: {
-        "good.yaml": "exec: sleep 1000\n",
+        "good.yaml": "exec: sleep 1000\nshutdown_timout: 3\n",
         "broken.yaml": "exec: [unclosed\n",
         "noexec.yaml": "test: true\n",
         "badsig.yaml": "exec: sleep 1\nsignal:\n  stop: SIGFOO\n",
@@ -155,6 +155,10 @@ describe("daemon as PID 1", () => {
         `zinit: ERROR skipping service file: ${join(z.configDir, line)}\n`,
       );
     }
+    // An unknown key loads the file, with a warning naming the key it was meant to be.
+    expect(z.output).toContain(
+      `zinit: WARN ${join(z.configDir, "good.yaml")}:2:1: shutdown_timout: unknown key, ignored; did you mean 'shutdown_timeout'?\n`,
+    );
   });
 
   test("a service with a missing binary: Failure with the errno text, retried", async () => {
