@@ -6,6 +6,7 @@
 import * as v from "valibot";
 import { parseProbeAddress, parseProbeUrl } from "../core/probe.ts";
 import { parseSignal, signalName } from "../core/signals.ts";
+import type { Command } from "../core/types.ts";
 import { serviceNameError } from "./names.ts";
 import { ShlexError, splitWords } from "./shlex.ts";
 
@@ -101,6 +102,13 @@ export function mapOf<S extends v.GenericSchema<unknown, Record<string, unknown>
   );
 }
 
+/** JSON Schema's `if`/`then`, for conditions between keys. */
+export const ifThen = (condition: JsonSchema, consequence: JsonSchema): JsonSchema => ({
+  if: condition,
+  // biome-ignore lint/suspicious/noThenProperty: the JSON Schema keyword; this object is never awaited.
+  then: consequence,
+});
+
 /** `key: ~` and a missing key both mean `fallback`. */
 export function withDefault<S extends v.GenericSchema>(
   schema: S,
@@ -110,13 +118,6 @@ export function withDefault<S extends v.GenericSchema>(
 }
 
 // ---- text and commands ---------------------------------------------------------------------------
-
-/** JSON Schema's `if`/`then`, for conditions between keys. */
-export const ifThen = (condition: JsonSchema, consequence: JsonSchema): JsonSchema => ({
-  if: condition,
-  // biome-ignore lint/suspicious/noThenProperty: the JSON Schema keyword; this object is never awaited.
-  then: consequence,
-});
 
 export const TEXT_JSON: JsonSchema = { type: ["string", "number", "boolean"] };
 
@@ -131,13 +132,8 @@ export const parseText: Parse<string> = (raw) => {
 
 export const text = field(TEXT_JSON, parseText);
 
-export interface CommandLine {
-  line: string;
-  argv: string[];
-}
-
 /** A command line as written plus its words, split now so a bad line fails at load. Empty: "". */
-export const parseCommand: Parse<CommandLine> = (raw) => {
+export const parseCommand: Parse<Command> = (raw) => {
   if (raw === null || raw === undefined) return { line: "", argv: [] };
   const line = parseText(raw);
   if (line instanceof Invalid) return line;
@@ -156,7 +152,7 @@ export const parseCommand: Parse<CommandLine> = (raw) => {
 
 /** A command that must be there: `exec`, and the `exec` of a probe. */
 export const requiredCommand =
-  (what: string): Parse<CommandLine> =>
+  (what: string): Parse<Command> =>
   (raw) => {
     const command = parseCommand(raw);
     if (!(command instanceof Invalid) && command.line === "") {

@@ -20,6 +20,7 @@ import {
   TEST_TIMEOUT_MS,
 } from "../core/policy.ts";
 import type {
+  Command,
   LivenessProbe,
   LogMode,
   Notify,
@@ -29,7 +30,6 @@ import type {
 } from "../core/types.ts";
 import {
   COMMAND_JSON,
-  type CommandLine,
   checkedTransform,
   describe,
   field,
@@ -37,6 +37,7 @@ import {
   ifThen,
   int,
   intJson,
+  isMap,
   type JsonSchema,
   MAX_PATTERN_LENGTH,
   mapOf,
@@ -142,7 +143,7 @@ const env = field(
     propertyNames: { pattern: "^[^=\\u0000]+$" },
   },
   (raw): Record<string, string> | Invalid => {
-    if (!isMapValue(raw)) return new Invalid(`expected a map of NAME: value, got ${describe(raw)}`);
+    if (!isMap(raw)) return new Invalid(`expected a map of NAME: value, got ${describe(raw)}`);
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(raw)) {
       const badName =
@@ -167,9 +168,6 @@ const env = field(
     return out;
   },
 );
-
-const isMapValue = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const bool = v.boolean((issue) => `expected true or false, got ${describe(issue.input)}`);
 
@@ -245,7 +243,7 @@ const PROBE_JSON: JsonSchema = {
 };
 
 type ProbeFields = {
-  exec?: CommandLine | null;
+  exec?: Command | null;
   tcp?: { host: string; port: number } | null;
   http?: string | null;
   log?: string | null;
@@ -269,7 +267,7 @@ function probeCheck(p: ProbeFields): ProbeCheck | Invalid {
     return new Invalid("only used with http", [{ key: "status", origin: "key" }]);
   switch (first) {
     case "exec":
-      return { kind: "exec", command: p.exec as CommandLine };
+      return { kind: "exec", command: p.exec as Command };
     case "tcp":
       return { kind: "tcp", ...(p.tcp as { host: string; port: number }) };
     case "http":
