@@ -1,13 +1,22 @@
 // Compiles zinit into one self-contained executable.
 //
 //   bun build/build.ts            dist/zinit for this machine
-//   bun build/build.ts --release  dist/zinit-linux-{x86_64,aarch64}[-musl] + dist/SHA256SUMS
+//   bun build/build.ts --release  dist/zinit-linux-{x86_64,aarch64}[-musl], the service file
+//                                 JSON Schema (dist/service.schema.json) and dist/SHA256SUMS
 //
 // Every artifact is smoke-run where this machine can run it, because a broken `--bytecode` build
 // still exits 0 (bun-platform.md §1). Release runtimes come from the exact @oven/bun-* tarballs
 // pinned by package-lock.json, so a release build never lets bun download anything itself.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { arch as hostArch } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -16,6 +25,8 @@ const DIST = join(ROOT, "dist");
 const ENTRY = join(ROOT, "src/entry.ts");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const RUNTIME_CACHE = join(ROOT, "node_modules/.cache/zinit-runtimes");
+/** Shipped next to the binaries, for editors and CI (`# yaml-language-server: $schema=…`). */
+const SERVICE_SCHEMA = join(ROOT, "schema/service.schema.json");
 
 /** Ends the embedded application; a bare runtime holds it only once, as a constant in its own code. */
 const BUN_TRAILER = "\n---- Bun! ----\n";
@@ -357,6 +368,12 @@ async function buildRelease(version: string, bunVersion: string, rev: string): P
     } else notRun.push(t.file);
     sums.push(`${await sha256Hex(out)}  ${t.file}\n`);
   }
+  const schema = join(DIST, "service.schema.json");
+  if (!existsSync(SERVICE_SCHEMA))
+    throw new BuildError(`${SERVICE_SCHEMA} missing (npm run schema)`);
+  copyFileSync(SERVICE_SCHEMA, schema);
+  sums.push(`${await sha256Hex(schema)}  service.schema.json\n`);
+  console.log(`copied ${schema}`);
   await Bun.write(join(DIST, "SHA256SUMS"), sums.join(""));
   console.log(`wrote ${join(DIST, "SHA256SUMS")}`);
   if (notRun.length > 0) {

@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, FrameBudget } from "./api/limits.ts";
 import { createMethodTable } from "./api/methods.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
-import { loadDir } from "./config/load.ts";
+import { ServiceStore } from "./config/store.ts";
 import type { LogLevel, PowerMode } from "./core/effects.ts";
 import { errorText } from "./core/errors.ts";
 import type { InitOptions } from "./defaults.ts";
@@ -100,8 +100,10 @@ export async function runInit(
     // Let the shutdown request's reply reach its client before the daemon goes away.
     onPower: (mode, exitCode) => setTimeout(() => void powerDown(mode, exitCode), 20),
   });
+  // Every skipped file and every unknown key is logged by the store, at start-up and at monitor.
+  const files = new ServiceStore(configDir, { report: (level, message) => log[level](message) });
   const daemon = new Daemon({
-    configDir,
+    files,
     shell,
     sys,
     ring,
@@ -113,7 +115,7 @@ export async function runInit(
     limits: opts.limits,
     access: { corsOrigins: opts.corsOrigins, allowHosts: opts.allowHosts, token },
   });
-  const table = createMethodTable(daemon, { configDir, http });
+  const table = createMethodTable(daemon, { files, http });
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
     await http.close();
@@ -174,12 +176,12 @@ export async function runInit(
   shell.start();
   installSignals(daemon, opts.container, isPid1);
 
-  let loaded: ReturnType<typeof loadDir>;
+  let loaded: ReturnType<typeof files.loadAll>;
   try {
-    loaded = loadDir(configDir);
+    loaded = files.loadAll();
   } catch (err) {
     log.error(`cannot read config directory '${configDir}': ${errorText(err)}`);
-    loaded = { services: new Map(), errors: [] };
+    loaded = { services: new Map(), files: new Map(), errors: [], warnings: [] };
   }
   for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
   log.info(

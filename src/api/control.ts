@@ -46,6 +46,8 @@ export interface Control {
   forget(name: string): void;
   kill(name: string, signal: string): void;
   stats(name: string): Promise<ServiceStats>;
+  /** A shutdown or reboot is under way: nothing new is started or created. */
+  readonly shuttingDown: boolean;
   /** Starts the shutdown (or reboot) in the background; throws ShuttingDown if one is under way. */
   shutdown(reboot: boolean): void;
   /** Ring snapshot, oldest first; `name` keeps only that service's own lines (upstream's filter). */

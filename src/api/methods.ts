@@ -3,16 +3,10 @@
 // (positional array or named object, zinit-upstream.md §7.1), checks names before touching the
 // daemon or the disk, calls `Control`, and shapes the result and errors as upstream v0.2.28 does.
 
-import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { link, lstat, open, unlink } from "node:fs/promises";
-import { join } from "node:path";
-import { parseDocument, stringify } from "yaml";
-import { fsErrorText, readConfigFile } from "../config/file.ts";
-import { serviceFilePath } from "../config/load.ts";
 import { serviceNameError } from "../config/names.ts";
-import { validateServiceObject } from "../config/schema.ts";
-import { ZinitError } from "../core/errors.ts";
+import { ConfigFileError } from "../config/schema.ts";
+import { type ServiceStore, StoreError } from "../config/store.ts";
+import { shuttingDown, ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
 import type { Control, HttpAccessChange, HttpHost, Transport } from "./control.ts";
 import {
@@ -66,9 +60,6 @@ export type MethodTable = ReadonlyMap<string, MethodDef>;
 
 /** What `rpc.discover` returns: upstream sends the document as a JSON string, not an object. */
 export const OPENRPC_TEXT = JSON.stringify(openrpc, null, 2);
-
-/** Longest YAML alias expansion accepted from a service file (a "billion laughs" guard). */
-const MAX_ALIAS_COUNT = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Params, decoded as jsonrpsee's generated code does, with serde's texts as `data`.
@@ -205,140 +196,100 @@ async function attempt<T>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service files (create/get/delete): upstream's messages, but atomic and never clobbering.
+// Service files (create/get/delete): the store does the work; these are upstream's error objects
+// for what went wrong, step by step as upstream names them.
 
-const fileError = (action: string, detail: string, name: string, err: unknown) =>
-  zinitRpcError(SERVICE_FILE_ERROR, action, detail, name, [fsErrorText(err)]);
+type FileMethod = "create" | "get" | "delete";
 
-const errnoOf = (err: unknown) => (err as NodeJS.ErrnoException | null)?.code;
+const ACTIONS: Record<FileMethod, string> = {
+  create: "creating service",
+  get: "getting service",
+  delete: "deleting service",
+};
 
-/** `---`, keys sorted at every level, no line folding: what serde_yaml wrote for upstream. */
-function serviceYaml(content: Record<string, unknown>): string {
-  return `---\n${stringify(content, { sortMapEntries: true, lineWidth: 0 })}`;
+function fileMethodError(method: FileMethod, name: string, err: unknown): unknown {
+  if (err instanceof ConfigFileError) {
+    return zinitRpcError(CONFIG_ERROR, ACTIONS[method], err.message, name, causeChain(err), {
+      dataAction: "validating service config",
+      hint: "Ensure content is valid according to schema",
+    });
+  }
+  if (!(err instanceof StoreError)) return err;
+  const causes = err.causes;
+  const fileError = (action: string, detail: string) =>
+    zinitRpcError(SERVICE_FILE_ERROR, action, detail, name, causes);
+  switch (err.failure) {
+    case "notFound":
+      return zinitRpcError(
+        SERVICE_NOT_FOUND,
+        ACTIONS[method],
+        `Service '${name}' not found`,
+        name,
+        null,
+        {
+          dataAction: method === "get" ? "reading service file" : "deleting service file",
+          hint: "Ensure the service file exists",
+        },
+      );
+    case "exists":
+      return zinitRpcError(
+        SERVICE_ALREADY_EXISTS,
+        "creating service",
+        `Service '${name}' already exists`,
+        name,
+        null,
+        { dataAction: "creating service file" },
+      );
+    case "read":
+      return fileError("reading service file", "failed to read service file");
+    case "create":
+      return fileError("creating service file", "failed to create service file");
+    case "write":
+      return fileError("writing service file", "failed to write service file");
+    case "delete":
+      return fileError("deleting service file", "failed to delete service file");
+    case "parse":
+      return zinitRpcError(CONFIG_ERROR, "getting service", "failed to parse YAML", name, causes, {
+        dataAction: "parsing service file",
+        hint: "Ensure the YAML is valid",
+      });
+    case "convert":
+      return zinitRpcError(
+        CONFIG_ERROR,
+        "getting service",
+        "failed to convert YAML to JSON",
+        name,
+        causes,
+        { dataAction: "converting YAML to JSON", hint: "Ensure the YAML is valid" },
+      );
+    case "serialize":
+      return zinitRpcError(
+        CONFIG_ERROR,
+        "creating service",
+        "failed to convert content to YAML",
+        name,
+        causes,
+        {
+          dataAction: "serializing service config",
+          hint: "Ensure content is valid according to schema",
+        },
+      );
+  }
 }
 
-async function createServiceFile(dir: string, name: string, text: string): Promise<void> {
-  const finalPath = join(dir, `${name}.yaml`);
-  // Not derived from the name: a 250-byte name plus a suffix would exceed NAME_MAX. Hidden and
-  // without a .yaml/.yml ending, the loader never picks it up.
-  const tmpPath = join(dir, `.zinit-create-${process.pid}-${randomBytes(8).toString("hex")}.tmp`);
-  let handle: Awaited<ReturnType<typeof open>>;
+/** Runs a store call, answering its failure with upstream's error object. */
+function fileCall<T>(method: FileMethod, name: string, run: () => T): T {
   try {
-    handle = await open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    return run();
   } catch (err) {
-    throw fileError("creating service file", "failed to create service file", name, err);
-  }
-  try {
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } catch (err) {
-      throw fileError("writing service file", "failed to write service file", name, err);
-    } finally {
-      await handle.close().catch(() => {});
-    }
-    try {
-      // link(2) fails with EEXIST instead of replacing: a file that appeared since the check is
-      // never clobbered, and readers only ever see the complete file.
-      await link(tmpPath, finalPath);
-    } catch (err) {
-      if (errnoOf(err) === "EEXIST") throw alreadyExists(name);
-      throw fileError("creating service file", "failed to create service file", name, err);
-    }
-  } finally {
-    await unlink(tmpPath).catch(() => {});
-  }
-  await syncDir(dir);
-}
-
-/** Makes the new directory entry durable; a failure here leaves a valid file, so it is ignored. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the file itself is already synced.
+    throw fileMethodError(method, name, err);
   }
 }
-
-const alreadyExists = (name: string) =>
-  zinitRpcError(
-    SERVICE_ALREADY_EXISTS,
-    "creating service",
-    `Service '${name}' already exists`,
-    name,
-    null,
-    { dataAction: "creating service file" },
-  );
-
-const fileNotFound = (action: string, dataAction: string, name: string) =>
-  zinitRpcError(SERVICE_NOT_FOUND, action, `Service '${name}' not found`, name, null, {
-    dataAction,
-    hint: "Ensure the service file exists",
-  });
-
-async function existingServiceFiles(dir: string, name: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const ext of [".yaml", ".yml"]) {
-    const path = join(dir, name + ext);
-    try {
-      await lstat(path);
-      found.push(path);
-    } catch {
-      // absent
-    }
-  }
-  return found;
-}
-
-function readServiceJson(dir: string, name: string): unknown {
-  const path = serviceFilePath(dir, name);
-  if (path === null) throw fileNotFound("getting service", "reading service file", name);
-  let text: string;
-  try {
-    text = readConfigFile(path);
-  } catch (err) {
-    // A dangling symlink: upstream's `exists()` follows links, so this is "not found" too.
-    if (errnoOf(err) === "ENOENT")
-      throw fileNotFound("getting service", "reading service file", name);
-    throw fileError("reading service file", "failed to read service file", name, err);
-  }
-  const doc = parseDocument(text, { prettyErrors: false });
-  const parseErr = doc.errors[0];
-  if (parseErr) {
-    throw zinitRpcError(
-      CONFIG_ERROR,
-      "getting service",
-      "failed to parse YAML",
-      name,
-      [parseErr.message],
-      { dataAction: "parsing service file", hint: "Ensure the YAML is valid" },
-    );
-  }
-  try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? null;
-  } catch (err) {
-    throw zinitRpcError(
-      CONFIG_ERROR,
-      "getting service",
-      "failed to convert YAML to JSON",
-      name,
-      [err instanceof Error ? err.message : String(err)],
-      { dataAction: "converting YAML to JSON", hint: "Ensure the YAML is valid" },
-    );
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 
 /** What the method table reaches besides the daemon: the service files and the HTTP server. */
 export interface MethodDeps {
-  /** Absolute path of the service directory (create/get/delete). */
-  configDir: string;
+  /** The service files (create/get/delete). */
+  files: ServiceStore;
   http: HttpHost;
 }
 
@@ -469,39 +420,9 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
         const name = p.string("name");
         const content = p.map("content");
         checkName(action, name);
-        if (serviceFilePath(deps.configDir, name) !== null) throw alreadyExists(name);
-        try {
-          validateServiceObject(content, "content");
-        } catch (err) {
-          throw zinitRpcError(
-            CONFIG_ERROR,
-            action,
-            err instanceof Error ? err.message : String(err),
-            name,
-            causeChain(err),
-            {
-              dataAction: "validating service config",
-              hint: "Ensure content is valid according to schema",
-            },
-          );
-        }
-        let text: string;
-        try {
-          text = serviceYaml(content);
-        } catch (err) {
-          throw zinitRpcError(
-            CONFIG_ERROR,
-            action,
-            "failed to convert content to YAML",
-            name,
-            [err instanceof Error ? err.message : String(err)],
-            {
-              dataAction: "serializing service config",
-              hint: "Ensure content is valid according to schema",
-            },
-          );
-        }
-        await createServiceFile(deps.configDir, name, text);
+        // Refused rather than raced: the daemon is about to go away, and its reply with it.
+        if (control.shuttingDown) throw toRpcError(shuttingDown(), action, name);
+        fileCall("create", name, () => deps.files.create(name, content));
         return `Service '${name}' created successfully`;
       }),
     ],
@@ -509,21 +430,9 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
     [
       "service_delete",
       call(async (p) => {
-        const action = "deleting service";
         const name = p.string("name");
-        checkName(action, name);
-        const paths = await existingServiceFiles(deps.configDir, name);
-        if (paths.length === 0) throw fileNotFound(action, "deleting service file", name);
-        // Both, when both exist: otherwise the `.yml` one would load as the service next time.
-        for (const path of paths) {
-          try {
-            await unlink(path);
-          } catch (err) {
-            if (errnoOf(err) === "ENOENT") continue;
-            throw fileError("deleting service file", "failed to delete service file", name, err);
-          }
-        }
-        await syncDir(deps.configDir);
+        checkName("deleting service", name);
+        fileCall("delete", name, () => deps.files.delete(name));
         return `Service '${name}' deleted successfully`;
       }),
     ],
@@ -533,7 +442,7 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
       call(async (p) => {
         const name = p.string("name");
         checkName("getting service", name);
-        return readServiceJson(deps.configDir, name);
+        return fileCall("get", name, () => deps.files.get(name));
       }),
     ],
 

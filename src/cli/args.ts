@@ -26,6 +26,8 @@ export interface PositionalSpec {
   required: boolean;
   help: string;
   default?: string;
+  /** Takes every remaining argument (the last positional only). */
+  variadic?: boolean;
 }
 
 export interface VerbSpec {
@@ -164,6 +166,27 @@ const service = (help = "service name"): PositionalSpec => ({
 });
 
 export const VERBS = {
+  check: {
+    about:
+      "check service files as the daemon would load them, without a daemon; exit 1 on any error",
+    positionals: [
+      {
+        name: "PATH",
+        required: false,
+        variadic: true,
+        help: "a config directory, or service files (default: the -c directory)",
+      },
+    ],
+    options: [
+      {
+        long: "config",
+        short: "c",
+        value: "DIR",
+        help: "service configurations directory",
+        default: DEFAULT_CONFIG_DIR,
+      },
+    ],
+  },
   forget: {
     about: "forget a service. you can only forget a stopped service",
     positionals: [service()],
@@ -290,6 +313,8 @@ export interface ClientInvocation {
   corsOrigins?: string[];
   allowHosts?: string[];
   tokenFile?: string;
+  /** `check`: directories and files to check. */
+  paths?: string[];
 }
 
 export type Action =
@@ -428,7 +453,8 @@ export function parseCommandLine(
   if (pick("version") === true) return { kind: "version", detailed: pick("debug") === true };
 
   const positionals = tail._;
-  if (positionals.length > spec.positionals.length) {
+  const variadic = spec.positionals.at(-1)?.variadic === true;
+  if (!variadic && positionals.length > spec.positionals.length) {
     throw new UsageError(`unexpected argument '${positionals[spec.positionals.length]}'${where}`);
   }
   const args: Record<string, string | undefined> = {};
@@ -489,6 +515,13 @@ export function parseCommandLine(
     if (tail["allow-host"] !== undefined)
       invocation.allowHosts = list(tail["allow-host"] as string);
     if (tail["token-file"] !== undefined) invocation.tokenFile = tail["token-file"] as string;
+  }
+  if (word === "check") {
+    const dir = tail.config as string | undefined;
+    if (dir !== undefined && positionals.length > 0) {
+      throw new UsageError(`give either -c DIR or paths${where}, not both`);
+    }
+    invocation.paths = positionals.length > 0 ? [...positionals] : [dir ?? DEFAULT_CONFIG_DIR];
   }
   return { kind: "client", invocation };
 }

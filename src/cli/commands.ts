@@ -11,6 +11,8 @@ const DEFAULT_TIMEOUT_S = 60;
 const SERVICE_IS_DOWN = -32003;
 /** upstream's ServiceIsUp: what `forget` answers while the target is Up or a process remains. */
 const SERVICE_IS_UP = -32002;
+/** upstream's ConfigError: its message names the file, only its cause_chain says what is wrong. */
+const CONFIG_ERROR = -32005;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -157,7 +159,32 @@ async function bindAddress(address: string): Promise<{ ip: string; text: string 
   return { ip, text: isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}` };
 }
 
+/**
+ * A ConfigError with its cause on the same line (`…: failed to load 'web.yaml': /etc/zinit/
+ * web.yaml:2:10: oneshot: expected true or false, got "maybe"`); any other error as it is.
+ */
+export function withCause(err: unknown): unknown {
+  if (!(err instanceof DaemonError) || err.code !== CONFIG_ERROR || !isObject(err.data)) return err;
+  const chain = err.data.cause_chain;
+  const causes = Array.isArray(chain) ? chain.filter((c) => typeof c === "string") : [];
+  if (causes.length === 0) return err;
+  return new DaemonError(err.code, `${err.message}: ${causes.join(": ")}`, err.data);
+}
+
 export async function runClient(inv: ClientInvocation): Promise<number> {
+  try {
+    return await runVerb(inv);
+  } catch (err) {
+    throw withCause(err);
+  }
+}
+
+async function runVerb(inv: ClientInvocation): Promise<number> {
+  if (inv.verb === "check") {
+    // Offline: no daemon, no socket. Loaded only here, with the schema it brings.
+    const { runCheck } = await import("./check.ts");
+    return runCheck(inv);
+  }
   const timeoutMs = timeoutFromEnv(process.env.ZINIT_TIMEOUT);
   const connect = () =>
     RpcClient.connect(inv.socket, {

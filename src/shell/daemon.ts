@@ -10,11 +10,12 @@ import type {
   WaitCondition,
   WaitResult,
 } from "../api/control.ts";
-import { loadService } from "../config/load.ts";
+import type { ServiceStore } from "../config/store.ts";
 import type { PowerMode } from "../core/effects.ts";
 import { alreadyMonitored, errorText, notFound, shuttingDown, ZinitError } from "../core/errors.ts";
 import { MAX_TIMER_MS } from "../core/policy.ts";
 import { parseSignal } from "../core/signals.ts";
+import type { ServiceConfig } from "../core/types.ts";
 import type { LogRing } from "../log/ring.ts";
 import { strerror } from "../sys/libc.ts";
 import type { Sys } from "../sys/port.ts";
@@ -25,7 +26,8 @@ import type { Shell } from "./shell.ts";
 const STATS_WINDOW_MS = 100;
 
 export interface DaemonOptions {
-  configDir: string;
+  /** The config directory's service files (`monitor` loads from it). */
+  files: ServiceStore;
   shell: Shell;
   sys: Sys;
   ring: LogRing;
@@ -71,9 +73,10 @@ export class Daemon implements Control {
   async monitor(name: string): Promise<void> {
     if (this.core.shuttingDown) throw shuttingDown();
     if (this.core.has(name)) throw alreadyMonitored(name);
-    let config: ReturnType<typeof loadService>;
+    let config: ServiceConfig;
     try {
-      config = loadService(this.opts.configDir, name);
+      // The store logs why a file does not load, as at start-up.
+      config = this.opts.files.load(name).config;
     } catch (err) {
       throw new ZinitError("ConfigError", `failed to load '${name}.yaml'`, {
         service: name,
@@ -113,6 +116,10 @@ export class Daemon implements Control {
       cpu_usage: sample.get(p)?.cpu ?? 0,
     });
     return { name, ...of(pid), children: children.filter((c) => sample.has(c)).map(of) };
+  }
+
+  get shuttingDown(): boolean {
+    return this.core.shuttingDown;
   }
 
   shutdown(reboot: boolean): void {

@@ -11,7 +11,7 @@ import type {
   ServiceStatus,
 } from "../../src/api/control.ts";
 import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
-import { loadService } from "../../src/config/load.ts";
+import { ServiceStore } from "../../src/config/store.ts";
 import {
   alreadyMonitored,
   isDown,
@@ -54,7 +54,15 @@ export class FakeControl implements Control {
   readonly fail = new Map<string, unknown>();
   private nextPid = 1000;
 
-  constructor(readonly configDir: string = "/nonexistent/zinit-test") {}
+  readonly files: ServiceStore;
+
+  constructor(readonly configDir: string = "/nonexistent/zinit-test") {
+    this.files = new ServiceStore(configDir);
+  }
+
+  get shuttingDown(): boolean {
+    return this.shutdownMode !== null;
+  }
 
   /** Adds a service; by default Running with a fresh pid and target Up. */
   add(name: string, opts: Partial<FakeService> = {}): FakeService {
@@ -166,7 +174,7 @@ export class FakeControl implements Control {
     if (this.services.has(name)) throw alreadyMonitored(name);
     let after: string[];
     try {
-      after = loadService(this.configDir, name).after;
+      after = this.files.load(name).config.after;
     } catch (err) {
       throw new ZinitError("ConfigError", `failed to load '${name}.yaml'`, {
         service: name,
@@ -252,7 +260,7 @@ function matches(line: string, name: string | undefined): boolean {
 /** The method table over a FakeControl, with its HTTP bookkeeping as the HTTP host. */
 export function fakeTable(fake: FakeControl): MethodTable {
   return createMethodTable(fake, {
-    configDir: fake.configDir,
+    files: fake.files,
     http: {
       start: (address) => fake.startHttp(address),
       stop: () => fake.stopHttp(),

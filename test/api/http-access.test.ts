@@ -183,7 +183,7 @@ describe("token", () => {
 describe("widening access over HTTP", () => {
   async function hosted(token: string | null) {
     t = await testDaemon({});
-    const table = createMethodTable(t.daemon, { configDir: t.configDir, http: httpHost() });
+    const table = createMethodTable(t.daemon, { files: t.files, http: httpHost() });
     function httpHost() {
       host = createHttpHost(() => table, { onStart: () => {}, access: { token } });
       return host;
@@ -234,7 +234,7 @@ describe("widening access over HTTP", () => {
     t = await testDaemon({});
     const http = createHttpHost(() => table, { onStart: () => {} });
     host = http;
-    const table = createMethodTable(t.daemon, { configDir: t.configDir, http });
+    const table = createMethodTable(t.daemon, { files: t.files, http });
     const boot = await http.start("127.0.0.1:0", { boot: true });
     const def = table.get("system_start_http_server");
     if (def?.kind !== "call") throw new Error("no system_start_http_server");

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { ApiError, type RpcErrorObject } from "../../src/api/errors.ts";
 import { type MethodTable, OPENRPC_TEXT } from "../../src/api/methods.ts";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
-import { loadService } from "../../src/config/load.ts";
+import { ServiceStore } from "../../src/config/store.ts";
 import { ZinitError } from "../../src/core/errors.ts";
 import {
   alreadyExists,
@@ -401,7 +401,7 @@ describe("service_create", () => {
     expect(readdirSync(dir)).toEqual(["redis.yaml"]);
     expect(fake.calls).toEqual([]);
     // What was written loads back as the same service.
-    const loaded = loadService(dir, "redis");
+    const loaded = new ServiceStore(dir).load("redis").config;
     expect(loaded.argv).toEqual(["/bin/redis-server", "--port", "7777"]);
     expect(loaded.env).toEqual({ ALPHA: "two words", ZED: "1" });
     expect(loaded.shutdownTimeout).toBe(5);
@@ -446,13 +446,40 @@ describe("service_create", () => {
     expect(await call("service_create", ["bad", { test: "/bin/true" }])).toEqual({
       error: invalidContent("bad", "exec: missing exec directive"),
     });
-    const out = (await call("service_create", ["bad", { exec: "/bin/x", log: "file" }])) as {
+    const out = (await call("service_create", ["bad", { exec: "/bin/x", log: "files" }])) as {
       error: RpcErrorObject;
     };
     expect(out.error.code).toBe(-32005);
     expect(out.error.message).toBe(
-      'creating service: content: log: expected one of ring, stdout, none, got "file"',
+      'creating service: content: log: expected one of ring, stdout, none, file, got "files"',
     );
+    // The keys beyond upstream are checked too, together.
+    expect(
+      await call("service_create", ["bad", { exec: "/bin/x", oneshot: true, restart: "always" }]),
+    ).toEqual({
+      error: invalidContent(
+        "bad",
+        "restart: 'always' contradicts oneshot: true (use on-failure or never)",
+      ),
+    });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("content with unknown keys is written as given and the reply is upstream's", async () => {
+    const content = { exec: "/bin/x", shutdown_timout: 3 };
+    expect(await call("service_create", ["typo", content])).toEqual({
+      result: "Service 'typo' created successfully",
+    });
+    expect(readFileSync(join(dir, "typo.yaml"), "utf8")).toBe(
+      "---\nexec: /bin/x\nshutdown_timout: 3\n",
+    );
+  });
+
+  test("refused once a shutdown has begun: -32006, nothing written", async () => {
+    fake.shutdownMode = "shutdown";
+    expect(await call("service_create", ["late", { exec: "/bin/x" }])).toEqual({
+      error: shuttingDownError("creating service", "late"),
+    });
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -500,10 +527,37 @@ describe("service_delete / service_get", () => {
     expect(await call("service_get", { name: "b" })).toEqual({ result: { exec: "/bin/b" } });
   });
 
-  test("get: empty file is null; not found; dangling symlink; bad YAML; unreadable", async () => {
+  test("get: an empty or comment-only file is the loader's ConfigError; a null document is null", async () => {
+    const parseFailure = (name: string, cause: string) => ({
+      error: {
+        code: -32005,
+        message: "getting service: failed to parse YAML",
+        data: {
+          ...data("ConfigError", "parsing service file", name, "Ensure the YAML is valid"),
+          cause_chain: [cause],
+        },
+      },
+    });
     writeFileSync(join(dir, "empty.yaml"), "");
-    expect(await call("service_get", ["empty"])).toEqual({ result: null });
+    writeFileSync(join(dir, "comments.yaml"), "# exec: not yet\n\n# nothing else\n");
+    writeFileSync(join(dir, "dashes.yaml"), "---\n");
+    writeFileSync(join(dir, "tilde.yaml"), "~\n");
+    // Where the document (which lacks exec) starts: after a `---`, if there is one.
+    const starts: [string, string][] = [
+      ["empty", "1:1"],
+      ["comments", "1:1"],
+      ["dashes", "1:4"],
+    ];
+    for (const [name, at] of starts) {
+      expect(await call("service_get", [name])).toEqual(
+        parseFailure(name, `${join(dir, name)}.yaml:${at}: exec: missing exec directive`),
+      );
+    }
+    // A document that is explicitly null is a value, as upstream converts it.
+    expect(await call("service_get", ["tilde"])).toEqual({ result: null });
+  });
 
+  test("get: not found; dangling symlink; bad YAML; unreadable", async () => {
     const nf = (name: string) => ({
       error: {
         code: -32000,
@@ -524,11 +578,11 @@ describe("service_delete / service_get", () => {
     const broken = (await call("service_get", ["broken"])) as { error: RpcErrorObject };
     expect(broken.error.code).toBe(-32005);
     expect(broken.error.message).toBe("getting service: failed to parse YAML");
-    expect(broken.error.data).toMatchObject({
-      code_name: "ConfigError",
-      action: "parsing service file",
-      service: "broken",
-      hint: "Ensure the YAML is valid",
+    expect(broken.error.data).toEqual({
+      ...data("ConfigError", "parsing service file", "broken", "Ensure the YAML is valid"),
+      cause_chain: [
+        `${join(dir, "broken.yaml")}:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+      ],
     });
 
     mkdirSync(join(dir, "adir.yaml"));

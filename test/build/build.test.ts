@@ -52,12 +52,14 @@ describe("build/build.ts in a scratch tree", () => {
     dir = mkdtempSync(join(tmpdir(), "zinit-build-"));
     mkdirSync(join(dir, "build"));
     mkdirSync(join(dir, "src"));
+    mkdirSync(join(dir, "schema"));
     for (const f of [
       "package.json",
       "package-lock.json",
       "build/build.ts",
       "build/musl-smoke.sh",
       "src/version.ts",
+      "schema/service.schema.json",
     ]) {
       copyFileSync(join(REPO, f), join(dir, f));
     }
@@ -155,7 +157,11 @@ describe("build/build.ts in a scratch tree", () => {
       "zinit-linux-aarch64",
       "zinit-linux-aarch64-musl",
     ];
-    const sums = names.map(
+    // The service file JSON Schema ships with them, as committed.
+    expect(readFileSync(join(dir, "dist/service.schema.json"))).toEqual(
+      readFileSync(join(REPO, "schema/service.schema.json")),
+    );
+    const sums = [...names, "service.schema.json"].map(
       (n) =>
         `${createHash("sha256")
           .update(readFileSync(join(dir, "dist", n)))

@@ -89,6 +89,18 @@ describe("verbs and defaults", () => {
     });
   });
 
+  test("check: the -c directory by default, or any number of paths", () => {
+    expect(client("check")).toMatchObject({ verb: "check", paths: ["/etc/zinit"] });
+    expect(client("check", "-c", "/srv/zinit")).toMatchObject({ paths: ["/srv/zinit"] });
+    expect(client("check", "a.yaml", "b.yml", "dir")).toMatchObject({
+      paths: ["a.yaml", "b.yml", "dir"],
+    });
+    expect(client("check", "--json", "x")).toMatchObject({ json: true, paths: ["x"] });
+    expect(usageError("check", "-c", "/d", "a.yaml")).toBe(
+      "give either -c DIR or paths for 'zinit check', not both",
+    );
+  });
+
   test("proxy address", () => {
     expect(client("proxy")).toMatchObject({ verb: "proxy", address: "127.0.0.1:8080" });
     expect(client("proxy", "-a", "0.0.0.0:9000")).toMatchObject({ address: "0.0.0.0:9000" });

@@ -153,6 +153,43 @@ describe("service actions", () => {
     );
   });
 
+  test("monitor of a file that does not load: the cause on the same line", async () => {
+    const cause = '/etc/zinit/web.yaml:2:10: oneshot: expected true or false, got "maybe"';
+    const z = serve(
+      table({
+        service_monitor: new RpcFailure(-32005, "monitoring service: failed to load 'web.yaml'", {
+          code_name: "ConfigError",
+          cause_chain: [cause],
+        }),
+      }),
+    );
+    expect(await run(z, "monitor", "web")).toEqual({
+      stdout: "",
+      stderr: `zinit: monitoring service: failed to load 'web.yaml': ${cause}\n`,
+      code: 1,
+    });
+  });
+
+  test("a ConfigError without a cause_chain, and other errors, are printed as they come", async () => {
+    const z = serve(
+      table({
+        service_monitor: new RpcFailure(-32005, "monitoring service: failed to load 'web.yaml'", {
+          code_name: "ConfigError",
+          cause_chain: null,
+        }),
+        service_start: new RpcFailure(-32000, "starting service: service 'x' not found", {
+          cause_chain: ["not shown"],
+        }),
+      }),
+    );
+    expect((await run(z, "monitor", "web")).stderr).toBe(
+      "zinit: monitoring service: failed to load 'web.yaml'\n",
+    );
+    expect((await run(z, "start", "x")).stderr).toBe(
+      "zinit: starting service: service 'x' not found\n",
+    );
+  });
+
   test("kill: SIGTERM by default, the given signal otherwise", async () => {
     const z = serve(table({ service_kill: null }));
     expect(await run(z, "kill", "svc")).toEqual({ stdout: "", stderr: "", code: 0 });

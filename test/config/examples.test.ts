@@ -3,11 +3,11 @@
 
 import { describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { loadDir } from "../../src/config/load.ts";
+import { ServiceStore } from "../../src/config/store.ts";
 import type { ServiceConfig } from "../../src/core/types.ts";
 
 const EXAMPLES = join(import.meta.dir, "../../examples");
-const { services, errors } = loadDir(EXAMPLES);
+const { services, errors, warnings } = new ServiceStore(EXAMPLES).loadAll();
 
 function service(name: string): ServiceConfig {
   const config = services.get(name);
@@ -26,8 +26,9 @@ function run(config: ServiceConfig) {
 }
 
 describe("examples/", () => {
-  test("every file loads without errors", () => {
+  test("every file loads without errors or warnings", () => {
     expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
     expect([...services.keys()]).toEqual(["crasher", "migrate", "web", "worker"]);
   });
 

@@ -11,6 +11,9 @@ const FILE = "/etc/zinit/web.yaml";
 
 const defaults = (exec: string, argv: string[]) => serviceConfig({ exec, argv });
 
+/** The config a file's text loads as. */
+const load = (yaml: string, file = FILE) => parseService(yaml, file).config;
+
 /** The one-line message parseService throws for `yaml`. */
 function errorOf(yaml: string): string {
   try {
@@ -24,7 +27,7 @@ function errorOf(yaml: string): string {
 
 describe("parseService: accepted files", () => {
   test("minimal file gets upstream's defaults", () => {
-    expect(parseService("exec: redis-server --port 7777\n", FILE)).toEqual(
+    expect(load("exec: redis-server --port 7777\n")).toEqual(
       defaults("redis-server --port 7777", ["redis-server", "--port", "7777"]),
     );
   });
@@ -50,7 +53,7 @@ describe("parseService: accepted files", () => {
       "name: ignored (unknown keys are ignored like upstream)",
       "",
     ].join("\n");
-    expect(parseService(yaml, FILE)).toEqual({
+    expect(load(yaml)).toEqual({
       ...defaults("", []),
       exec: "sh -c 'echo hi; sleep 5'",
       argv: ["sh", "-c", "echo hi; sleep 5"],
@@ -68,155 +71,152 @@ describe("parseService: accepted files", () => {
   });
 
   test("scalars become their text as written, like serde", () => {
-    expect(parseService("exec: 123", FILE).exec).toBe("123");
-    expect(parseService("exec: 1.0", FILE).argv).toEqual(["1.0"]);
-    expect(parseService("exec: 0x10", FILE).argv).toEqual(["0x10"]);
-    expect(parseService("exec: true", FILE).argv).toEqual(["true"]);
-    expect(parseService("exec: 'null'", FILE).argv).toEqual(["null"]);
+    expect(load("exec: 123").exec).toBe("123");
+    expect(load("exec: 1.0").argv).toEqual(["1.0"]);
+    expect(load("exec: 0x10").argv).toEqual(["0x10"]);
+    expect(load("exec: true").argv).toEqual(["true"]);
+    expect(load("exec: 'null'").argv).toEqual(["null"]);
   });
 
   test("empty or null values mean the default", () => {
     const yaml =
       "exec: a\ntest: ~\noneshot:\nshutdown_timeout: null\nafter:\nsignal:\nenv: ~\ndir:\n";
-    expect(parseService(yaml, FILE)).toEqual(defaults("a", ["a"]));
-    expect(parseService("exec: a\nafter: ''\nsignal: {stop: ~}", FILE)).toEqual(
-      defaults("a", ["a"]),
-    );
+    expect(load(yaml)).toEqual(defaults("a", ["a"]));
+    expect(load("exec: a\nafter: ''\nsignal: {stop: ~}")).toEqual(defaults("a", ["a"]));
   });
 
   test("log: none, and null / ~ / 'null' as the upstream docs write it", () => {
     for (const value of ["none", "null", "~", "", "'null'"]) {
-      expect(parseService(`exec: a\nlog: ${value}\n`, FILE).log).toBe("none");
+      expect(load(`exec: a\nlog: ${value}\n`).log).toBe("none");
     }
-    expect(parseService("exec: a\nlog: ring", FILE).log).toBe("ring");
+    expect(load("exec: a\nlog: ring").log).toBe("ring");
   });
 
   test("signal names are case-insensitive and parsed to their number", () => {
-    expect(parseService("exec: a\nsignal: {stop: SigInt}", FILE).stopSignal).toBe(2);
-    expect(parseService("exec: a\nsignal: {stop: sigkill}", FILE).stopSignal).toBe(9);
+    expect(load("exec: a\nsignal: {stop: SigInt}").stopSignal).toBe(2);
+    expect(load("exec: a\nsignal: {stop: sigkill}").stopSignal).toBe(9);
   });
 
   test("shutdown_timeout accepts 0, a quoted number and the largest safe timer", () => {
-    expect(parseService("exec: a\nshutdown_timeout: 0", FILE).shutdownTimeout).toBe(0);
-    expect(parseService("exec: a\nshutdown_timeout: '7'", FILE).shutdownTimeout).toBe(7);
-    expect(
-      parseService(`exec: a\nshutdown_timeout: ${MAX_SHUTDOWN_TIMEOUT}`, FILE).shutdownTimeout,
-    ).toBe(2147483);
+    expect(load("exec: a\nshutdown_timeout: 0").shutdownTimeout).toBe(0);
+    expect(load("exec: a\nshutdown_timeout: '7'").shutdownTimeout).toBe(7);
+    expect(load(`exec: a\nshutdown_timeout: ${MAX_SHUTDOWN_TIMEOUT}`).shutdownTimeout).toBe(
+      2147483,
+    );
   });
 
   test("env keeps odd but legal names as ordinary entries", () => {
-    const env = parseService("exec: a\nenv:\n  __proto__: x\n  constructor: y\n", FILE).env;
+    const env = load("exec: a\nenv:\n  __proto__: x\n  constructor: y\n").env;
     expect(Object.keys(env)).toEqual(["__proto__", "constructor"]);
     expect(env.constructor as unknown).toBe("y");
     expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
   });
 
   test("a byte-order mark and CRLF line ends are fine", () => {
-    expect(parseService("\uFEFFexec: a b\r\nlog: none\r\n", FILE)).toEqual({
+    expect(load("\uFEFFexec: a b\r\nlog: none\r\n")).toEqual({
       ...defaults("a b", ["a", "b"]),
       log: "none",
     });
   });
 
   test("anchors and aliases resolve", () => {
-    expect(parseService("exec: &cmd sleep 1\ntest: *cmd\n", FILE).testArgv).toEqual(["sleep", "1"]);
+    expect(load("exec: &cmd sleep 1\ntest: *cmd\n").testArgv).toEqual(["sleep", "1"]);
   });
 });
 
 describe("parseService: each bad input has its exact error line", () => {
   const cases: [string, string][] = [
-    ["", "exec: missing exec directive"],
-    ["# only a comment\n", "exec: missing exec directive"],
-    ["test: true\n", "exec: missing exec directive"],
-    ["exec: ''", "exec: missing exec directive"],
-    ["exec: ~", "exec: missing exec directive"],
-    ["exec: [a, b]", "exec: expected text, got a list"],
-    ["exec: {a: b}", "exec: expected text, got a map"],
+    ["", "1:1: exec: missing exec directive"],
+    ["# only a comment\n", "1:1: exec: missing exec directive"],
+    ["test: true\n", "1:1: exec: missing exec directive"],
+    ["exec: ''", "1:7: exec: missing exec directive"],
+    ["exec: ~", "1:7: exec: missing exec directive"],
+    ["exec: [a, b]", "1:7: exec: expected text, got a list"],
+    ["exec: {a: b}", "1:7: exec: expected text, got a map"],
     [
-      `exec: "a 'b"`,
-      `exec: cannot split "a 'b": unterminated single quote (opened at character 3)`,
+      'exec: "a \'b"',
+      '1:7: exec: cannot split "a \'b": unterminated single quote (opened at character 3)',
     ],
     [
-      `exec: 'echo "hi'`,
-      `exec: cannot split "echo \\"hi": unterminated double quote (opened at character 6)`,
+      "exec: 'echo \"hi'",
+      '1:7: exec: cannot split "echo \\"hi": unterminated double quote (opened at character 6)',
     ],
-    [`exec: 'x \\'`, `exec: cannot split "x \\\\": trailing backslash escapes nothing`],
-    ["exec: '   '", 'exec: no command in "   "'],
-    ["exec: '#!/bin/sh'", 'exec: no command in "#!/bin/sh"'],
-    [`exec: '"" arg'`, `exec: empty program name in "\\"\\" arg"`],
-    ['exec: "a\\0b"', "exec: must not contain a NUL byte"],
+    ["exec: 'x \\'", '1:7: exec: cannot split "x \\\\": trailing backslash escapes nothing'],
+    ["exec: '   '", '1:7: exec: no command in "   "'],
+    ["exec: '#!/bin/sh'", '1:7: exec: no command in "#!/bin/sh"'],
+    ["exec: '\"\" arg'", '1:7: exec: empty program name in "\\"\\" arg"'],
+    ['exec: "a\\0b"', "1:7: exec: must not contain a NUL byte"],
     [
       'exec: a\ntest: "\'"',
-      `test: cannot split "'": unterminated single quote (opened at character 1)`,
+      '2:7: test: cannot split "\'": unterminated single quote (opened at character 1)',
     ],
-    ["exec: a\ntest: '# none'", 'test: no command in "# none"'],
-    ["exec: a\noneshot: yes", 'oneshot: expected true or false, got "yes"'],
-    ["exec: a\noneshot: True", 'oneshot: expected true or false, got "True"'],
-    ["exec: a\noneshot: 'true'", 'oneshot: expected true or false, got "true"'],
-    ["exec: a\noneshot: 1", 'oneshot: expected true or false, got "1"'],
+    ["exec: a\ntest: '# none'", '2:7: test: no command in "# none"'],
+    ["exec: a\noneshot: yes", '2:10: oneshot: expected true or false, got "yes"'],
+    ["exec: a\noneshot: True", '2:10: oneshot: expected true or false, got "True"'],
+    ["exec: a\noneshot: 'true'", '2:10: oneshot: expected true or false, got "true"'],
+    ["exec: a\noneshot: 1", '2:10: oneshot: expected true or false, got "1"'],
     [
       "exec: a\nshutdown_timeout: abc",
-      'shutdown_timeout: expected a non-negative integer, got "abc"',
+      '2:19: shutdown_timeout: expected a non-negative integer, got "abc"',
     ],
     [
       "exec: a\nshutdown_timeout: -1",
-      'shutdown_timeout: expected a non-negative integer, got "-1"',
+      '2:19: shutdown_timeout: expected a non-negative integer, got "-1"',
     ],
     [
       "exec: a\nshutdown_timeout: 1.5",
-      'shutdown_timeout: expected a non-negative integer, got "1.5"',
+      '2:19: shutdown_timeout: expected a non-negative integer, got "1.5"',
     ],
     [
       "exec: a\nshutdown_timeout: 1e3",
-      'shutdown_timeout: expected a non-negative integer, got "1e3"',
+      '2:19: shutdown_timeout: expected a non-negative integer, got "1e3"',
     ],
     [
       "exec: a\nshutdown_timeout: true",
-      "shutdown_timeout: expected a non-negative integer, got true",
+      "2:19: shutdown_timeout: expected a non-negative integer, got true",
     ],
     [
       "exec: a\nshutdown_timeout: [1]",
-      "shutdown_timeout: expected a non-negative integer, got a list",
+      "2:19: shutdown_timeout: expected a non-negative integer, got a list",
     ],
     [
       "exec: a\nshutdown_timeout: 2147484",
-      "shutdown_timeout: must be at most 2147483 seconds, got 2147484",
+      "2:19: shutdown_timeout: must be at most 2147483 seconds, got 2147484",
     ],
     [
       "exec: a\nshutdown_timeout: 99999999999999999999",
-      'shutdown_timeout: expected a non-negative integer, got "99999999999999999999"',
+      '2:19: shutdown_timeout: expected a non-negative integer, got "99999999999999999999"',
     ],
-    ["exec: a\nafter: web", 'after: expected a list of service names, got "web"'],
-    ["exec: a\nafter: {web: 1}", "after: expected a list of service names, got a map"],
-    ["exec: a\nafter: [web, [x]]", "after[1]: expected text, got a list"],
+    ["exec: a\nafter: web", '2:8: after: expected a list of service names, got "web"'],
+    ["exec: a\nafter: {web: 1}", "2:8: after: expected a list of service names, got a map"],
+    ["exec: a\nafter: [web, [x]]", "2:14: after[1]: expected text, got a list"],
     [
       "exec: a\nafter: [web, '../x']",
-      `after[1]: invalid service name "../x": must not contain '/'`,
+      "2:14: after[1]: invalid service name \"../x\": must not contain '/'",
     ],
-    ["exec: a\nafter: ['']", `after[0]: invalid service name "": must not be empty`],
-    ["exec: a\nsignal: SIGTERM", 'signal: expected a map like {stop: SIGTERM}, got "SIGTERM"'],
-    ["exec: a\nsignal: [stop]", "signal: expected a map like {stop: SIGTERM}, got a list"],
-    ["exec: a\nsignal: {stop: SIGFOO}", "signal.stop: unknown signal 'SIGFOO'"],
+    ["exec: a\nafter: ['']", '2:9: after[0]: invalid service name "": must not be empty'],
+    ["exec: a\nsignal: SIGTERM", '2:9: signal: expected a map like {stop: SIGTERM}, got "SIGTERM"'],
+    ["exec: a\nsignal: [stop]", "2:9: signal: expected a map like {stop: SIGTERM}, got a list"],
+    ["exec: a\nsignal: {stop: SIGFOO}", "2:16: signal.stop: unknown signal 'SIGFOO'"],
     [
       "exec: a\nsignal: {stop: term}",
-      "signal.stop: unknown signal 'term' (did you mean 'SIGTERM'?)",
+      "2:16: signal.stop: unknown signal 'term' (did you mean 'SIGTERM'?)",
     ],
-    ["exec: a\nsignal: {stop: 9}", "signal.stop: unknown signal '9'"],
-    ["exec: a\nsignal: {stop: SIGRTMIN}", "signal.stop: unknown signal 'SIGRTMIN'"],
-    ["exec: a\nsignal: {stop: [SIGTERM]}", "signal.stop: expected text, got a list"],
-    ["exec: a\nlog: Ring", 'log: expected one of ring, stdout, none, got "Ring"'],
-    ["exec: a\nlog: file", 'log: expected one of ring, stdout, none, got "file"'],
-    ["exec: a\nlog: [ring]", "log: expected one of ring, stdout, none, got a list"],
-    ["exec: a\nenv: [A=1]", "env: expected a map of NAME: value, got a list"],
-    ["exec: a\nenv: A=1", 'env: expected a map of NAME: value, got "A=1"'],
-    ["exec: a\nenv: {A: [1]}", "env.A: expected text, got a list"],
-    ["exec: a\nenv: {A: {b: 1}}", "env.A: expected text, got a map"],
-    ["exec: a\nenv: {'A=B': 1}", `env."A=B": variable name must not contain '='`],
-    ["exec: a\nenv: {'': 1}", `env."": variable name must not be empty`],
-    ['exec: a\nenv: {A: "x\\0"}', "env.A: must not contain a NUL byte"],
-    ["exec: a\ndir: [/]", "dir: expected text, got a list"],
-    ["- exec: a", "expected a map of service settings, got a list"],
-    ["just text", 'expected a map of service settings, got "just text"'],
+    ["exec: a\nsignal: {stop: 9}", "2:16: signal.stop: unknown signal '9'"],
+    ["exec: a\nsignal: {stop: SIGRTMIN}", "2:16: signal.stop: unknown signal 'SIGRTMIN'"],
+    ["exec: a\nsignal: {stop: [SIGTERM]}", "2:16: signal.stop: expected text, got a list"],
+    ["exec: a\nlog: Ring", '2:6: log: expected one of ring, stdout, none, file, got "Ring"'],
+    ["exec: a\nlog: [ring]", "2:6: log: expected one of ring, stdout, none, file, got a list"],
+    ["exec: a\nenv: [A=1]", "2:6: env: expected a map of NAME: value, got a list"],
+    ["exec: a\nenv: A=1", '2:6: env: expected a map of NAME: value, got "A=1"'],
+    ["exec: a\nenv: {A: [1]}", "2:10: env.A: expected text, got a list"],
+    ["exec: a\nenv: {A: {b: 1}}", "2:10: env.A: expected text, got a map"],
+    ["exec: a\nenv: {'A=B': 1}", "2:7: env.\"A=B\": variable name must not contain '='"],
+    ["exec: a\nenv: {'': 1}", '2:7: env."": variable name must not be empty'],
+    ['exec: a\nenv: {A: "x\\0"}', "2:10: env.A: must not contain a NUL byte"],
+    ["exec: a\ndir: [/]", "2:6: dir: expected text, got a list"],
+    ["- exec: a", "1:1: expected a map of service settings, got a list"],
+    ["just text", '1:1: expected a map of service settings, got "just text"'],
     ["exec: a\nexec: b\n", "2:1: Map keys must be unique"],
     ["exec: a\n  b: c\n", "1:7: Nested mappings are not allowed in compact mappings"],
     [
@@ -228,7 +228,10 @@ describe("parseService: each bad input has its exact error line", () => {
       "exec: a\n---\nexec: b\n",
       "2:1: Source contains multiple documents; please use YAML.parseAllDocuments()",
     ],
-    ["exec: *nothing\n", "Unresolved alias (the anchor must be set before the alias): nothing"],
+    [
+      "exec: *nothing\n",
+      "1:7: Unresolved alias (the anchor must be set before the alias): nothing",
+    ],
   ];
   test.each(cases)("%j", (yaml, message) => {
     const sep = /^\d+:\d+: /.test(message) ? ":" : ": ";
@@ -237,7 +240,7 @@ describe("parseService: each bad input has its exact error line", () => {
 
   test("a long bad value is shortened in the message", () => {
     expect(errorOf(`exec: a\nlog: ${"x".repeat(100)}`)).toBe(
-      `${FILE}: log: expected one of ring, stdout, none, got "${"x".repeat(60)}…"`,
+      `${FILE}:2:6: log: expected one of ring, stdout, none, file, got "${"x".repeat(60)}…"`,
     );
   });
 
@@ -261,7 +264,7 @@ describe("validateServiceObject (JSON content of service_create)", () => {
       validateServiceObject(
         { exec: "sleep 10", oneshot: true, env: { N: 5 }, shutdown_timeout: 3, log: null },
         "svc",
-      ),
+      ).config,
     ).toEqual({
       ...defaults("sleep 10", ["sleep", "10"]),
       oneshot: true,
@@ -270,7 +273,7 @@ describe("validateServiceObject (JSON content of service_create)", () => {
       shutdownTimeout: 3,
       log: "none",
     });
-    expect(validateServiceObject({ exec: 42 }, "svc").argv).toEqual(["42"]);
+    expect(validateServiceObject({ exec: 42 }, "svc").config.argv).toEqual(["42"]);
   });
 
   const cases: [unknown, string][] = [

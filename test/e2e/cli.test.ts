@@ -111,6 +111,39 @@ describe("CLI against a live daemon", () => {
     expect(Object.keys(await z.list())).not.toContain("late");
   });
 
+  test("monitor of a broken or missing file prints why, and the daemon logs it", async () => {
+    writeFileSync(join(z.configDir, "broken.yaml"), "exec: sleep 1000\noneshot: maybe\n");
+    const cause = `${join(z.configDir, "broken.yaml")}:2:10: oneshot: expected true or false, got "maybe"`;
+    expect(await cli(z.socket, "monitor", "broken")).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `zinit: monitoring service: failed to load 'broken.yaml': ${cause}\n`,
+    });
+    await z.waitFor(
+      () => z.output.includes(`zinit: ERROR skipping service file: ${cause}\n`),
+      10_000,
+      "the daemon's log line",
+    );
+    expect((await cli(z.socket, "monitor", "ghost")).stderr).toBe(
+      `zinit: monitoring service: failed to load 'ghost.yaml': ${join(z.configDir, "ghost.yaml")}: no such file (nor ghost.yml)\n`,
+    );
+  });
+
+  test("check, in the compiled binary: the examples, and the daemon's config dir", async () => {
+    const good = await cli(z.socket, "check", join(import.meta.dir, "../../examples"));
+    expect(good).toEqual({
+      code: 0,
+      stdout: "4 service files checked: 0 errors, 0 warnings\n",
+      stderr: "",
+    });
+    // The live config dir, with the broken.yaml of the monitor test above.
+    const live = await cli(z.socket, "check", "-c", z.configDir);
+    expect(live.code).toBe(1);
+    expect(live.stdout).toContain(
+      `${join(z.configDir, "broken.yaml")}:2:10: oneshot: expected true or false, got "maybe"\n`,
+    );
+  });
+
   test("log -s prints the ring filtered by service", async () => {
     await z.waitFor(
       async () => (await cli(z.socket, "log", "-s", "talker")).stdout.includes("oops"),

@@ -137,7 +137,7 @@ describe("daemon as PID 1", () => {
   test("a bad YAML file next to good ones: one clear error, the others run", async () => {
     z = await Zinit.boot({
       services: {
-        "good.yaml": "exec: sleep 1000\n",
+        "good.yaml": "exec: sleep 1000\nshutdown_timout: 3\n",
         "broken.yaml": "exec: [unclosed\n",
         "noexec.yaml": "test: true\n",
         "badsig.yaml": "exec: sleep 1\nsignal:\n  stop: SIGFOO\n",
@@ -145,9 +145,20 @@ describe("daemon as PID 1", () => {
     });
     await z.waitState("good", "Running");
     expect(Object.keys(await z.list())).toEqual(["good"]);
-    expect(z.output).toContain(join(z.configDir, "broken.yaml"));
-    expect(z.output).toMatch(/noexec\.yaml: exec: .*missing exec directive/);
-    expect(z.output).toContain("signal.stop");
+    // One line per file: the file, the line and column, the field.
+    for (const line of [
+      "badsig.yaml:3:9: signal.stop: unknown signal 'SIGFOO'",
+      "broken.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]",
+      "noexec.yaml:1:1: exec: missing exec directive",
+    ]) {
+      expect(z.output).toContain(
+        `zinit: ERROR skipping service file: ${join(z.configDir, line)}\n`,
+      );
+    }
+    // An unknown key loads the file, with a warning naming the key it was meant to be.
+    expect(z.output).toContain(
+      `zinit: WARN ${join(z.configDir, "good.yaml")}:2:1: shutdown_timout: unknown key, ignored; did you mean 'shutdown_timeout'?\n`,
+    );
   });
 
   test("a service with a missing binary: Failure with the errno text, retried", async () => {

@@ -236,10 +236,10 @@ describe("unix socket JSON-RPC against the running daemon", () => {
     expect((await ask(z.socket, "service_create", ["bad", { test: "true" }])).error).toEqual(
       invalidContent("bad", "exec: missing exec directive"),
     );
-    const badLog = await ask(z.socket, "service_create", ["bad", { exec: "x", log: "file" }]);
+    const badLog = await ask(z.socket, "service_create", ["bad", { exec: "x", log: "files" }]);
     expect(badLog.error?.code).toBe(-32005);
     expect(badLog.error?.message).toBe(
-      'creating service: content: log: expected one of ring, stdout, none, got "file"',
+      'creating service: content: log: expected one of ring, stdout, none, file, got "files"',
     );
     for (const name of ["../x", "a/b"]) {
       expect((await ask(z.socket, "service_create", [name, { exec: "true" }])).error).toEqual(

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HttpHost } from "../../src/api/control.ts";
 import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
+import { ServiceStore } from "../../src/config/store.ts";
 import type { LogLevel, PowerMode } from "../../src/core/effects.ts";
 import { ServiceLogs } from "../../src/log/outputs.ts";
 import { LogRing } from "../../src/log/ring.ts";
@@ -31,6 +32,7 @@ export interface TestDaemon {
   table: MethodTable;
   ring: LogRing;
   configDir: string;
+  files: ServiceStore;
   /** zinit's own log lines, `LEVEL message`. */
   said: string[];
   /** The `power` effects, in order. */
@@ -52,22 +54,25 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
   const ring = new LogRing(opts.buffer ?? 2000);
   const said: string[] = [];
   const powered: TestDaemon["powered"] = [];
+  const say = (level: LogLevel, message: string) => {
+    said.push(`${level.toUpperCase()} ${message}`);
+    ring.push(`[-] zinit: ${message}`);
+  };
   const shell = new Shell({
     sys,
     logs: new ServiceLogs(ring),
     baseEnv: { PATH: "/usr/bin:/bin" },
     etcEnv: {},
     canPower: opts.canPower ?? false,
-    say: (level: LogLevel, message: string) => {
-      said.push(`${level.toUpperCase()} ${message}`);
-      ring.push(`[-] zinit: ${message}`);
-    },
+    say,
     onPower: (mode, exitCode) => powered.push({ mode, exitCode }),
     notifyDir: "/run/zinit-test/notify",
   });
   shell.start();
+  // One log for the shell and the store, as in `zinit init`.
+  const files = new ServiceStore(configDir, { report: say });
   const daemon = new Daemon({
-    configDir,
+    files,
     shell,
     sys,
     ring,
@@ -110,7 +115,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       stop();
     };
   };
-  const table = createMethodTable(control, { configDir, http });
+  const table = createMethodTable(control, { files, http });
   const write = (file: string, yaml: string) =>
     writeFileSync(join(configDir, /\.ya?ml$/.test(file) ? file : `${file}.yaml`), yaml);
   for (const [file, yaml] of Object.entries(opts.files ?? {})) write(file, yaml);
@@ -121,6 +126,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     table,
     ring,
     configDir,
+    files,
     said,
     powered,
     http: httpCalls,

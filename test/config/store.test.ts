@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadDir, loadService, serviceFilePath } from "../../src/config/load.ts";
+import { MAX_CONFIG_BYTES, readConfigFile } from "../../src/config/file.ts";
 import { ConfigFileError } from "../../src/config/schema.ts";
+import { ServiceStore } from "../../src/config/store.ts";
 
 let dir: string;
 
@@ -16,8 +17,11 @@ afterEach(() => {
 });
 
 const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
+const loadDir = (path: string) => new ServiceStore(path).loadAll();
+const loadService = (path: string, name: string) => new ServiceStore(path).load(name).config;
+const serviceFilePath = (path: string, name: string) => new ServiceStore(path).path(name);
 
-describe("loadDir", () => {
+describe("loadAll", () => {
   test("loads .yaml and .yml files, sorted by name, names from the file stem", () => {
     write("web.yaml", "exec: web\n");
     write("a.b.yml", "exec: ab\n");
@@ -40,9 +44,9 @@ describe("loadDir", () => {
     const { services, errors } = loadDir(dir);
     expect([...services.keys()]).toEqual(["good"]);
     expect(errors).toEqual([
-      `${dir}/bad.yaml: oneshot: expected true or false, got "maybe"`,
+      `${dir}/bad.yaml:2:10: oneshot: expected true or false, got "maybe"`,
       `${dir}/broken.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]`,
-      `${dir}/empty.yml: exec: missing exec directive`,
+      `${dir}/empty.yml:1:1: exec: missing exec directive`,
     ]);
   });
 
@@ -113,7 +117,7 @@ describe("loadDir", () => {
   });
 });
 
-describe("loadService", () => {
+describe("load", () => {
   test("<name>.yaml, else <name>.yml", () => {
     write("a.yml", "exec: from-yml\n");
     expect(loadService(dir, "a").exec).toBe("from-yml");
@@ -138,7 +142,7 @@ describe("loadService", () => {
   test("an invalid file throws its one-line error", () => {
     write("bad.yaml", "exec: a\nsignal: {stop: SIGFOO}\n");
     expect(() => loadService(dir, "bad")).toThrow(
-      new ConfigFileError(`${dir}/bad.yaml: signal.stop: unknown signal 'SIGFOO'`),
+      new ConfigFileError(`${dir}/bad.yaml:2:16: signal.stop: unknown signal 'SIGFOO'`),
     );
   });
 
@@ -153,7 +157,7 @@ describe("loadService", () => {
   });
 });
 
-describe("serviceFilePath", () => {
+describe("path", () => {
   test("finds .yaml first, then .yml, including a dangling symlink", () => {
     expect(serviceFilePath(dir, "a")).toBeNull();
     write("a.yml", "exec: a\n");
@@ -168,5 +172,89 @@ describe("serviceFilePath", () => {
     write("x.yaml", "exec: a\n");
     expect(serviceFilePath(join(dir, "sub"), "../x")).toBeNull();
     expect(serviceFilePath(dir, "")).toBeNull();
+  });
+});
+
+describe("the size limit does not trust stat", () => {
+  test("a symlink to /proc/self/pagemap (a 'regular file' of size 0) is refused, by name", () => {
+    symlinkSync("/proc/self/pagemap", join(dir, "pagemap.yaml"));
+    write("ok.yaml", "exec: a\n");
+    const { services, errors } = loadDir(dir);
+    expect([...services.keys()]).toEqual(["ok"]);
+    expect(errors).toEqual([`${dir}/pagemap.yaml: file is larger than 1048576 bytes`]);
+    expect(() => loadService(dir, "pagemap")).toThrow(
+      new ConfigFileError(`${dir}/pagemap.yaml: file is larger than 1048576 bytes`),
+    );
+  });
+
+  test("exactly at the limit loads; one byte more does not", () => {
+    const exact = `exec: a\n#${"x".repeat(MAX_CONFIG_BYTES - 10)}\n`;
+    expect(Buffer.byteLength(exact)).toBe(MAX_CONFIG_BYTES);
+    write("exact.yaml", exact);
+    write("over.yaml", `${exact} `);
+    const { services, errors } = loadDir(dir);
+    expect([...services.keys()]).toEqual(["exact"]);
+    expect(errors).toEqual([`${dir}/over.yaml: file is larger than 1048576 bytes`]);
+  });
+
+  test("readConfigFile keeps at most the limit, whatever the file grows to", () => {
+    write("seven.txt", "1234567");
+    expect(readConfigFile(join(dir, "seven.txt"), 7)).toBe("1234567");
+    expect(() => readConfigFile(join(dir, "seven.txt"), 6)).toThrow("file is larger than 6 bytes");
+    expect(readConfigFile(join(dir, "seven.txt"), 0x10000)).toBe("1234567");
+  });
+});
+
+describe("what the store reports", () => {
+  test("unknown keys load, with one warning each naming file, position and the nearest key", () => {
+    write(
+      "web.yaml",
+      "exec: a\nshutdown_timout: 30\nonshot: true\nname: web\nsignal: {stpo: SIGINT}\n",
+    );
+    const said: string[] = [];
+    const store = new ServiceStore(dir, { report: (level, line) => said.push(`${level} ${line}`) });
+    const { services, errors, warnings } = store.loadAll();
+    expect(errors).toEqual([]);
+    expect(services.get("web")?.shutdownTimeout).toBe(10);
+    expect(warnings).toEqual([
+      `${dir}/web.yaml:2:1: shutdown_timout: unknown key, ignored; did you mean 'shutdown_timeout'?`,
+      `${dir}/web.yaml:3:1: onshot: unknown key, ignored; did you mean 'oneshot'?`,
+      `${dir}/web.yaml:4:1: name: unknown key, ignored`,
+      `${dir}/web.yaml:5:10: signal.stpo: unknown key, ignored; did you mean 'stop'?`,
+    ]);
+    expect(said).toEqual(warnings.map((w) => `warn ${w}`));
+    said.length = 0;
+    expect(store.load("web").warnings).toEqual(warnings);
+    expect(said).toEqual(warnings.map((w) => `warn ${w}`));
+  });
+
+  test("a skipped file is reported as at start-up, by loadAll and by load", () => {
+    write("bad.yaml", "exec: a\noneshot: maybe\n");
+    const said: string[] = [];
+    const store = new ServiceStore(dir, { report: (level, line) => said.push(`${level} ${line}`) });
+    const line = `${dir}/bad.yaml:2:10: oneshot: expected true or false, got "maybe"`;
+    expect(store.loadAll().errors).toEqual([line]);
+    expect(() => store.load("bad")).toThrow(new ConfigFileError(line));
+    expect(() => store.load("ghost")).toThrow(ConfigFileError);
+    expect(said).toEqual([
+      `error skipping service file: ${line}`,
+      `error skipping service file: ${line}`,
+      `error skipping service file: ${dir}/ghost.yaml: no such file (nor ghost.yml)`,
+    ]);
+  });
+});
+
+describe("paths in a file are taken relative to the config directory", () => {
+  test("dir and log_file, relative or absolute", () => {
+    write("a.yaml", "exec: a\ndir: srv\nlog: file\nlog_file: logs/a.log\n");
+    write("b.yaml", "exec: b\ndir: /var/b\nlog: file\nlog_file: /var/log/b.log\n");
+    write("c.yaml", "exec: c\nlog: file\n");
+    const { services } = loadDir(dir);
+    expect(services.get("a")?.dir).toBe(join(dir, "srv"));
+    expect(services.get("a")?.logFile.path).toBe(join(dir, "logs/a.log"));
+    expect(services.get("b")?.dir).toBe("/var/b");
+    expect(services.get("b")?.logFile.path).toBe("/var/log/b.log");
+    expect(services.get("c")?.dir).toBe("/");
+    expect(services.get("c")?.logFile.path).toBeNull();
   });
 });
