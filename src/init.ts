@@ -13,6 +13,7 @@ import type { PowerMode } from "./core/effects.ts";
 import { errorText } from "./core/errors.ts";
 import type { InitOptions } from "./defaults.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./log/logger.ts";
+import { loadNative, nativeStatus } from "./log/native.ts";
 import { ServiceLogs } from "./log/outputs.ts";
 import { LogRing } from "./log/ring.ts";
 import { Daemon } from "./shell/daemon.ts";
@@ -56,14 +57,29 @@ export async function runInit(opts: InitOptions): Promise<never> {
     process.exit(1);
   }
 
-  const ring = new LogRing(opts.buffer);
-  attachRing(ring);
   const sys = hostSys();
+  const ring = new LogRing({
+    lines: opts.buffer,
+    bytes: opts.bufferBytes,
+    clock: () => sys.wallClock(),
+  });
+  attachRing(ring);
+  if (!loadNative()) log.debug(`log lines are cut in JavaScript: ${nativeStatus()}`);
+  const logs = new ServiceLogs({
+    ring,
+    wallClock: () => sys.wallClock(),
+    now: () => sys.now(),
+    logDir: opts.logDir === null ? null : resolve(opts.logDir),
+    dirMaxBytes: opts.logMaxBytes,
+    dirKeep: opts.logKeep,
+    stdoutFormat: opts.stdoutFormat,
+    report: (level, message) => log[level](message),
+  });
   let unix: SocketServer | null = null;
 
   const shell = new Shell({
     sys,
-    logs: new ServiceLogs(ring),
+    logs,
     baseEnv: { ...(process.env as Record<string, string>) },
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
     canPower,
@@ -75,7 +91,7 @@ export async function runInit(opts: InitOptions): Promise<never> {
     configDir,
     shell,
     sys,
-    ring,
+    logs,
     powerMode: (reboot) => (canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
   });
   const http = createHttpHost(
@@ -85,6 +101,8 @@ export async function runInit(opts: InitOptions): Promise<never> {
   const table = createMethodTable(daemon, { configDir, http });
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
+    // Log followers hear it is a normal end before their connections close.
+    logs.finish();
     await http.close();
     if (mode === "exit") {
       sync();
@@ -154,6 +172,12 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
   if (container || !isPid1) {
     for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const)
       process.on(sig, request(sig, false));
+    // logrotate's signal. The PID 1 of a machine keeps SIGUSR1 as "power off" (below); there,
+    // `zinit log --reopen` (system_reopenLogs) does this.
+    process.on("SIGUSR1", () => {
+      const paths = daemon.reopenLogs();
+      log.info(`received SIGUSR1: reopened ${paths.length} log file(s)`);
+    });
     return;
   }
   // PID 1 of a machine: ctrl-alt-del (SIGINT) and SIGTERM reboot, as busybox init does;

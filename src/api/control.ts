@@ -3,6 +3,8 @@
 // the method table. Failures are thrown as ZinitError (src/core/errors.ts).
 
 import type { ServiceDetail, ServiceStatus } from "../core/supervisor.ts";
+import type { LogQuery, QueryResult } from "../log/query.ts";
+import type { FollowListener, RecordFilter } from "../log/ring.ts";
 
 export type { ServiceDetail, ServiceStatus };
 
@@ -40,6 +42,12 @@ export interface Control {
   logs(name?: string): string[];
   /** Calls `listener` with every new ring line matching `name`; returns the unsubscribe function. */
   subscribeLogs(name: string | undefined, listener: LogListener): () => void;
+  /** One page of the ring's records matching `query` (src/log/query.ts). */
+  queryLogs(query: LogQuery): Promise<QueryResult>;
+  /** Every new record matching `filter`, then `end` when zinit stops; returns the unsubscribe. */
+  followLogs(filter: RecordFilter, listener: FollowListener): () => void;
+  /** Closes and reopens every open log file (after logrotate); returns their paths. */
+  reopenLogs(): string[];
 }
 
 /** The HTTP/WebSocket server of `zinit proxy` / `init --http`. */

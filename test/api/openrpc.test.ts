@@ -95,6 +95,19 @@ describe("openrpc.json", () => {
       stream_currentLogs: ["name?"],
       stream_subscribeLogs: ["filter?"],
       stream_unsubscribeLogs: ["subscription"],
+      stream_queryLogs: [
+        "names?",
+        "lines?",
+        "since?",
+        "until?",
+        "grep?",
+        "after?",
+        "to?",
+        "limit?",
+      ],
+      stream_followLogs: ["names?", "grep?"],
+      stream_unfollowLogs: ["subscription"],
+      system_reopenLogs: [],
     });
   });
 

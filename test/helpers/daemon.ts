@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { HttpHost } from "../../src/api/control.ts";
 import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
 import type { LogLevel, PowerMode } from "../../src/core/effects.ts";
+import type { StdoutFormat } from "../../src/defaults.ts";
 import { ServiceLogs } from "../../src/log/outputs.ts";
 import { LogRing } from "../../src/log/ring.ts";
 import { Daemon } from "../../src/shell/daemon.ts";
@@ -20,6 +21,9 @@ export interface TestDaemonOptions {
   load?: boolean;
   buffer?: number;
   canPower?: boolean;
+  /** `init --log-dir`. */
+  logDir?: string;
+  stdoutFormat?: StdoutFormat;
 }
 
 export interface TestDaemon {
@@ -28,6 +32,7 @@ export interface TestDaemon {
   daemon: Daemon;
   table: MethodTable;
   ring: LogRing;
+  logs: ServiceLogs;
   configDir: string;
   /** zinit's own log lines, `LEVEL message`. */
   said: string[];
@@ -45,18 +50,26 @@ export interface TestDaemon {
 export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {
   const configDir = mkdtempSync(join(tmpdir(), "zinit-daemon-"));
   const sys = new FakeSys();
-  const ring = new LogRing(opts.buffer ?? 2000);
   const said: string[] = [];
+  const ring = new LogRing({ lines: opts.buffer ?? 2000, clock: () => sys.wallClock() });
+  const logs = new ServiceLogs({
+    ring,
+    wallClock: () => sys.wallClock(),
+    now: () => sys.now(),
+    logDir: opts.logDir ?? null,
+    stdoutFormat: opts.stdoutFormat,
+    report: (level, message) => said.push(`${level.toUpperCase()} ${message}`),
+  });
   const powered: TestDaemon["powered"] = [];
   const shell = new Shell({
     sys,
-    logs: new ServiceLogs(ring),
+    logs,
     baseEnv: { PATH: "/usr/bin:/bin" },
     etcEnv: {},
     canPower: opts.canPower ?? false,
     say: (level: LogLevel, message: string) => {
       said.push(`${level.toUpperCase()} ${message}`);
-      ring.push(`[-] zinit: ${message}`);
+      ring.pushText("zinit", "stderr", message);
     },
     onPower: (mode, exitCode) => powered.push({ mode, exitCode }),
   });
@@ -65,7 +78,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     configDir,
     shell,
     sys,
-    ring,
+    logs,
     powerMode: (reboot) => (opts.canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
   });
   const httpCalls: string[] = [];
@@ -92,6 +105,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     daemon,
     table,
     ring,
+    logs,
     configDir,
     said,
     powered,
