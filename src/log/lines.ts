@@ -67,9 +67,10 @@ function scan(bytes: Uint8Array, max: number): Uint32Array {
 }
 
 /**
- * Turns the reads of one pipe into batches of complete lines. An unterminated tail waits (copied,
- * at most `max + 1` bytes) for the rest of its line. `\n` is never inside a UTF-8 sequence and a
- * cut never splits one, so each line decodes on its own exactly as the whole stream would.
+ * Turns the reads of one pipe into batches of complete lines. A read is kept as it came (no
+ * copy) unless it is mostly the start of a line still to come; an unterminated tail (at most
+ * `max + 1` bytes) waits for the rest of its line, which then becomes a batch of its own. `\n` is never inside a UTF-8 sequence and a cut never splits one, so each line decodes on
+ * its own exactly as the whole stream would.
  */
 export class LineCutter {
   private readonly max: number;
@@ -79,23 +80,23 @@ export class LineCutter {
     this.max = Number.isFinite(maxLine) ? Math.max(4, Math.floor(maxLine)) : DEFAULT_MAX_LINE;
   }
 
-  /** The complete lines now available (null if none). */
-  push(chunk: Uint8Array): LineBatch | null {
-    let bytes = chunk;
+  /** Hands each batch of complete lines now available to `emit` (none, one or two). */
+  push(chunk: Uint8Array, emit: (batch: LineBatch) => void): void {
+    if (chunk.length === 0) return;
+    let rest = chunk;
     if (this.carry) {
-      bytes = new Uint8Array(this.carry.length + chunk.length);
-      bytes.set(this.carry);
-      bytes.set(chunk, this.carry.length);
+      // The waiting line's end, joined to it; the rest of the read stands on its own.
+      const nl = chunk.indexOf(10);
+      const head = nl === -1 ? chunk : chunk.subarray(0, nl + 1);
+      const joined = new Uint8Array(this.carry.length + head.length);
+      joined.set(this.carry);
+      joined.set(head, this.carry.length);
       this.carry = null;
+      this.cut(joined, emit);
+      if (nl === -1 || nl + 1 === chunk.length) return;
+      rest = chunk.subarray(nl + 1);
     }
-    if (bytes.length === 0) return null;
-    const ends = scan(bytes, this.max);
-    const used = ends.length > 0 ? (ends[ends.length - 1] as number) : 0;
-    if (used < bytes.length) this.carry = bytes.slice(used);
-    if (ends.length === 0) return null;
-    // A batch holds on to its whole buffer; one that is mostly the next line's start is trimmed.
-    if (bytes.length - used > used) bytes = bytes.slice(0, used);
-    return { bytes, ends };
+    this.cut(rest, emit);
   }
 
   /** At EOF: the unterminated last line, if any, ended as if its `\n` had come. */
@@ -108,13 +109,26 @@ export class LineCutter {
     bytes[rest.length] = 10;
     return { bytes, ends: scan(bytes, this.max) };
   }
+
+  private cut(bytes: Uint8Array, emit: (batch: LineBatch) => void): void {
+    const ends = scan(bytes, this.max);
+    const used = ends.length > 0 ? (ends[ends.length - 1] as number) : 0;
+    // A view: the read stays alive only until its last line is complete (one read at most).
+    if (used < bytes.length) this.carry = bytes.subarray(used);
+    if (ends.length === 0) return;
+    // A batch holds on to its whole buffer; a read that is mostly the next line's start is copied.
+    const kept = bytes.buffer.byteLength - used > used ? bytes.slice(0, used) : bytes;
+    emit({ bytes: kept, ends });
+  }
 }
 
 /** One string of text as a batch of its lines (zinit's own messages, separators). */
 export function textBatch(text: string, maxLine: number = DEFAULT_MAX_LINE): LineBatch | null {
-  const cutter = new LineCutter(maxLine);
-  const encoded = new TextEncoder().encode(`${text}\n`);
-  return cutter.push(encoded);
+  let batch: LineBatch | null = null;
+  new LineCutter(maxLine).push(new TextEncoder().encode(`${text}\n`), (b) => {
+    batch = b;
+  });
+  return batch;
 }
 
 /** Calls `onLine` with each line of a batch, decoded. A throwing `onLine` loses that line only. */
@@ -148,7 +162,7 @@ export function batchSink(
     }
   };
   return {
-    push: (bytes) => deliver(cutter.push(bytes)),
+    push: (bytes) => cutter.push(bytes, deliver),
     end: () => {
       deliver(cutter.end());
       try {

@@ -14,6 +14,7 @@ import type { LogFileConfig, LogMode } from "../core/types.ts";
 import type { StdoutFormat } from "../defaults.ts";
 import type { ChunkSink } from "../sys/port.ts";
 import { type FileConfig, type LogFile, LogFiles } from "./files.ts";
+import { MemoryGuard } from "./guard.ts";
 import {
   batchSink,
   eachLine,
@@ -69,12 +70,14 @@ export class ServiceLogs {
   readonly ring: LogRing;
   readonly queries: LogQueries;
   private readonly files: LogFiles;
+  private readonly guard: MemoryGuard;
   private readonly opts: ServiceLogsOptions;
 
   constructor(opts: ServiceLogsOptions) {
     this.opts = opts;
     this.ring = opts.ring;
     this.queries = new LogQueries(opts.ring);
+    this.guard = new MemoryGuard(opts.ring.byteCapacity);
     this.files = new LogFiles({
       now: opts.now,
       report: opts.report ?? (() => {}),
@@ -90,6 +93,7 @@ export class ServiceLogs {
     const forward = mode === "stdout" ? this.forwarder(label) : null;
     const sink = (stream: Stream): ChunkSink =>
       batchSink((batch) => {
+        this.guard.took(batch.bytes.byteLength);
         const time = this.opts.wallClock();
         if (toRing) this.ring.append(label, stream, batch, time);
         file?.writeBatch(label, stream, batch, time);

@@ -75,7 +75,8 @@ export class Slab {
     readonly time: number,
   ) {
     this.count = ends.length;
-    this.cost = bytes.byteLength + ends.byteLength + SLAB_OVERHEAD;
+    // The whole buffer: a batch may be a view of a larger read.
+    this.cost = bytes.buffer.byteLength + ends.byteLength + SLAB_OVERHEAD;
   }
 
   /** Evicted: its memory goes now, whoever still holds the slab (a query skips dead slabs). */

@@ -22,6 +22,8 @@ export interface BootOptions {
   /** Run under `unshare --pid --fork --mount-proc` as PID 1 (default true). */
   pid1?: boolean;
   extraArgs?: string[];
+  /** A command that runs first and execs the rest (e.g. one that joins a cgroup). */
+  prefix?: string[];
 }
 
 export class RpcError extends Error {
@@ -59,8 +61,10 @@ export class Zinit {
     }
     const args = [ZINIT, "init", "-c", configDir, "-s", socket, ...(opts.extraArgs ?? [])];
     if (opts.container ?? true) args.push("--container");
-    const cmd =
-      (opts.pid1 ?? true) ? ["unshare", "--pid", "--fork", "--mount-proc", ...args] : args;
+    const cmd = [
+      ...(opts.prefix ?? []),
+      ...((opts.pid1 ?? true) ? ["unshare", "--pid", "--fork", "--mount-proc", ...args] : args),
+    ];
     const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const z = new Zinit(dir, configDir, socket, proc);
     await z.waitFor(

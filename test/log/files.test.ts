@@ -13,8 +13,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filePrefix, LogFiles, MAX_OPEN_FILES } from "../../src/log/files.ts";
-import { type LineBatch, LineCutter } from "../../src/log/lines.ts";
+import type { LineBatch } from "../../src/log/lines.ts";
 import { loadNative } from "../../src/log/native.ts";
+import { batchOf } from "../helpers/lines.ts";
 import { run } from "../helpers/run.ts";
 
 loadNative();
@@ -35,7 +36,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function batch(text: string | Uint8Array): LineBatch {
   const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
-  return new LineCutter().push(bytes) as LineBatch;
+  return batchOf(bytes);
 }
 
 function numbered(from: number, n: number, width = 40): LineBatch {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { LineCutter, lineText, textBatch } from "../../src/log/lines.ts";
+import { type LineBatch, LineCutter, lineText, textBatch } from "../../src/log/lines.ts";
 import { formatLines, loadNative, nativeStatus, setNative } from "../../src/log/native.ts";
+import { batches, batchOf } from "../helpers/lines.ts";
 
 const NATIVE = loadNative();
 afterAll(() => setNative(NATIVE));
@@ -74,13 +75,13 @@ function reference(all: Uint8Array, max: number): string[] {
 function cutInChunks(all: Uint8Array, max: number, rand: () => number): string[] {
   const cutter = new LineCutter(max);
   const lines: string[] = [];
-  const take = (batch: ReturnType<LineCutter["push"]>) => {
+  const take = (batch: LineBatch | null) => {
     if (!batch) return;
     for (let k = 0; k < batch.ends.length; k++) lines.push(lineText(batch.bytes, batch.ends, k));
   };
   for (let at = 0; at < all.length; ) {
     const n = Math.max(1, Math.floor(rand() * rand() * 300));
-    take(cutter.push(all.subarray(at, at + n)));
+    cutter.push(all.subarray(at, at + n), take);
     at += n;
   }
   take(cutter.end());
@@ -112,37 +113,47 @@ describe("the line cutter", () => {
     for (let seed = 1; seed <= 200; seed++) {
       const rand = prng(seed * 7);
       const all = randomOutput(rand, 4000);
-      const batches = (native: boolean) => {
+      const cutAll = (native: boolean) => {
         setNative(native);
         const cutter = new LineCutter(16);
-        return [cutter.push(all.subarray(0, 1500)), cutter.push(all.subarray(1500)), cutter.end()]
-          .filter((b) => b !== null)
-          .map((b) => [Buffer.from(b.bytes).toString("hex"), [...b.ends]]);
+        const got = [
+          ...batches(cutter, all.subarray(0, 1500)),
+          ...batches(cutter, all.subarray(1500)),
+        ];
+        const last = cutter.end();
+        if (last) got.push(last);
+        return got.map((b) => [Buffer.from(b.bytes).toString("hex"), [...b.ends]]);
       };
-      expect(batches(true)).toEqual(batches(false));
+      expect(cutAll(true)).toEqual(cutAll(false));
     }
   });
 
   test("a line of exactly the limit, and one more byte that is the \\r of \\r\\n, stay whole", () => {
     setNative(NATIVE);
     const cutter = new LineCutter(8);
-    const text = (b: ReturnType<LineCutter["push"]>) =>
-      b ? [...b.ends].map((_, k) => lineText(b.bytes, b.ends, k)) : [];
-    expect(text(cutter.push(new TextEncoder().encode("12345678\r")))).toEqual([]);
-    expect(text(cutter.push(new TextEncoder().encode("\nabcdefghi")))).toEqual(["12345678"]);
-    expect(text(cutter.push(new TextEncoder().encode("j")))).toEqual(["abcdefgh"]);
-    expect(text(cutter.end())).toEqual(["ij"]);
+    const text = (bs: (LineBatch | null)[]) =>
+      bs.flatMap((b) => (b ? [...b.ends].map((_, k) => lineText(b.bytes, b.ends, k)) : []));
+    expect(text(batches(cutter, "12345678\r"))).toEqual([]);
+    expect(text(batches(cutter, "\nabcdefghi"))).toEqual(["12345678"]);
+    expect(text(batches(cutter, "j"))).toEqual(["abcdefgh"]);
+    expect(text([cutter.end()])).toEqual(["ij"]);
   });
 
-  test("the tail waiting for its line is a copy of at most the limit plus one byte", () => {
-    const cutter = new LineCutter(1024);
-    const chunk = new Uint8Array(100_000).fill(0x41);
-    const batch = cutter.push(chunk);
-    expect(batch?.ends.length).toBe(97);
-    // What is kept for the next line is not the read's buffer.
-    const rest = cutter.end();
-    expect(rest?.bytes.buffer).not.toBe(chunk.buffer);
-    expect(lineText(rest!.bytes, rest!.ends, 0).length).toBe(100_000 - 97 * 1024);
+  test("a read is kept as it came, unless it is mostly a line still to come", () => {
+    const lines = new TextEncoder().encode(`${"line\n".repeat(100)}partial`);
+    const [kept] = batches(new LineCutter(), lines);
+    expect(kept?.bytes.buffer).toBe(lines.buffer);
+    const mostlyTail = new TextEncoder().encode(`short\n${"A".repeat(60_000)}`);
+    const cutter = new LineCutter();
+    const [copied] = batches(cutter, mostlyTail);
+    expect(copied?.bytes.buffer).not.toBe(mostlyTail.buffer);
+    expect(copied?.bytes.byteLength).toBe(6);
+    // The waiting line, completed by the next read, is a batch of its own before the rest.
+    const next = batches(cutter, "B\nafter\n");
+    expect(next.map((b) => [...b.ends].map((_, k) => lineText(b.bytes, b.ends, k)))).toEqual([
+      [`${"A".repeat(60_000)}B`],
+      ["after"],
+    ]);
   });
 
   test("textBatch: one message is one line, a newline in it ends one", () => {
@@ -157,7 +168,7 @@ describe("formatLines", () => {
   for (const mode of ["native", "javascript"] as const) {
     test(`${mode}: prefix + text + \\n per line, \\r\\n dropped, and it stops where space ends`, () => {
       setNative(mode === "native");
-      const batch = new LineCutter(4).push(new TextEncoder().encode("ab\r\ncdefgh\n\nxy\r\n"));
+      const batch = batchOf("ab\r\ncdefgh\n\nxy\r\n", 4);
       const prefix = new TextEncoder().encode("T ");
       const out = new Uint8Array(64);
       const n = formatLines(batch!.bytes, batch!.ends, 0, batch!.ends.length, prefix, out, 3, 64);

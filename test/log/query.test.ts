@@ -3,6 +3,7 @@ import { compileGrep } from "../../src/log/grep.ts";
 import { LineCutter } from "../../src/log/lines.ts";
 import { LogQueries, type LogQuery, PAGE_RECORDS, type QueryResult } from "../../src/log/query.ts";
 import { type LogRecord, LogRing } from "../../src/log/ring.ts";
+import { batches } from "../helpers/lines.ts";
 
 const T0 = 1_767_225_600_000;
 
@@ -133,7 +134,7 @@ describe("log queries", () => {
     const { ring, queries } = ringAt(100_000);
     const cutter = new LineCutter();
     const line = `${"z".repeat(60_000)}\n`;
-    ring.append("big", "stdout", cutter.push(new TextEncoder().encode(line.repeat(40)))!);
+    for (const b of batches(cutter, line.repeat(40))) ring.append("big", "stdout", b);
     const page = await queries.run({});
     expect(page.records.length).toBe(17);
     expect(page.next).toBe(17);
@@ -177,7 +178,7 @@ describe("log queries", () => {
     for (let i = 0; i < 300; i++) {
       let chunk = "";
       for (let j = 0; j < 1000; j++) chunk += `line ${i * 1000 + j} ${"pad ".repeat(5)}\n`;
-      ring.append("q", "stdout", cutter.push(new TextEncoder().encode(chunk))!);
+      for (const b of batches(cutter, chunk)) ring.append("q", "stdout", b);
     }
     let ticks = 0;
     const timer = setInterval(() => {

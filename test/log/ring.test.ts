@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LineCutter } from "../../src/log/lines.ts";
 import { type LogRecord, LogRing, matchesFilter, SLAB_OVERHEAD } from "../../src/log/ring.ts";
+import { batches, batchOf } from "../helpers/lines.ts";
 
 const MIXED = [
   "[+] web: a",
@@ -32,8 +33,7 @@ function flood(ring: LogRing, label: string, count: number, per = 1000, width = 
   for (let i = 0; i < count; i += per) {
     let text = "";
     for (let j = i; j < Math.min(count, i + per); j++) text += `${label} ${j}${pad}\n`;
-    const batch = cutter.push(new TextEncoder().encode(text));
-    if (batch) ring.append(label, "stdout", batch);
+    for (const batch of batches(cutter, text)) ring.append(label, "stdout", batch);
   }
 }
 
@@ -217,8 +217,7 @@ describe("LogRing: time, sequence and budgets", () => {
     ring.follow({}, { line: (r) => got.push(r), end: () => {} });
     ring.pushText("web", "stdout", "one");
     now += 1500;
-    const batch = new LineCutter().push(new TextEncoder().encode("two\r\nthree\n"));
-    ring.append("web", "stderr", batch!);
+    ring.append("web", "stderr", batchOf("two\r\nthree\n"));
     expect(got).toEqual([
       { seq: 1, time: 1_767_225_600_000, service: "web", stream: "stdout", line: "one" },
       { seq: 2, time: 1_767_225_601_500, service: "web", stream: "stderr", line: "two" },
@@ -271,8 +270,7 @@ describe("LogRing: time, sequence and budgets", () => {
     const ring = new LogRing({ lines: 10, bytes: 1 });
     expect(ring.byteCapacity).toBe(1024 * 1024);
     const big = `${"y".repeat(60_000)}\n`.repeat(20);
-    const batch = new LineCutter().push(new TextEncoder().encode(big));
-    ring.append("big", "stdout", batch!);
+    ring.append("big", "stdout", batchOf(big));
     expect(ring.lines).toBe(10);
     expect(ring.bytes).toBeGreaterThan(ring.byteCapacity);
     put(ring, "[+] small: hi");
