@@ -64,7 +64,6 @@ export async function runInit(opts: InitOptions): Promise<never> {
     clock: () => sys.wallClock(),
   });
   attachRing(ring);
-  if (!loadNative()) log.debug(`log lines are cut in JavaScript: ${nativeStatus()}`);
   const logs = new ServiceLogs({
     ring,
     wallClock: () => sys.wallClock(),
@@ -150,6 +149,9 @@ export async function runInit(opts: InitOptions): Promise<never> {
   for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
   log.info(`loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`);
   shell.command((now) => shell.core.monitorAll(loaded.services, now));
+  // After the spawns, before their first output is read (until then the JavaScript paths, which
+  // give the same lines, would do): compiling costs some 20 ms that start-up need not wait for.
+  if (!loadNative()) log.debug(`log lines are cut in JavaScript: ${nativeStatus()}`);
   // Loading and spawning leave parse trees and environments behind; return them before idling.
   Bun.gc(true);
 

@@ -113,8 +113,12 @@ export class LineCutter {
   private cut(bytes: Uint8Array, emit: (batch: LineBatch) => void): void {
     const ends = scan(bytes, this.max);
     const used = ends.length > 0 ? (ends[ends.length - 1] as number) : 0;
-    // A view: the read stays alive only until its last line is complete (one read at most).
-    if (used < bytes.length) this.carry = bytes.subarray(used);
+    // A tail that is most of its read stays a view of it (no copy); a small one is copied, so a
+    // pipe never holds more than twice its waiting line.
+    if (used < bytes.length) {
+      const tail = bytes.length - used;
+      this.carry = tail * 2 >= bytes.buffer.byteLength ? bytes.subarray(used) : bytes.slice(used);
+    }
     if (ends.length === 0) return;
     // A batch holds on to its whole buffer; a read that is mostly the next line's start is copied.
     const kept = bytes.buffer.byteLength - used > used ? bytes.slice(0, used) : bytes;
