@@ -20,7 +20,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { type LineBatch, lineText, type Stream } from "./lines.ts";
+import { type LineBatch, lineStart, lineText, type Stream } from "./lines.ts";
 import { formatLines } from "./native.ts";
 
 /** After a failed write, lines are dropped for this long before the next try. */
@@ -101,10 +101,6 @@ export class LogFile {
     return this.cfg.path;
   }
 
-  get isOpen(): boolean {
-    return this.fd >= 0;
-  }
-
   configure(cfg: FileConfig): void {
     this.cfg = cfg;
   }
@@ -127,9 +123,10 @@ export class LogFile {
     let k = 0;
     while (k < ends.length) {
       const room = this.room();
-      // Bytes of lines k…j-1 as written, at most: their raw bytes plus a prefix each.
+      // Bytes of lines k…j-1 as written, at most: their raw bytes plus a prefix and a newline
+      // each (a piece of a cut line has no newline of its own).
       const cost = (j: number) =>
-        (ends[j - 1] as number) - lineStart(ends, k) + (j - k) * prefix.length;
+        (ends[j - 1] as number) - lineStart(ends, k) + (j - k) * (prefix.length + 1);
       let j = ends.length;
       if (cost(j) > room) {
         // The most whole lines that still fit before rotation (at least one in an empty file).
@@ -342,10 +339,6 @@ function isRegularOrAbsent(path: string): boolean {
   } catch {
     return true;
   }
-}
-
-function lineStart(ends: Uint32Array, k: number): number {
-  return k === 0 ? 0 : (ends[k - 1] as number);
 }
 
 /** Every log file by path, with at most MAX_OPEN_FILES descriptors open at once. */

@@ -126,6 +126,14 @@ describe("log files", () => {
     file.writeBatch("l", "stdout", batch(`${"L".repeat(10_000)}\nafter\n`), T);
     expect(linesOf(path, 5).map((l) => l.length)).toEqual([37, 10_032, 37]);
     expect(readFileSync(`${path}.1`, "utf8").length).toBe(10_033);
+    // A line past 64 KiB comes in pieces, each a line of its own; no file grows past its size.
+    const cut = files.get({ path: join(dir, "cut.log"), maxBytes: 100_000, keep: 9 });
+    cut.writeBatch("c", "stdout", batch(`${"C".repeat(200_000)}\n`), T);
+    const pieces = linesOf(join(dir, "cut.log"), 9).map((l) => l.length - 32);
+    expect(pieces).toEqual([65_536, 65_536, 65_536, 3392]);
+    for (const name of readdirSync(dir).filter((n) => n.startsWith("cut."))) {
+      expect(statSync(join(dir, name)).size).toBeLessThanOrEqual(100_000);
+    }
   });
 
   test("reopen: after logrotate moved the file, lines go to a new file at the path", () => {
