@@ -8,6 +8,14 @@ import type { ApiLimits } from "./api/limits.ts";
 export const DEFAULT_CONFIG_DIR = "/etc/zinit";
 /** Lines kept in the log ring (`init -b`). */
 export const DEFAULT_BUFFER = 2000;
+/** Bytes the log ring may hold (`init --buffer-bytes`), and the range accepted. */
+export const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
+export const MIN_BUFFER_BYTES = 1024 * 1024;
+export const MAX_BUFFER_BYTES = 1024 * 1024 * 1024;
+
+/** How `log: stdout` lines are written to zinit's stdout/stderr (`init --stdout-format`). */
+export type StdoutFormat = "raw" | "prefix" | "json";
+export const STDOUT_FORMATS: readonly StdoutFormat[] = ["raw", "prefix", "json"];
 /** Where `zinit proxy` asks the daemon to serve HTTP/WebSocket JSON-RPC. */
 export const DEFAULT_PROXY_ADDRESS = "127.0.0.1:8080";
 
@@ -21,6 +29,14 @@ export interface InitOptions {
   http: string | null;
   /** Permissions of the socket file (`init --socket-mode`, default 0600). */
   socketMode: number;
+  /** Byte budget of the log ring (`init --buffer-bytes`). */
+  bufferBytes: number;
+  /** `init --log-dir`: every ring-logged service also writes DIR/<name>.log; null: none. */
+  logDir: string | null;
+  /** Rotation of those files (`--log-max-size`, `--log-keep`). */
+  logMaxBytes: number;
+  logKeep: number;
+  stdoutFormat: StdoutFormat;
   /** What one client (or all together) may make the API hold; unset ones keep their defaults. */
   limits: Partial<ApiLimits>;
   /** Browser origins allowed to call the HTTP API (`--cors-origin`); none by default. */

@@ -15,6 +15,7 @@ import type { LogLevel, PowerMode } from "./core/effects.ts";
 import { errorText } from "./core/errors.ts";
 import type { InitOptions } from "./defaults.ts";
 import { attachRing, enableKmsg, log, setLogLevel } from "./log/logger.ts";
+import { loadNative, nativeStatus } from "./log/native.ts";
 import { ServiceLogs } from "./log/outputs.ts";
 import { LogRing } from "./log/ring.ts";
 import { Daemon } from "./shell/daemon.ts";
@@ -82,15 +83,29 @@ export async function runInit(
 
   // One cap on unfinished request frames for every listener of this daemon.
   const budget = new FrameBudget(opts.limits.maxUnfinished ?? DEFAULT_LIMITS.maxUnfinished);
-  const ring = new LogRing(opts.buffer);
-  attachRing(ring);
   const sys = hostSys();
   const say = (level: LogLevel, message: string) => log[level](message);
+  const ring = new LogRing({
+    lines: opts.buffer,
+    bytes: opts.bufferBytes,
+    clock: () => sys.wallClock(),
+  });
+  attachRing(ring);
+  const logs = new ServiceLogs({
+    ring,
+    wallClock: () => sys.wallClock(),
+    now: () => sys.now(),
+    logDir: opts.logDir === null ? null : resolve(opts.logDir),
+    dirMaxBytes: opts.logMaxBytes,
+    dirKeep: opts.logKeep,
+    stdoutFormat: opts.stdoutFormat,
+    report: say,
+  });
   let unix: SocketServer | null = null;
 
   const shell = new Shell({
     sys,
-    logs: new ServiceLogs(ring),
+    logs,
     baseEnv: serviceEnv(),
     etcEnv: readEnvironment(undefined, (message) => log.error(message)),
     canPower,
@@ -106,7 +121,7 @@ export async function runInit(
     files,
     shell,
     sys,
-    ring,
+    logs,
     powerMode: (reboot) => (canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
   });
   const token = readToken(opts);
@@ -118,6 +133,8 @@ export async function runInit(
   const table = createMethodTable(daemon, { files, http });
 
   async function powerDown(mode: PowerMode, exitCode: number): Promise<void> {
+    // Log followers hear it is a normal end before their connections close.
+    logs.finish();
     await http.close();
     // Processes outside any service (and the stubborn ones) still get a chance to exit cleanly.
     await finalSweep({ sys, isPid1, say, onReap: (listener) => shell.onReap(listener) });
@@ -189,6 +206,9 @@ export async function runInit(
   );
   // A stop signal during start-up has begun the shutdown already: nothing is to be started.
   if (!shell.core.shuttingDown) shell.command((now) => shell.core.monitorAll(loaded.services, now));
+  // After the spawns, before their first output is read (until then the JavaScript paths, which
+  // give the same lines, would do): compiling costs some 20 ms that start-up need not wait for.
+  if (!loadNative()) log.debug(`log lines are cut in JavaScript: ${nativeStatus()}`);
   // Loading and spawning leave parse trees and environments behind; return them before idling.
   Bun.gc(true);
 
@@ -268,6 +288,12 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
           SIGTERM: request("SIGTERM", false),
           SIGINT: request("SIGINT", false),
           SIGHUP: request("SIGHUP", false),
+          // logrotate's signal. The PID 1 of a machine keeps SIGUSR1 as "power off" (below);
+          // there, `zinit log --reopen` (system_reopenLogs) does this.
+          SIGUSR1: () => {
+            const paths = daemon.reopenLogs();
+            log.info(`received SIGUSR1: reopened ${paths.length} log file(s)`);
+          },
         }
       : {
           // PID 1 of a machine: ctrl-alt-del (SIGINT) and SIGTERM reboot, as busybox init does;

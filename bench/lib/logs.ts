@@ -1,13 +1,21 @@
 // The log payload and how it is checked. The writer numbers its lines, so a sink that lost,
 // duplicated or reordered any of them is caught, whatever prefix or framing the sink adds.
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { LogReader } from "../peers/types.ts";
 
-/** Every payload line is `<9-digit seq> <90 x>\n`: exactly 100 bytes. */
+/** Every payload line is `<9-digit seq> <x…x>\n`, `width` bytes (100 unless said otherwise). */
 export const LINE_BYTES = 100;
-const PAYLOAD = /(\d{9}) x{90}/g;
+const payload = (width: number) => new RegExp(`(\\d{9}) x{${width - 11}}`, "g");
 
 export interface LogCheck {
   /** Payload lines the sink holds. */
@@ -22,13 +30,18 @@ export interface LogCheck {
 
 export class LogVerifier {
   private readonly seen: Uint8Array;
+  private readonly pattern: RegExp;
   private last = 0;
   private partial = "";
   lines = 0;
   disordered = 0;
 
-  constructor(private readonly expected: number) {
+  constructor(
+    private readonly expected: number,
+    width = LINE_BYTES,
+  ) {
     this.seen = new Uint8Array(expected + 1);
+    this.pattern = payload(width);
   }
 
   /** Feeds raw sink text; lines may be split anywhere across calls. */
@@ -52,7 +65,7 @@ export class LogVerifier {
   }
 
   private scan(text: string): void {
-    for (const match of text.matchAll(PAYLOAD)) {
+    for (const match of text.matchAll(this.pattern)) {
       const seq = Number(match[1]);
       this.lines++;
       if (seq <= this.last || seq > this.expected || this.seen[seq] === 1) this.disordered++;
@@ -63,23 +76,34 @@ export class LogVerifier {
 }
 
 /**
- * Log files in one directory (rotated archives first, by name, then `current` or the single
- * file). Both svlogd and s6-log name archives `@<tai64n>.s`, which sorts chronologically.
+ * Log files in one directory, oldest first: svlogd's and s6-log's archives (`@<tai64n>.s`, which
+ * sort chronologically) then `current`; or a `NAME.log` with its rotations (`NAME.log.N` oldest …
+ * `NAME.log.1`, then `NAME.log`: zinit's and supervisord's scheme).
  */
 export class DirLogReader implements LogReader {
   constructor(
     private readonly dir: string,
     private readonly expected: number,
+    private readonly width = LINE_BYTES,
   ) {}
 
   async attach(): Promise<void> {}
 
   private files(): string[] {
     if (!existsSync(this.dir)) return [];
-    const names = readdirSync(this.dir).filter((n) => n.startsWith("@") || n === "current");
-    const plain = readdirSync(this.dir).filter((n) => n.endsWith(".log"));
-    names.sort((a, b) => (a === "current" ? 1 : b === "current" ? -1 : a.localeCompare(b)));
-    return [...names, ...plain].map((n) => join(this.dir, n));
+    const all = readdirSync(this.dir);
+    const tai = all.filter((n) => n.startsWith("@")).sort();
+    const current = all.filter((n) => n === "current");
+    const rotated = all
+      .map((n) => /^(.*\.log)(?:\.(\d+))?$/.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .sort((a, b) =>
+        a[1] === b[1]
+          ? Number(b[2] ?? 0) - Number(a[2] ?? 0)
+          : (a[1] as string).localeCompare(b[1] as string),
+      )
+      .map((m) => m[0]);
+    return [...tai, ...current, ...rotated].map((n) => join(this.dir, n));
   }
 
   bytes(): number {
@@ -94,8 +118,31 @@ export class DirLogReader implements LogReader {
     return total;
   }
 
+  /** Whether the newest non-empty file ends with the payload's last line. */
+  holdsLast(): boolean {
+    const last = `${String(this.expected).padStart(9, "0")} x`;
+    for (const file of this.files().reverse()) {
+      let fd: number;
+      try {
+        fd = openSync(file, "r");
+      } catch {
+        continue;
+      }
+      try {
+        const size = statSync(file).size;
+        if (size === 0) continue;
+        const tail = Buffer.alloc(Math.min(size, 4096));
+        readSync(fd, tail, 0, tail.length, size - tail.length);
+        return tail.toString("latin1").includes(last);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    return false;
+  }
+
   async verify(): Promise<LogCheck> {
-    const verifier = new LogVerifier(this.expected);
+    const verifier = new LogVerifier(this.expected, this.width);
     const decoder = new TextDecoder();
     for (const file of this.files()) {
       for await (const chunk of Bun.file(file).stream())
@@ -113,8 +160,23 @@ export function writerArgv(
   script: string,
   files: { ready: string; go: string; done: string },
   lines: number,
+  width = LINE_BYTES,
 ): string[] {
-  return ["/usr/bin/perl", script, files.ready, files.go, files.done, String(lines)];
+  return ["/usr/bin/perl", script, files.ready, files.go, files.done, String(lines), String(width)];
+}
+
+/** Peak RSS (VmHWM) summed over `pids`, in bytes; processes already gone count 0. */
+export function peakRss(pids: number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1];
+      total += Number(kb ?? 0) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }
 
 /** Bytes a process has written so far (/proc/<pid>/io), or null once it is gone. */

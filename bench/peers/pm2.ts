@@ -54,5 +54,6 @@ export const pm2: Peer = {
   command: (dir) => ({ argv: [bin("pm2-runtime"), "start", eco(dir)], env: home(dir) }),
   stopSignal: "SIGTERM",
   statusCommand: (dir, name) => ({ argv: [bin("pm2"), "describe", name], env: home(dir) }),
-  logReader: (dir, name, expected) => new DirLogReader(logDir(dir, name), expected),
+  // pm2 rotates only with its pm2-logrotate module: one file here.
+  logReader: (dir, name, expected, width) => new DirLogReader(logDir(dir, name), expected, width),
 };

@@ -25,14 +25,14 @@ export const runit: Peer = {
     for (const svc of services.filter((s) => s.logged)) {
       const main = join(scan(dir), svc.name, "log", "main");
       mkdirSync(main);
-      // s0: no rotation, so the whole payload stays in one file to check.
-      writeFileSync(join(main, "config"), "s0\n");
+      // Rotated at 10 MB, 50 archives kept: room for the whole payload.
+      writeFileSync(join(main, "config"), "s10000000\nn50\n");
     }
   },
   command: (dir) => ({ argv: ["runsvdir", scan(dir)] }),
   // SIGTERM makes runsvdir exit and leave every runsv behind; SIGHUP stops them first.
   stopSignal: "SIGHUP",
   statusCommand: (dir, name) => ({ argv: ["sv", "status", join(scan(dir), name)] }),
-  logReader: (dir, name, expected) =>
-    new DirLogReader(join(scan(dir), name, "log", "main"), expected),
+  logReader: (dir, name, expected, width) =>
+    new DirLogReader(join(scan(dir), name, "log", "main"), expected, width),
 };

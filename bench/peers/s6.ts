@@ -22,16 +22,16 @@ export const s6: Peer = {
   healthyAfterMs: 1_000,
   restartDelayNote: "not settable in s6 2.11 (1 s minimum between two spawns)",
   write(dir, services) {
-    // s6-log's largest file size: the payload then stays in `current`, unrotated.
+    // Rotated at 10 MB, 50 archives kept: room for the whole payload.
     writeScanDir(
       scan(dir),
       services,
-      (name) => `mkdir -p ${logDir(dir, name)} && exec s6-log s268435455 ${logDir(dir, name)}`,
+      (name) => `mkdir -p ${logDir(dir, name)} && exec s6-log n50 s10000000 ${logDir(dir, name)}`,
     );
   },
   // -c: room for 1000 services plus their loggers (the default cap is 1000 service dirs).
   command: (dir) => ({ argv: ["s6-svscan", "-c", "4096", scan(dir)] }),
   stopSignal: "SIGTERM",
   statusCommand: (dir, name) => ({ argv: ["s6-svstat", join(scan(dir), name)] }),
-  logReader: (dir, name, expected) => new DirLogReader(logDir(dir, name), expected),
+  logReader: (dir, name, expected, width) => new DirLogReader(logDir(dir, name), expected, width),
 };

@@ -46,7 +46,9 @@ export const supervisord: Peer = {
         mkdirSync(logDir(dir, svc.name), { recursive: true });
         lines.push(
           `stdout_logfile=${join(logDir(dir, svc.name), "out.log")}`,
-          "stdout_logfile_maxbytes=0",
+          // Rotated at 10 MB, 50 backups kept: room for the whole payload.
+          "stdout_logfile_maxbytes=10000000",
+          "stdout_logfile_backups=50",
         );
       }
     }
@@ -55,5 +57,5 @@ export const supervisord: Peer = {
   command: (dir) => ({ argv: ["supervisord", "-n", "-c", conf(dir)] }),
   stopSignal: "SIGTERM",
   statusCommand: (dir, name) => ({ argv: ["supervisorctl", "-c", conf(dir), "status", name] }),
-  logReader: (dir, name, expected) => new DirLogReader(logDir(dir, name), expected),
+  logReader: (dir, name, expected, width) => new DirLogReader(logDir(dir, name), expected, width),
 };

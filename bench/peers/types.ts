@@ -14,7 +14,10 @@ export interface ServiceSpec {
   argv: string[];
   /** Start only after this service runs (zinit `after`); only peers with `dependencies` honour it. */
   after?: string;
-  /** The service's stdout is the measured payload: route it to the peer's normal log sink. */
+  /**
+   * The service's stdout is the measured payload: route it to the peer's file logger, rotating
+   * at 10 MB and keeping enough files for all of it.
+   */
   logged?: boolean;
 }
 
@@ -24,8 +27,10 @@ export type PeerStatus = { ok: true; version: string } | { ok: false; reason: st
 export interface LogReader {
   /** Resolves once the reader is attached (before the service is told to write). */
   attach(): Promise<void>;
-  /** Payload bytes the sink holds so far (asked once the writer has finished). */
+  /** Bytes the sink holds so far: progress, to tell a slow sink from a stalled one. */
   bytes(): number | Promise<number>;
+  /** Whether the sink holds the payload's last line. */
+  holdsLast(): boolean | Promise<boolean>;
   /** Checks every numbered line once the payload has arrived (or stopped arriving). */
   verify(): Promise<LogCheck>;
   close(): void;
@@ -56,5 +61,7 @@ export interface Peer {
   /** One status query through the peer's CLI. */
   statusCommand?(dir: string, name: string): Command;
   /** Where the output of the `logged` service `name` ends up; `expected` numbered lines. */
-  logReader?(dir: string, name: string, expected: number): LogReader;
+  logReader?(dir: string, name: string, expected: number, width: number): LogReader;
+  /** An in-memory log (zinit's ring) that holds the output of a service that is not `logged`. */
+  ringReader?(dir: string, name: string, expected: number, width: number): LogReader;
 }

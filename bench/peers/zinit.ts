@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEFAULT_STABILITY_PERIOD_MS } from "../../src/core/policy.ts";
-import { LINE_BYTES, type LogCheck } from "../lib/logs.ts";
+import { DirLogReader, type LogCheck } from "../lib/logs.ts";
 import { RpcClient } from "../lib/rpc.ts";
 import { probe } from "./common.ts";
 import type { LogReader, Peer } from "./types.ts";
@@ -14,6 +14,8 @@ export const ZINIT_BIN =
   process.env.ZINIT_BIN || resolve(import.meta.dir, "..", "..", "dist", "zinit");
 export const zinitSocket = (dir: string) => join(dir, "zinit.sock");
 const confDir = (dir: string) => join(dir, "services");
+
+const logDir = (dir: string) => join(dir, "logs");
 
 export const zinit: Peer = {
   name: "zinit",
@@ -36,15 +38,113 @@ export const zinit: Peer = {
       if (svc.after) lines.push("after:", `  - ${svc.after}`);
       writeFileSync(join(conf, `${svc.name}.yaml`), `${lines.join("\n")}\n`);
     }
+    // Logged services also go to files: every ring-logged service does with --log-dir.
+    if (services.some((s) => s.logged)) mkdirSync(logDir(dir));
   },
   // Global options go before the subcommand, as upstream's CLI requires.
   command: (dir) => ({
-    argv: [ZINIT_BIN, "-s", zinitSocket(dir), "init", "-c", confDir(dir), "--container"],
+    argv: [
+      ZINIT_BIN,
+      "-s",
+      zinitSocket(dir),
+      "init",
+      "-c",
+      confDir(dir),
+      "--container",
+      // Rotated at 10 MB, 50 files kept: room for the whole payload.
+      ...(existsSync(logDir(dir))
+        ? ["--log-dir", logDir(dir), "--log-max-size", "10000000", "--log-keep", "50"]
+        : []),
+    ],
   }),
   stopSignal: "SIGTERM",
   statusCommand: (dir, name) => ({ argv: [ZINIT_BIN, "-s", zinitSocket(dir), "status", name] }),
-  logReader: (dir, name, expected) => new RingReader(zinitSocket(dir), name, expected),
+  logReader: (dir, _name, expected, width) => new DirLogReader(logDir(dir), expected, width),
+  ringReader: (dir, name, expected, width) =>
+    new RingReader(zinitSocket(dir), name, expected, width),
 };
+
+interface RingRecord {
+  seq: number;
+  line: string;
+}
+
+/** The ring's pages for one service, read as a client continues a stream_queryLogs answer. */
+async function ringLines(client: RpcClient, name: string): Promise<string[]> {
+  const out: string[] = [];
+  let after: number | null = null;
+  let to: number | null = null;
+  for (;;) {
+    const page = (await client.call("stream_queryLogs", [
+      [name],
+      null,
+      null,
+      null,
+      null,
+      after,
+      to,
+    ])) as {
+      records: RingRecord[];
+      next: number | null;
+      to: number;
+    };
+    for (const r of page.records) out.push(r.line);
+    if (page.next === null) return out;
+    after = page.next;
+    to = page.to;
+  }
+}
+
+/**
+ * zinit's ring as a log sink: the clock stops when its newest line of the service is the
+ * payload's last (asked through stream_queryLogs for one line, over one connection), and the
+ * check covers what the ring keeps (its last `-b` lines).
+ */
+class RingReader implements LogReader {
+  private client: RpcClient | null = null;
+
+  constructor(
+    private readonly path: string,
+    private readonly name: string,
+    private readonly expected: number,
+    private readonly width: number,
+  ) {}
+
+  async attach(): Promise<void> {
+    this.client = await RpcClient.connect(this.path);
+  }
+
+  private async newest(): Promise<number> {
+    const page = (await this.client?.call("stream_queryLogs", [[this.name], 1])) as
+      | { records: RingRecord[] }
+      | undefined;
+    const m = PAYLOAD_LINE.exec(page?.records[0]?.line ?? "");
+    return m ? Number(m[1]) : 0;
+  }
+
+  async bytes(): Promise<number> {
+    return (await this.newest()) * this.width;
+  }
+
+  async holdsLast(): Promise<boolean> {
+    return (await this.newest()) === this.expected;
+  }
+
+  async verify(): Promise<LogCheck> {
+    const client = this.client ?? (await RpcClient.connect(this.path));
+    const { last, ...check } = ringCheck(await ringLines(client, this.name));
+    return {
+      ...check,
+      lost: check.lost + (this.expected - last),
+      scope: `checked the ring's last ${check.lines} lines (it keeps the last -b = 2000)`,
+    };
+  }
+
+  close(): void {
+    this.client?.close();
+    this.client = null;
+  }
+}
 
 /** Highest payload line number in `lines`, and the check of the consecutive run ending there. */
 function ringCheck(lines: string[]): LogCheck & { last: number } {
@@ -63,53 +163,4 @@ function ringCheck(lines: string[]): LogCheck & { last: number } {
   return { last, lines: seqs.length, lost, disordered };
 }
 
-const PAYLOAD_LINE = /(\d{9}) x{90}$/;
-/** Ring snapshots are 2000 lines of JSON; poll them no more often than this. */
-const RING_POLL_MS = 50;
-
-/**
- * zinit's log sink is its in-memory ring, as a file is runit's or supervisord's: the clock stops
- * when the ring holds the last line, and the check covers what the ring keeps (the last --buffer
- * lines). A `zinit log` follower would also measure how fast a JSON client can read, on the same
- * two cores.
- */
-class RingReader implements LogReader {
-  private at = 0;
-  private last = 0;
-
-  constructor(
-    private readonly path: string,
-    private readonly name: string,
-    private readonly expected: number,
-  ) {}
-
-  async attach(): Promise<void> {}
-
-  private async ring(): Promise<string[]> {
-    const client = await RpcClient.connect(this.path);
-    try {
-      return (await client.call("stream_currentLogs", [this.name])) as string[];
-    } finally {
-      client.close();
-    }
-  }
-
-  async bytes(): Promise<number> {
-    if (performance.now() - this.at >= RING_POLL_MS) {
-      this.last = ringCheck(await this.ring()).last;
-      this.at = performance.now();
-    }
-    return this.last * LINE_BYTES;
-  }
-
-  async verify(): Promise<LogCheck> {
-    const { last, ...check } = ringCheck(await this.ring());
-    return {
-      ...check,
-      lost: check.lost + (this.expected - last),
-      scope: `checked the ring's last ${check.lines} lines (the ring is zinit's log sink)`,
-    };
-  }
-
-  close(): void {}
-}
+const PAYLOAD_LINE = /^(\d{9}) x+$/;

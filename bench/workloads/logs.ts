@@ -1,18 +1,29 @@
-// Log throughput: one service writes numbered 100-byte lines to stdout as fast as it can. The
-// clock runs from "go" until the writer has written everything (the supervisor has drained the
-// pipe) and the peer's log sink holds every line; then every line number is checked.
+// Log throughput: one service writes numbered lines to stdout as fast as the pipe takes them
+// (pre-built, so writing them costs the writer nothing but the syscalls). Two sinks:
+//
+//   ring   zinit's in-memory ring (no peer has one): 64-byte lines, the clock runs until the
+//          ring's newest line is the last one; the ring keeps its last -b lines, which are checked.
+//   files  each peer's file logger, rotating at 10 MB with room for the whole payload: 100-byte
+//          lines, the clock runs until the writer has written everything (its `wchar`: the
+//          supervisor drained the pipe) and the newest file holds the last line; then every line
+//          in every file is checked: lost, duplicated, out of order.
+//
+// Peak memory is the sum of VmHWM over the supervisor's processes (the writer left out).
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bytesWritten, LINE_BYTES, writerArgv } from "../lib/logs.ts";
+import { bytesWritten, peakRss, writerArgv } from "../lib/logs.ts";
+import { descendants } from "../lib/proc.ts";
 import { Session } from "../lib/session.ts";
 import { waitFor } from "../lib/util.ts";
-import type { LogReader } from "../peers/types.ts";
-import { atLeastBestPeer, type Cell, type Workload, zero } from "./types.ts";
+import type { LogReader, Peer } from "../peers/types.ts";
+import { above, atLeastBestPeer, type Cell, type Context, type Workload, zero } from "./types.ts";
 
 const WRITER = join(import.meta.dir, "..", "scripts", "writer.pl");
 /** Progress that stops for this long means the rest will never come. */
 const STALL_MS = 15_000;
+const RING_WIDTH = 64;
+const FILE_WIDTH = 100;
 
 /** Waits until `done()`; gives up (false) once `progress()` has not moved for STALL_MS. */
 async function untilDoneOrStalled(
@@ -37,81 +48,147 @@ async function untilDoneOrStalled(
   return false;
 }
 
+interface Run {
+  mbps: Cell;
+  lost: Cell;
+  disordered: Cell;
+  checked: Cell;
+  peakMb: Cell;
+}
+
+/** One supervisor, one writer of `lines` numbered `width`-byte lines into the sink `reader`. */
+async function measure(
+  peer: Peer,
+  ctx: Context,
+  label: string,
+  opts: { lines: number; width: number; logged: boolean },
+  reader: (dir: string) => LogReader,
+): Promise<Run> {
+  const totalBytes = opts.lines * opts.width;
+  const dir = ctx.newDir(label);
+  const files = {
+    ready: join(dir, "writer.ready"),
+    go: join(dir, "writer.go"),
+    done: join(dir, "writer.done"),
+  };
+  const argv = writerArgv(WRITER, files, opts.lines, opts.width);
+  peer.write(dir, [{ name: "logsvc", argv, logged: opts.logged }]);
+  const sink = reader(dir);
+  // pm2-runtime copies service output to its own stdout too; that copy is not the sink.
+  const session = new Session(peer, dir, { discardOutput: true });
+  try {
+    await waitFor("log writer to start", 120_000, () => {
+      if (!session.running) throw new Error(`${peer.name} exited early`);
+      return existsSync(files.ready);
+    });
+    const writer = Number(readFileSync(files.ready, "utf8").trim());
+    await sink.attach();
+    const t0 = performance.now();
+    writeFileSync(files.go, "");
+    const limit = ctx.quick ? 60_000 : 600_000;
+    const drained = await untilDoneOrStalled(
+      () => existsSync(files.done),
+      () => bytesWritten(writer),
+      limit,
+    );
+    const stored =
+      drained &&
+      (await untilDoneOrStalled(
+        () => sink.holdsLast(),
+        () => sink.bytes(),
+        limit,
+      ));
+    const elapsed = performance.now() - t0;
+    const supervisor = descendants(session.pid)
+      .map((st) => st.pid)
+      .filter((pid) => pid !== writer);
+    const peak = peakRss(supervisor);
+    const check = await sink.verify();
+    if (check.scope) ctx.note(`${peer.name}: ${check.scope}`);
+    let mbps: Cell;
+    if (stored) mbps = totalBytes / 1e6 / (elapsed / 1000);
+    else if (!drained) mbps = `stalled: writer blocked after ${bytesWritten(writer)} bytes`;
+    else mbps = "incomplete: the sink never held the last line";
+    return {
+      mbps,
+      lost: check.lost,
+      disordered: check.disordered,
+      checked: check.lines,
+      peakMb: peak / 1e6,
+    };
+  } finally {
+    sink.close();
+    await session.stop(30_000).catch(() => {});
+  }
+}
+
 export const logs: Workload = {
   id: "logs",
-  title: "Log throughput (one service, numbered 100-byte lines)",
+  title: "Log throughput (one service; numbered lines into zinit's ring and every peer's files)",
   metrics: [
     {
+      key: "ringMbps",
+      label: "ring intake, 64-byte lines",
+      unit: "MB/s",
+      better: "higher",
+      target: above(700),
+    },
+    { key: "ringPeak", label: "peak RSS, ring intake", unit: "MB", better: "lower" },
+    {
       key: "mbps",
-      label: "throughput",
+      label: "throughput into rotated files, 100-byte lines",
       unit: "MB/s",
       better: "higher",
       chart: true,
       target: atLeastBestPeer,
     },
-    { key: "lost", label: "lines lost", unit: "lines", better: "lower", target: zero },
+    { key: "lost", label: "lines lost (files)", unit: "lines", better: "lower", target: zero },
     {
       key: "disordered",
-      label: "lines duplicated or out of order",
+      label: "lines duplicated or out of order (files)",
       unit: "lines",
       better: "lower",
     },
-    { key: "checked", label: "lines checked", unit: "lines", better: "higher" },
+    { key: "checked", label: "lines checked (files)", unit: "lines", better: "higher" },
+    { key: "peak", label: "peak RSS, file run", unit: "MB", better: "lower" },
   ],
   async run(peer, ctx) {
+    const out: Record<string, Cell> = {};
+    const scale = ctx.quick ? 5 : 200;
+    if (peer.ringReader) {
+      const lines = Math.floor((scale * 1_000_000) / RING_WIDTH);
+      const ring = await measure(
+        peer,
+        ctx,
+        "logs-ring",
+        { lines, width: RING_WIDTH, logged: false },
+        (dir) => peer.ringReader?.(dir, "logsvc", lines, RING_WIDTH) as LogReader,
+      );
+      if (ring.lost !== 0) ctx.note(`${peer.name}: the ring lost ${ring.lost} lines`);
+      out.ringMbps = ring.mbps;
+      out.ringPeak = ring.peakMb;
+    } else {
+      out.ringMbps = out.ringPeak = "n/a (no in-memory ring)";
+    }
     if (!peer.logReader) {
       const na = "n/a (child writes to the inherited stdout)";
-      return { mbps: na, lost: na, disordered: na, checked: na };
+      return { ...out, mbps: na, lost: na, disordered: na, checked: na, peak: na };
     }
-    const totalBytes = (ctx.quick ? 5 : 200) * 1_000_000;
-    const lines = totalBytes / LINE_BYTES;
-    const dir = ctx.newDir("logs");
-    const files = {
-      ready: join(dir, "writer.ready"),
-      go: join(dir, "writer.go"),
-      done: join(dir, "writer.done"),
+    const lines = (scale * 1_000_000) / FILE_WIDTH;
+    const files = await measure(
+      peer,
+      ctx,
+      "logs-files",
+      { lines, width: FILE_WIDTH, logged: true },
+      (dir) => peer.logReader?.(dir, "logsvc", lines, FILE_WIDTH) as LogReader,
+    );
+    return {
+      ...out,
+      mbps: files.mbps,
+      lost: files.lost,
+      disordered: files.disordered,
+      checked: files.checked,
+      peak: files.peakMb,
     };
-    peer.write(dir, [{ name: "logsvc", argv: writerArgv(WRITER, files, lines), logged: true }]);
-    const reader: LogReader = peer.logReader(dir, "logsvc", lines);
-    // pm2-runtime copies service output to its own stdout too; that copy is not the sink.
-    const session = new Session(peer, dir, { discardOutput: true });
-    try {
-      await waitFor("log writer to start", 60_000, () => {
-        if (!session.running) throw new Error(`${peer.name} exited early`);
-        return existsSync(files.ready);
-      });
-      const writer = Number(readFileSync(files.ready, "utf8").trim());
-      await reader.attach();
-      const t0 = performance.now();
-      writeFileSync(files.go, "");
-      const limit = ctx.quick ? 60_000 : 600_000;
-      const drained = await untilDoneOrStalled(
-        () => existsSync(files.done),
-        () => bytesWritten(writer),
-        limit,
-      );
-      const stored =
-        drained &&
-        (await untilDoneOrStalled(
-          async () => (await reader.bytes()) >= totalBytes,
-          () => reader.bytes(),
-          limit,
-        ));
-      const elapsed = performance.now() - t0;
-      const check = await reader.verify();
-      if (check.scope) ctx.note(`${peer.name}: ${check.scope}`);
-      const out: Record<string, Cell> = {
-        lost: check.lost,
-        disordered: check.disordered,
-        checked: check.lines,
-      };
-      if (stored) out.mbps = totalBytes / 1e6 / (elapsed / 1000);
-      else if (!drained) out.mbps = `stalled: writer blocked after ${bytesWritten(writer)} bytes`;
-      else out.mbps = `incomplete: sink holds ${await reader.bytes()} of ${totalBytes} bytes`;
-      return out;
-    } finally {
-      reader.close();
-      await session.stop(30_000).catch(() => {});
-    }
   },
 };

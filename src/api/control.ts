@@ -4,6 +4,8 @@
 
 import type { ServiceChange } from "../core/effects.ts";
 import type { ServiceDetail, ServiceStatus, WaitCondition } from "../core/supervisor.ts";
+import type { LogQuery, QueryResult } from "../log/query.ts";
+import type { FollowListener, RecordFilter } from "../log/ring.ts";
 
 export type { ServiceChange, ServiceDetail, ServiceStatus, WaitCondition };
 
@@ -54,6 +56,12 @@ export interface Control {
   logs(name?: string): string[];
   /** Calls `listener` with every new ring line matching `name`; returns the unsubscribe function. */
   subscribeLogs(name: string | undefined, listener: LogListener): () => void;
+  /** One page of the ring's records matching `query` (src/log/query.ts). */
+  queryLogs(query: LogQuery): Promise<QueryResult>;
+  /** Every new record matching `filter`, then `end` when zinit stops; returns the unsubscribe. */
+  followLogs(filter: RecordFilter, listener: FollowListener): () => void;
+  /** Closes and reopens every open log file (after logrotate); returns their paths. */
+  reopenLogs(): string[];
   /**
    * Resolves once every named service meets `condition`, or after `timeoutMs` (0: no limit), or as
    * soon as one of them can no longer meet it (waiting for running on a service that failed for

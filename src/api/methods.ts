@@ -8,11 +8,15 @@ import { ConfigFileError } from "../config/schema.ts";
 import { type ServiceStore, StoreError } from "../config/store.ts";
 import { shuttingDown, ZinitError } from "../core/errors.ts";
 import { parseSignal } from "../core/signals.ts";
+import { compileGrep, GrepError } from "../log/grep.ts";
+import { type LogQuery, PAGE_RECORDS } from "../log/query.ts";
+import type { RecordFilter } from "../log/ring.ts";
 import type { Control, HttpAccessChange, HttpHost, Transport } from "./control.ts";
 import {
   CONFIG_ERROR,
   causeChain,
   INTERNAL_ERROR,
+  INVALID_PARAMS,
   invalidParams,
   invalidServiceName,
   invalidSignal,
@@ -146,6 +150,39 @@ class Params {
     return value;
   }
 
+  /** A list of strings (or one string), missing or null meaning none. */
+  optionalStrings(name: string): string[] | undefined {
+    const value = this.take(name);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "string") return [value];
+    if (!Array.isArray(value)) {
+      throw invalidParams(`invalid type: ${serdeKind(value)}, expected a sequence of strings`);
+    }
+    for (const item of value) {
+      if (typeof item !== "string") {
+        throw invalidParams(`invalid type: ${serdeKind(item)}, expected a string`);
+      }
+    }
+    return value as string[];
+  }
+
+  /** A finite number (an integer when `integer`), at least `min`; missing or null meaning none. */
+  optionalNumber(name: string, min: number, integer: boolean): number | undefined {
+    const value = this.take(name);
+    if (value === undefined || value === null) return undefined;
+    const expected = integer ? "an integer" : "a number";
+    if (
+      typeof value !== "number" ||
+      !Number.isFinite(value) ||
+      (integer && !Number.isInteger(value))
+    ) {
+      throw invalidParams(`invalid type: ${serdeKind(value)}, expected ${expected}`);
+    }
+    if (value < min)
+      throw invalidParams(`invalid value: ${serdeKind(value)}, expected at least ${min}`);
+    return value;
+  }
+
   map(name: string): Record<string, unknown> {
     const value = this.take(name);
     if (value === undefined) this.missing(name);
@@ -179,6 +216,62 @@ function accessChange(raw: Record<string, unknown> | undefined): HttpAccessChang
 function checkName(action: string, name: string): void {
   const reason = serviceNameError(name);
   if (reason !== null) throw invalidServiceName(action, name, reason);
+}
+
+/** Labels a log line can carry: a service, its `/test`, `/live` or `/stop` helper, or `zinit`. */
+const HELPER = /\/(test|live|stop)$/;
+
+function checkLabel(action: string, label: string): void {
+  if (label === "zinit") return;
+  const helper = HELPER.exec(label);
+  const base = helper ? label.slice(0, helper.index) : label;
+  const reason = serviceNameError(base);
+  if (reason !== null) throw invalidServiceName(action, label, reason);
+}
+
+/** The filters shared by stream_queryLogs and stream_followLogs: `names`, `grep`. */
+function recordFilter(
+  action: string,
+  names: string[] | undefined,
+  grep: string | undefined,
+): RecordFilter {
+  const filter: RecordFilter = {};
+  if (names !== undefined) {
+    for (const name of names) checkLabel(action, name);
+    filter.names = new Set(names);
+  }
+  if (grep !== undefined) {
+    try {
+      filter.grep = compileGrep(grep);
+    } catch (err) {
+      if (!(err instanceof GrepError)) throw err;
+      throw zinitRpcError(INVALID_PARAMS, action, `grep: ${err.message}`, null, null, {
+        extra: { code_name: "InvalidParams" },
+        hint: "See the README's Logs section for the pattern syntax",
+      });
+    }
+  }
+  return filter;
+}
+
+/** stream_queryLogs' params, in positional order: names, lines, since, until, grep, after, to, limit. */
+function logQuery(action: string, p: Params): LogQuery {
+  const names = p.optionalStrings("names");
+  const lines = p.optionalNumber("lines", 0, true);
+  const since = p.optionalNumber("since", Number.NEGATIVE_INFINITY, false);
+  const until = p.optionalNumber("until", Number.NEGATIVE_INFINITY, false);
+  const grep = p.optionalString("grep");
+  const after = p.optionalNumber("after", 0, true);
+  const to = p.optionalNumber("to", 0, true);
+  const limit = p.optionalNumber("limit", 1, true);
+  const q: LogQuery = recordFilter(action, names, grep);
+  if (lines !== undefined) q.lines = lines;
+  if (since !== undefined) q.since = since;
+  if (until !== undefined) q.until = until;
+  if (after !== undefined) q.after = after;
+  if (to !== undefined) q.to = to;
+  if (limit !== undefined) q.limit = Math.min(limit, PAGE_RECORDS);
+  return q;
 }
 
 /** Runs a Control call and maps whatever it throws to the error object of `action`. */
@@ -291,6 +384,11 @@ export interface MethodDeps {
   /** The service files (create/get/delete). */
   files: ServiceStore;
   http: HttpHost;
+}
+
+/** A note from zinit in the shape of a log record (no `seq`: it is not in the ring). */
+function zinitRecord(line: string, extra: Record<string, unknown>): Record<string, unknown> {
+  return { time: Date.now(), service: "zinit", stream: "stderr", line, ...extra };
 }
 
 export function createMethodTable(control: Control, deps: MethodDeps): MethodTable {
@@ -552,6 +650,42 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
     ],
 
     ["stream_unsubscribeLogs", { kind: "unsubscribe", subscription: "stream_subscribeLogs" }],
+
+    [
+      "stream_queryLogs",
+      call(async (p) => {
+        const action = "querying logs";
+        const query = logQuery(action, p);
+        return attempt(action, null, () => control.queryLogs(query));
+      }),
+    ],
+
+    [
+      "stream_followLogs",
+      {
+        kind: "subscribe",
+        subscribe: async (raw, emit) => {
+          const action = "following logs";
+          const p = new Params(raw);
+          const filter = recordFilter(action, p.optionalStrings("names"), p.optionalString("grep"));
+          return attempt(action, null, () =>
+            control.followLogs(filter, {
+              line: (record) => emit(record),
+              // The last item: zinit is stopping, so a follower can end cleanly.
+              end: (reason) => emit(zinitRecord(reason, { end: true })),
+            }),
+          );
+        },
+        lagged: (dropped) => zinitRecord(`${dropped} lines dropped`, { dropped }),
+      },
+    ],
+
+    ["stream_unfollowLogs", { kind: "unsubscribe", subscription: "stream_followLogs" }],
+
+    [
+      "system_reopenLogs",
+      noParams(() => attempt("reopening log files", null, () => control.reopenLogs())),
+    ],
   ];
   return new Map(methods);
 }

@@ -4,13 +4,20 @@
 
 import { type ArgsDef, parseArgs } from "citty";
 import { type ApiLimits, DEFAULT_LIMITS } from "../api/limits.ts";
+import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES } from "../core/policy.ts";
 import { parseSignal, signalName } from "../core/signals.ts";
 import {
   DEFAULT_BUFFER,
+  DEFAULT_BUFFER_BYTES,
   DEFAULT_CONFIG_DIR,
   DEFAULT_PROXY_ADDRESS,
   type InitOptions,
+  MAX_BUFFER_BYTES,
+  MIN_BUFFER_BYTES,
+  STDOUT_FORMATS,
+  type StdoutFormat,
 } from "../defaults.ts";
+import { parseTime } from "./log-time.ts";
 
 export interface OptionSpec {
   long: string;
@@ -229,6 +236,35 @@ export const VERBS = {
       },
       ...ACCESS_OPTIONS,
       ...LIMIT_OPTIONS.map(({ key: _, ...o }) => o),
+      {
+        long: "buffer-bytes",
+        value: "SIZE",
+        help: "most bytes the log ring keeps (k, M, G suffixes)",
+        default: "4M",
+      },
+      {
+        long: "log-dir",
+        value: "DIR",
+        help: "also write every ring-logged service's lines to DIR/<name>.log; default dir of `log: file`",
+      },
+      {
+        long: "log-max-size",
+        value: "SIZE",
+        help: "rotate --log-dir files at this size (k, M, G suffixes)",
+        default: "10M",
+      },
+      {
+        long: "log-keep",
+        value: "N",
+        help: "rotated --log-dir files kept",
+        default: String(DEFAULT_LOG_KEEP),
+      },
+      {
+        long: "stdout-format",
+        value: "FORMAT",
+        help: "how `log: stdout` lines are written: raw, prefix (`name | line`) or json",
+        default: "raw",
+      },
     ],
   },
   kill: {
@@ -251,13 +287,40 @@ export const VERBS = {
   },
   log: {
     about: "view services logs from zinit ring buffer",
-    positionals: [{ name: "FILTER", required: false, help: "an optional 'exact' service name" }],
+    positionals: [
+      {
+        name: "FILTER",
+        required: false,
+        help: "an optional 'exact' service name (several: any of them; NAME/test, zinit)",
+        variadic: true,
+      },
+    ],
     options: [
       {
         long: "snapshot",
         short: "s",
         help: "if set log prints current buffer without following",
       },
+      { long: "follow", short: "f", help: "follow new lines (the default, unless -s or --until)" },
+      {
+        long: "lines",
+        short: "n",
+        value: "LINES",
+        help: "only the last LINES lines of the buffer",
+      },
+      {
+        long: "since",
+        value: "TIME",
+        help: "only lines read since TIME: 30s, 10m, 2h, 1d ago, or a date (2026-01-31T12:00)",
+      },
+      { long: "until", value: "TIME", help: "only lines read until TIME (then exit)" },
+      {
+        long: "grep",
+        value: "RE",
+        help: "only lines whose text matches the regular expression RE",
+      },
+      { long: "timestamps", short: "t", help: "print the time zinit read each line" },
+      { long: "reopen", help: "reopen every log file (after logrotate moved them) and exit" },
     ],
   },
   monitor: {
@@ -304,10 +367,9 @@ export interface ClientInvocation {
   socket: string;
   debug: boolean;
   json: boolean;
-  /** SERVICE, or the log FILTER. */
+  /** SERVICE. */
   name?: string;
   signal?: string;
-  snapshot?: boolean;
   address?: string;
   /** `proxy`: who may use the HTTP API it starts. */
   corsOrigins?: string[];
@@ -315,6 +377,19 @@ export interface ClientInvocation {
   tokenFile?: string;
   /** `check`: directories and files to check. */
   paths?: string[];
+  log?: LogInvocation;
+}
+
+/** `zinit log`'s options. Times are milliseconds since the epoch. */
+export interface LogInvocation {
+  names: string[];
+  follow: boolean;
+  lines?: number;
+  since?: number;
+  until?: number;
+  grep?: string;
+  timestamps: boolean;
+  reopen: boolean;
 }
 
 export type Action =
@@ -415,6 +490,67 @@ function parseBuffer(text: string): number {
   return n;
 }
 
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** `4096`, `64k`, `4M`, `1G` (binary multiples; a trailing `B` or `iB` is allowed). */
+export function parseSize(option: string, text: string, min: number, max: number): number {
+  const m = /^(\d+)([kmg]?)(i?b)?$/i.exec(text);
+  const n = m ? Number(m[1]) * (SIZE_UNITS[(m[2] as string).toLowerCase()] as number) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `option ${option} must be a size from ${min} to ${max} bytes, e.g. 4M (got '${text}')`,
+    );
+  }
+  return n;
+}
+
+function parseCount(option: string, text: string, max: number): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > max) {
+    throw new UsageError(`option ${option} must be an integer from 0 to ${max} (got '${text}')`);
+  }
+  return n;
+}
+
+function parseFormat(text: string): StdoutFormat {
+  if ((STDOUT_FORMATS as readonly string[]).includes(text)) return text as StdoutFormat;
+  throw new UsageError(`option --stdout-format must be raw, prefix or json (got '${text}')`);
+}
+
+function logInvocation(tail: Parsed, names: string[], now: number): LogInvocation {
+  const str = (key: string) => tail[key] as string | undefined;
+  const time = (option: string, key: string) => {
+    const text = str(key);
+    if (text === undefined) return undefined;
+    const ms = parseTime(text, now);
+    if (ms === null) {
+      throw new UsageError(
+        `option ${option} needs a time such as 30s, 10m, 2h, 1d or 2026-01-31T12:00 (got '${text}')`,
+      );
+    }
+    return ms;
+  };
+  const snapshot = tail.snapshot === true;
+  const until = time("--until", "until");
+  if (tail.follow === true && (snapshot || until !== undefined)) {
+    throw new UsageError(`option -f/--follow cannot be used with ${snapshot ? "-s" : "--until"}`);
+  }
+  const log: LogInvocation = {
+    names,
+    follow: tail.follow === true || (!snapshot && until === undefined),
+    timestamps: tail.timestamps === true,
+    reopen: tail.reopen === true,
+  };
+  const lines = str("lines");
+  if (lines !== undefined) log.lines = parseCount("-n/--lines", lines, Number.MAX_SAFE_INTEGER);
+  const since = time("--since", "since");
+  if (since !== undefined) log.since = since;
+  if (until !== undefined) log.until = until;
+  const grep = str("grep");
+  if (grep !== undefined) log.grep = grep;
+  return log;
+}
+
 /**
  * `9`, `KILL`, `kill`, `sigkill` → `SIGKILL`: the RPC keeps upstream's rule (a SIG-prefixed name),
  * the command line is friendlier. Anything unknown goes through as typed, so the daemon's error
@@ -439,6 +575,7 @@ export function parseCommandLine(
   defaultSocket: (forInit: boolean) => string,
   /** Root's default socket also gets upstream's `/tmp/zinit.sock` beside it. */
   compatSocket: (socket: string) => string | null = () => null,
+  now: number = Date.now(),
 ): Action {
   const at = findVerb(argv);
   const head = parseSection(at < 0 ? argv : argv.slice(0, at), [], "");
@@ -497,6 +634,25 @@ export function parseCommandLine(
         allowHosts: list(tail["allow-host"] as string | undefined),
         tokenFile: (tail["token-file"] as string | undefined) ?? null,
         compatSocket: given === undefined ? compatSocket(socket) : null,
+        bufferBytes: parseSize(
+          "--buffer-bytes",
+          (tail["buffer-bytes"] as string | undefined) ?? String(DEFAULT_BUFFER_BYTES),
+          MIN_BUFFER_BYTES,
+          MAX_BUFFER_BYTES,
+        ),
+        logDir: (tail["log-dir"] as string | undefined) ?? null,
+        logMaxBytes: parseSize(
+          "--log-max-size",
+          (tail["log-max-size"] as string | undefined) ?? String(DEFAULT_LOG_MAX_BYTES),
+          4096,
+          Number.MAX_SAFE_INTEGER,
+        ),
+        logKeep: parseCount(
+          "--log-keep",
+          (tail["log-keep"] as string | undefined) ?? String(DEFAULT_LOG_KEEP),
+          1000,
+        ),
+        stdoutFormat: parseFormat((tail["stdout-format"] as string | undefined) ?? "raw"),
       },
     };
   }
@@ -504,10 +660,7 @@ export function parseCommandLine(
   const invocation: ClientInvocation = { verb: word, socket, debug, json: pick("json") === true };
   if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
   if (word === "kill") invocation.signal = canonicalSignal(args.SIGNAL ?? "SIGTERM");
-  if (word === "log") {
-    if (args.FILTER !== undefined) invocation.name = args.FILTER;
-    invocation.snapshot = tail.snapshot === true;
-  }
+  if (word === "log") invocation.log = logInvocation(tail, positionals, now);
   if (word === "proxy") {
     invocation.address = (tail.address as string | undefined) ?? DEFAULT_PROXY_ADDRESS;
     if (tail["cors-origin"] !== undefined)

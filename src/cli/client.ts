@@ -128,7 +128,7 @@ export class RpcClient {
    */
   call(
     method: string,
-    params: unknown[] = [],
+    params: unknown[] | Record<string, unknown> = [],
     timeoutMs = this.options.timeoutMs,
   ): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
@@ -153,7 +153,7 @@ export class RpcClient {
    */
   async subscribe(
     method: string,
-    params: unknown[],
+    params: unknown[] | Record<string, unknown>,
     onItem: (item: unknown) => void,
   ): Promise<unknown> {
     const subscription: Subscription = { method, onItem };

@@ -2,6 +2,8 @@
 
 import { type ClientInvocation, UsageError } from "./args.ts";
 import { DaemonError, RpcClient, TransportError } from "./client.ts";
+import { untilInterrupted } from "./interrupt.ts";
+import { runLog } from "./logs.ts";
 import { print, printStderr, printWarning } from "./output.ts";
 import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 
@@ -79,49 +81,6 @@ export function statsYaml(stats: unknown): string {
       ["children", children],
     ]),
   );
-}
-
-/**
- * The log lines that are new after the snapshot. `backlog` holds the notifications that arrived
- * before the snapshot reply, oldest first; its first lines were pushed before the snapshot was
- * taken and are therefore also its newest lines. The cut is the longest prefix of `backlog` that
- * ends like the snapshot does. With an in-order server (ours) that is all of it.
- */
-export function linesAfterSnapshot(snapshot: string[], backlog: string[]): string[] {
-  for (let cut = backlog.length; cut > 0; cut--) {
-    const overlap = Math.min(cut, snapshot.length);
-    let same = true;
-    for (let i = 1; i <= overlap && same; i++) {
-      same = backlog[cut - i] === snapshot[snapshot.length - i];
-    }
-    if (same && overlap > 0) return backlog.slice(cut);
-  }
-  return backlog;
-}
-
-function asLines(value: unknown, method: string): string[] {
-  if (!Array.isArray(value)) throw new TransportError("protocol", `unexpected reply to ${method}`);
-  return value.map((line) => (typeof line === "string" ? line : JSON.stringify(line)));
-}
-
-type Ending = { kind: "signal" } | { kind: "closed"; error: Error };
-
-/**
- * Waits for SIGINT/SIGTERM or the end of the connection. A second signal while the caller is
- * still cleaning up exits at once, so a hung daemon cannot trap the user.
- */
-function untilInterrupted(client: RpcClient): Promise<Ending> {
-  return new Promise((resolve) => {
-    let interrupted = false;
-    const onSignal = () => {
-      if (interrupted) process.exit(1);
-      interrupted = true;
-      resolve({ kind: "signal" });
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    void client.closed.then((error) => resolve({ kind: "closed", error }));
-  });
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -248,7 +207,7 @@ async function runVerb(inv: ClientInvocation): Promise<number> {
       case "reboot":
         return done(await powerOff(client, inv.verb));
       case "log":
-        return await followLog(client, inv);
+        return await runLog(client, inv);
     }
   } finally {
     client.close();
@@ -362,40 +321,6 @@ async function powerOff(client: RpcClient, verb: "shutdown" | "reboot"): Promise
     if (err instanceof TransportError && err.kind === "closed") return null;
     throw err;
   }
-}
-
-/**
- * Subscribes before taking the snapshot so no line falls between the two (upstream lost them),
- * and drops the notifications the snapshot already contains.
- */
-async function followLog(client: RpcClient, inv: ClientInvocation): Promise<number> {
-  const params = inv.name === undefined ? [] : [inv.name];
-  const emit = (line: string) => print(inv.json ? `${JSON.stringify(line)}\n` : `${line}\n`);
-  // Listening before the first line is printed: whoever reads it may press Ctrl-C right away.
-  const ending = inv.snapshot ? undefined : untilInterrupted(client);
-  if (inv.name !== undefined) await client.call("service_status", params);
-  if (!ending) {
-    for (const line of asLines(
-      await client.call("stream_currentLogs", params),
-      "stream_currentLogs",
-    )) {
-      emit(line);
-    }
-    return 0;
-  }
-  let backlog: string[] | null = [];
-  await client.subscribe("stream_subscribeLogs", params, (item) => {
-    const line = typeof item === "string" ? item : JSON.stringify(item);
-    if (backlog) backlog.push(line);
-    else emit(line);
-  });
-  const snapshot = asLines(await client.call("stream_currentLogs", params), "stream_currentLogs");
-  for (const line of snapshot) emit(line);
-  for (const line of linesAfterSnapshot(snapshot, backlog)) emit(line);
-  backlog = null;
-  const end = await ending;
-  if (end.kind === "signal") return 0;
-  throw end.error;
 }
 
 async function proxy(

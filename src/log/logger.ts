@@ -31,7 +31,7 @@ const reporter: ConsolaReporter = {
         // Rate-limited or full: the kernel log is best effort.
       }
     }
-    ring?.push(`[-] zinit: ${message}`);
+    ring?.pushText("zinit", "stderr", message);
   },
 };
 

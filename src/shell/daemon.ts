@@ -16,7 +16,9 @@ import { alreadyMonitored, errorText, notFound, shuttingDown, ZinitError } from 
 import { MAX_TIMER_MS } from "../core/policy.ts";
 import { parseSignal } from "../core/signals.ts";
 import type { ServiceConfig } from "../core/types.ts";
-import type { LogRing } from "../log/ring.ts";
+import type { ServiceLogs } from "../log/outputs.ts";
+import type { LogQuery, QueryResult } from "../log/query.ts";
+import { type FollowListener, type RecordFilter, SNAPSHOT_REPLY_BYTES } from "../log/ring.ts";
 import { strerror } from "../sys/libc.ts";
 import type { Sys } from "../sys/port.ts";
 import { sampleStats } from "../sys/proc.ts";
@@ -30,7 +32,7 @@ export interface DaemonOptions {
   files: ServiceStore;
   shell: Shell;
   sys: Sys;
-  ring: LogRing;
+  logs: ServiceLogs;
   /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
   powerMode: (reboot: boolean) => PowerMode;
 }
@@ -127,11 +129,24 @@ export class Daemon implements Control {
   }
 
   logs(name?: string): string[] {
-    return this.opts.ring.snapshot(name);
+    // Bounded so the reply fits the socket's output queue, whatever the ring holds.
+    return this.opts.logs.ring.snapshot(name, SNAPSHOT_REPLY_BYTES);
   }
 
   subscribeLogs(name: string | undefined, listener: (line: string) => void): () => void {
-    return this.opts.ring.subscribe(name, listener);
+    return this.opts.logs.ring.subscribe(name, listener);
+  }
+
+  queryLogs(query: LogQuery): Promise<QueryResult> {
+    return this.opts.logs.queries.run(query);
+  }
+
+  followLogs(filter: RecordFilter, listener: FollowListener): () => void {
+    return this.opts.logs.ring.follow(filter, listener);
+  }
+
+  reopenLogs(): string[] {
+    return this.opts.logs.reopen();
   }
 
   wait(names: string[], condition: WaitCondition, timeoutMs: number): Promise<WaitResult> {

@@ -320,6 +320,8 @@ export class Shell {
     const output = this.opts.logs.open({
       label: spec.label,
       mode: spec.log,
+      service: name,
+      file: this.core.has(name) ? this.core.config(name).logFile : undefined,
       onLine: watch ? (_stream, text) => this.sawLine(name, watch, text) : undefined,
     });
     const result = this.sys.spawn({

@@ -21,6 +21,8 @@ import {
   ZinitError,
 } from "../../src/core/errors.ts";
 import { parseSignal } from "../../src/core/signals.ts";
+import { LogQueries, type LogQuery, type QueryResult } from "../../src/log/query.ts";
+import { type FollowListener, LogRing, type RecordFilter } from "../../src/log/ring.ts";
 
 export interface FakeService {
   state: string;
@@ -43,6 +45,13 @@ export class FakeControl implements Control {
   readonly calls: Call[] = [];
   /** Lines in the ring, oldest first. */
   readonly lines: string[] = [];
+  /** Wall-clock time stamped on the records of `log()`. */
+  clock = 1_767_225_600_000;
+  /** The same lines as records, for queryLogs and followLogs. */
+  readonly ring = new LogRing({ lines: 1000, clock: () => this.clock });
+  private readonly queries = new LogQueries(this.ring);
+  /** What reopenLogs() answers. */
+  reopened: string[] = [];
   readonly listeners = new Set<{ name: string | undefined; listener: LogListener }>();
   /** Set by shutdown(): "shutdown" or "reboot". */
   shutdownMode: "shutdown" | "reboot" | null = null;
@@ -83,6 +92,8 @@ export class FakeControl implements Control {
   /** Appends a line to the ring and hands it to every matching subscriber. */
   log(line: string): void {
     this.lines.push(line);
+    const m = /^\[([+-])\] (.*?): (.*)$/s.exec(line);
+    if (m) this.ring.pushText(m[2] as string, m[1] === "+" ? "stdout" : "stderr", m[3] as string);
     for (const { name, listener } of [...this.listeners]) {
       if (matches(line, name)) listener(line);
     }
@@ -230,6 +241,21 @@ export class FakeControl implements Control {
     const entry = { name, listener };
     this.listeners.add(entry);
     return () => this.listeners.delete(entry);
+  }
+
+  queryLogs(query: LogQuery): Promise<QueryResult> {
+    this.enter("queryLogs", query);
+    return this.queries.run(query);
+  }
+
+  followLogs(filter: RecordFilter, listener: FollowListener): () => void {
+    this.enter("followLogs", filter);
+    return this.ring.follow(filter, listener);
+  }
+
+  reopenLogs(): string[] {
+    this.enter("reopenLogs");
+    return [...this.reopened];
   }
 
   async startHttp(address: string): Promise<string> {

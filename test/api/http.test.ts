@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type HttpServer, parseAddress, serveHttp } from "../../src/api/http.ts";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { pushLine } from "../helpers/lines.ts";
 
 const TIMEOUT = 15_000;
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list","params":{}}';
@@ -211,8 +212,8 @@ describe("WebSocket", () => {
     const sub = (await next()) as { id: number; result: number };
     expect(sub.id).toBe(2);
     expect(t.subscribers()).toBe(listeners + 1);
-    t.ring.push("[+] other: not this");
-    t.ring.push("[+] redis: hello");
+    pushLine(t.ring, "[+] other: not this");
+    pushLine(t.ring, "[+] redis: hello");
     expect(await next()).toEqual({
       jsonrpc: "2.0",
       method: "stream_subscribeLogs",
@@ -274,7 +275,7 @@ describe("WebSocket", () => {
     const line = `[+] redis: ${"z".repeat(1000)}`;
     // 50 MB while the client reads nothing: lines are dropped, the subscription stays.
     for (let i = 0; i < 50_000; i++) {
-      t.ring.push(line);
+      pushLine(t.ring, line);
       if (i % 100 === 0) await Bun.sleep(0);
     }
     expect(t.subscribers()).toBe(listeners + 1);
@@ -283,7 +284,7 @@ describe("WebSocket", () => {
     // Once it reads again, the next line comes after upstream's lag line.
     deadline = Date.now() + TIMEOUT;
     for (let i = 0; !/zinit: \d+ lines dropped/.test(received) && Date.now() < deadline; i++) {
-      t.ring.push(`[+] redis: marker ${i}`);
+      pushLine(t.ring, `[+] redis: marker ${i}`);
       await Bun.sleep(10);
     }
     expect(received).toMatch(/"result":"\[-\] zinit: \d+ lines dropped"/);

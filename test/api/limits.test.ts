@@ -11,6 +11,7 @@ import { type ApiLimits, DEFAULT_LIMITS, FrameBudget } from "../../src/api/limit
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { Conn } from "../helpers/conn.ts";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { pushLine } from "../helpers/lines.ts";
 
 let t: TestDaemon | null = null;
 let server: SocketServer | null = null;
@@ -97,7 +98,7 @@ describe("batches", () => {
     ];
     await c.send(`${JSON.stringify(batch)}\n`);
     expect(((await c.count(1))[0] as { error: { code: number } }).error.code).toBe(-32011);
-    t?.ring.push("[+] web: after");
+    pushLine(t!.ring, "[+] web: after");
     await c.send(`${JSON.stringify(req(2, "service_list"))}\n`);
     await c.count(2);
     // Only the second reply: no notification for the subscription nobody knows the id of.
@@ -147,7 +148,7 @@ describe("unread replies", () => {
 
   test("one reply bigger than the cap still arrives whole at a client that reads it", async () => {
     const path = await serve({ maxQueued: 64 * 1024 });
-    for (let i = 0; i < 2000; i++) t?.ring.push(`[+] web: ${i} ${"x".repeat(200)}`);
+    for (let i = 0; i < 2000; i++) pushLine(t!.ring, `[+] web: ${i} ${"x".repeat(200)}`);
     const c = new Conn(path);
     const reply = await c.call(1, "stream_currentLogs", ["web"]);
     const lines = reply.result as string[];

@@ -773,3 +773,146 @@ describe("logs", () => {
     expect(fake.listeners.size).toBe(0);
   });
 });
+
+describe("log queries, follows and reopen", () => {
+  const T0 = 1_767_225_600_000;
+  beforeEach(() => {
+    fake.log("[+] redis: ready");
+    fake.clock += 5000;
+    fake.log("[-] redis/test: probing");
+    fake.log("[-] zinit: started");
+    fake.clock += 5000;
+    fake.log("[+] redis: GET 500");
+  });
+  const lines = (outcome: Outcome) =>
+    "result" in outcome
+      ? (outcome.result as { records: Array<{ service: string; line: string }> }).records.map(
+          (r) => `${r.service}: ${r.line}`,
+        )
+      : outcome;
+
+  test("queryLogs: records with every filter, named or positional", async () => {
+    expect(await call("stream_queryLogs")).toEqual({
+      result: {
+        records: [
+          { seq: 1, time: T0, service: "redis", stream: "stdout", line: "ready" },
+          { seq: 2, time: T0 + 5000, service: "redis/test", stream: "stderr", line: "probing" },
+          { seq: 3, time: T0 + 5000, service: "zinit", stream: "stderr", line: "started" },
+          { seq: 4, time: T0 + 10_000, service: "redis", stream: "stdout", line: "GET 500" },
+        ],
+        next: null,
+        to: 4,
+      },
+    });
+    expect(lines(await call("stream_queryLogs", { names: ["redis", "zinit"] }))).toEqual([
+      "redis: ready",
+      "zinit: started",
+      "redis: GET 500",
+    ]);
+    expect(lines(await call("stream_queryLogs", { names: "redis/test" }))).toEqual([
+      "redis/test: probing",
+    ]);
+    expect(lines(await call("stream_queryLogs", [null, 2]))).toEqual([
+      "zinit: started",
+      "redis: GET 500",
+    ]);
+    expect(lines(await call("stream_queryLogs", { since: T0 + 1, until: T0 + 5000 }))).toEqual([
+      "redis/test: probing",
+      "zinit: started",
+    ]);
+    expect(lines(await call("stream_queryLogs", { grep: "^GET \\d+$" }))).toEqual([
+      "redis: GET 500",
+    ]);
+    const first = await call("stream_queryLogs", { limit: 3 });
+    expect(first).toMatchObject({ result: { next: 3, to: 4 } });
+    expect(lines(await call("stream_queryLogs", { after: 3, to: 4 }))).toEqual(["redis: GET 500"]);
+    expect(fake.calls.at(-1)).toEqual({ method: "queryLogs", args: [{ after: 3, to: 4 }] });
+  });
+
+  test("queryLogs: bad names, patterns and numbers are -32602 with the reason", async () => {
+    expect(await call("stream_queryLogs", { names: ["../x"] })).toEqual({
+      error: invalidName("querying logs", "../x", "must not contain '/'"),
+    });
+    expect(await call("stream_queryLogs", { names: ["a/other"] })).toEqual({
+      error: invalidName("querying logs", "a/other", "must not contain '/'"),
+    });
+    const bad = await call("stream_queryLogs", { grep: "(a)\\1" });
+    expect(bad).toEqual({
+      error: {
+        code: -32602,
+        message: "querying logs: grep: invalid pattern: backreferences are not supported",
+        data: expect.objectContaining({ code_name: "InvalidParams", action: "querying logs" }),
+      },
+    });
+    expect(await call("stream_queryLogs", { lines: -1 })).toEqual({
+      error: {
+        code: -32602,
+        message: "Invalid params",
+        data: "invalid value: integer `-1`, expected at least 0",
+      },
+    });
+    expect(await call("stream_queryLogs", { lines: "5" })).toEqual({
+      error: {
+        code: -32602,
+        message: "Invalid params",
+        data: 'invalid type: string "5", expected an integer',
+      },
+    });
+    expect(await call("stream_queryLogs", { names: [1] })).toEqual({
+      error: {
+        code: -32602,
+        message: "Invalid params",
+        data: "invalid type: integer `1`, expected a string",
+      },
+    });
+    expect(await call("stream_queryLogs", { since: "yesterday" })).toEqual({
+      error: {
+        code: -32602,
+        message: "Invalid params",
+        data: 'invalid type: string "yesterday", expected a number',
+      },
+    });
+  });
+
+  test("followLogs: records as they come, lag notes, and a last note when zinit stops", async () => {
+    const def = table.get("stream_followLogs");
+    if (def?.kind !== "subscribe") throw new Error("not a subscription");
+    const got: unknown[] = [];
+    await def.subscribe({ names: ["redis"], grep: "new" }, (item) => got.push(item));
+    fake.log("[+] redis: new one");
+    fake.log("[+] redis: old one");
+    fake.log("[+] redis/test: new");
+    fake.ring.end("zinit stopped");
+    expect(got).toEqual([
+      { seq: 5, time: T0 + 10_000, service: "redis", stream: "stdout", line: "new one" },
+      {
+        time: expect.any(Number),
+        service: "zinit",
+        stream: "stderr",
+        line: "zinit stopped",
+        end: true,
+      },
+    ]);
+    expect(def.lagged(7)).toEqual({
+      time: expect.any(Number),
+      service: "zinit",
+      stream: "stderr",
+      line: "7 lines dropped",
+      dropped: 7,
+    });
+    const err = await def.subscribe({ grep: "[" }, () => {}).catch((e: ApiError) => e.toJSON());
+    expect(err).toMatchObject({
+      code: -32602,
+      message: "following logs: grep: invalid pattern: missing ]",
+    });
+    expect(table.get("stream_unfollowLogs")).toEqual({
+      kind: "unsubscribe",
+      subscription: "stream_followLogs",
+    });
+  });
+
+  test("reopenLogs answers with the files it reopened", async () => {
+    fake.reopened = ["/var/log/zinit/a.log", "/var/log/zinit/b.log"];
+    expect(await call("system_reopenLogs", ["ignored"])).toEqual({ result: fake.reopened });
+  });
+});

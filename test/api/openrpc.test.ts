@@ -98,6 +98,19 @@ describe("openrpc.json", () => {
       stream_unsubscribeLogs: ["subscription"],
       service_inspect: ["name"],
       system_http_access: ["access?"],
+      stream_queryLogs: [
+        "names?",
+        "lines?",
+        "since?",
+        "until?",
+        "grep?",
+        "after?",
+        "to?",
+        "limit?",
+      ],
+      stream_followLogs: ["names?", "grep?"],
+      stream_unfollowLogs: ["subscription"],
+      system_reopenLogs: [],
     });
   });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { Conn, TIMEOUT } from "../helpers/conn.ts";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { pushLine } from "../helpers/lines.ts";
 
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
 
@@ -202,9 +203,9 @@ describe("JSON-RPC framing on the socket", () => {
     c.sock.write('{"jsonrpc":"2.0","id":5,"method":"stream_subscribeLogs","params":["redis"]}');
     const [sub] = (await c.count(1)) as { result: number; id: number }[];
     expect(sub?.id).toBe(5);
-    t.ring.push("[+] redis: hello");
-    t.ring.push("[+] other: skipped");
-    t.ring.push("[-] redis: world");
+    pushLine(t.ring, "[+] redis: hello");
+    pushLine(t.ring, "[+] other: skipped");
+    pushLine(t.ring, "[-] redis: world");
     const lines: unknown[] = await c.count(3);
     expect(lines.slice(1)).toEqual([
       {
@@ -233,7 +234,7 @@ describe("JSON-RPC framing on the socket", () => {
     c.sock.pause();
     const N = 6000;
     // ~3 MB: well past the kernel buffers, so writes go partial and the queue fills.
-    for (let i = 0; i < N; i++) t.ring.push(`[+] slow: ${i} ${"q".repeat(500)}`);
+    for (let i = 0; i < N; i++) pushLine(t.ring, `[+] slow: ${i} ${"q".repeat(500)}`);
     c.sock.resume();
     const lines = (await c.count(N + 1)) as {
       params: { subscription: number; result: string };
@@ -259,7 +260,7 @@ describe("JSON-RPC framing on the socket", () => {
     const line = `[+] redis: ${"y".repeat(1000)}`;
     // 20 MB: far more than the kernel socket buffers plus the cap.
     const flood = 20_000;
-    for (let i = 0; i < flood; i++) t.ring.push(line);
+    for (let i = 0; i < flood; i++) pushLine(t.ring, line);
     expect(t.subscribers()).toBe(subscribed);
     c.sock.resume();
     // Once the backlog has drained, the next line is preceded by upstream's lag line.
@@ -267,12 +268,12 @@ describe("JSON-RPC framing on the socket", () => {
     const dropNote = /^\[-\] zinit: (\d+) lines dropped$/;
     const notes = () => c.lines.filter((l) => l.includes("lines dropped"));
     while (notes().length === 0 && markers < 2000) {
-      t.ring.push(`[+] redis: marker ${markers++}`);
+      pushLine(t.ring, `[+] redis: marker ${markers++}`);
       await Bun.sleep(10);
     }
     // The note may come on its own once the queue drains; one more line follows it.
     const seen = c.lines.length;
-    t.ring.push(`[+] redis: marker ${markers++}`);
+    pushLine(t.ring, `[+] redis: marker ${markers++}`);
     await c.count(seen + 1);
     const msgs = c.messages.slice(1);
     const noteAt = msgs.findIndex((m) => dropNote.test(m.params?.result ?? ""));

@@ -72,19 +72,18 @@ describe("verbs and defaults", () => {
       socket: SOCK,
       debug: false,
       json: false,
-      snapshot: false,
+      log: { names: [], follow: true, timestamps: false, reopen: false },
     });
     expect(client("log", "-s", "redis")).toMatchObject({
-      snapshot: true,
-      name: "redis",
+      log: { names: ["redis"], follow: false },
       socket: SOCK,
     });
     expect(client("-s", "/a.sock", "log", "-s")).toMatchObject({
-      snapshot: true,
+      log: { follow: false },
       socket: "/a.sock",
     });
     expect(client("log", "--socket", "/b.sock", "--snapshot")).toMatchObject({
-      snapshot: true,
+      log: { follow: false },
       socket: "/b.sock",
     });
   });
@@ -98,6 +97,53 @@ describe("verbs and defaults", () => {
     expect(client("check", "--json", "x")).toMatchObject({ json: true, paths: ["x"] });
     expect(usageError("check", "-c", "/d", "a.yaml")).toBe(
       "give either -c DIR or paths for 'zinit check', not both",
+    );
+  });
+
+  test("log: several names, -n, --since/--until as ages or dates, --grep, -t, -f, --reopen", () => {
+    const now = Date.UTC(2026, 0, 31, 12, 0, 0);
+    const log = (...argv: string[]) => {
+      const action = parseCommandLine(
+        ["log", ...argv],
+        () => SOCK,
+        () => null,
+        now,
+      );
+      if (action.kind !== "client" || !action.invocation.log) throw new Error("not a log action");
+      return action.invocation.log;
+    };
+    expect(log("web", "db", "web/test", "-n", "50", "--grep", "err(or)?", "-t")).toEqual({
+      names: ["web", "db", "web/test"],
+      follow: true,
+      lines: 50,
+      grep: "err(or)?",
+      timestamps: true,
+      reopen: false,
+    });
+    expect(log("--since", "10m")).toMatchObject({ since: now - 600_000, follow: true });
+    expect(log("--since", "1h30m", "--until", "30s")).toMatchObject({
+      since: now - 5_400_000,
+      until: now - 30_000,
+      follow: false,
+    });
+    expect(log("--since", "2026-01-31T10:00:00Z").since).toBe(Date.UTC(2026, 0, 31, 10));
+    expect(log("--since", "2026-01-31 10:00:00Z").since).toBe(Date.UTC(2026, 0, 31, 10));
+    expect(log("--since", "2026-01-30").since).toBe(new Date(2026, 0, 30).getTime());
+    expect(log("--until", "now").until).toBe(now);
+    expect(log("-f", "-n", "0")).toMatchObject({ follow: true, lines: 0 });
+    expect(log("--reopen").reopen).toBe(true);
+    expect(usageError("log", "-f", "-s")).toBe("option -f/--follow cannot be used with -s");
+    expect(usageError("log", "-f", "--until", "1m")).toBe(
+      "option -f/--follow cannot be used with --until",
+    );
+    expect(usageError("log", "--since", "yesterday")).toBe(
+      "option --since needs a time such as 30s, 10m, 2h, 1d or 2026-01-31T12:00 (got 'yesterday')",
+    );
+    expect(usageError("log", "-n", "-3")).toBe(
+      "option -n/--lines must be an integer from 0 to 9007199254740991 (got '-3')",
+    );
+    expect(usageError("log", "-n", "ten")).toBe(
+      "option -n/--lines must be an integer from 0 to 9007199254740991 (got 'ten')",
     );
   });
 
@@ -150,6 +196,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         allowHosts: [],
         tokenFile: null,
         compatSocket: null,
+        bufferBytes: 4 * 1024 * 1024,
+        logDir: null,
+        logMaxBytes: 10 * 1024 * 1024,
+        logKeep: 5,
+        stdoutFormat: "raw",
       },
     });
     expect(
@@ -183,6 +234,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         allowHosts: [],
         tokenFile: null,
         compatSocket: null,
+        bufferBytes: 4 * 1024 * 1024,
+        logDir: null,
+        logMaxBytes: 10 * 1024 * 1024,
+        logKeep: 5,
+        stdoutFormat: "raw",
       },
     });
     expect(parse("init")).toEqual({
@@ -200,6 +256,11 @@ describe("global options before or after the verb (upstream bug #2)", () => {
         allowHosts: [],
         tokenFile: null,
         compatSocket: null,
+        bufferBytes: 4 * 1024 * 1024,
+        logDir: null,
+        logMaxBytes: 10 * 1024 * 1024,
+        logKeep: 5,
+        stdoutFormat: "raw",
       },
     });
   });
@@ -207,6 +268,54 @@ describe("global options before or after the verb (upstream bug #2)", () => {
   test("`--` ends the options", () => {
     expect(client("status", "--", "-weird")).toMatchObject({ name: "-weird" });
     expect(client("--", "status", "x")).toMatchObject({ verb: "status", name: "x" });
+  });
+});
+
+describe("init: log options", () => {
+  test("--buffer-bytes, --log-dir, --log-max-size, --log-keep, --stdout-format", () => {
+    const action = parse(
+      "init",
+      "--buffer-bytes",
+      "64M",
+      "--log-dir",
+      "/var/log/svc",
+      "--log-max-size",
+      "512k",
+      "--log-keep",
+      "0",
+      "--stdout-format",
+      "prefix",
+    );
+    expect(action).toMatchObject({
+      kind: "init",
+      options: {
+        bufferBytes: 64 * 1024 * 1024,
+        logDir: "/var/log/svc",
+        logMaxBytes: 512 * 1024,
+        logKeep: 0,
+        stdoutFormat: "prefix",
+      },
+    });
+    expect(parse("init", "--buffer-bytes", "2097152B")).toMatchObject({
+      options: { bufferBytes: 2 * 1024 * 1024 },
+    });
+    expect(parse("init", "--buffer-bytes", "1GiB")).toMatchObject({
+      options: { bufferBytes: 1024 ** 3 },
+    });
+  });
+
+  test("sizes, counts and formats out of range are clear errors", () => {
+    expect(usageError("init", "--buffer-bytes", "100k")).toBe(
+      "option --buffer-bytes must be a size from 1048576 to 1073741824 bytes, e.g. 4M (got '100k')",
+    );
+    expect(usageError("init", "--buffer-bytes", "2G")).toMatch(/^option --buffer-bytes must be/);
+    expect(usageError("init", "--log-max-size", "1x")).toMatch(/^option --log-max-size must be/);
+    expect(usageError("init", "--log-keep", "1001")).toBe(
+      "option --log-keep must be an integer from 0 to 1000 (got '1001')",
+    );
+    expect(usageError("init", "--stdout-format", "xml")).toBe(
+      "option --stdout-format must be raw, prefix or json (got 'xml')",
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { linesAfterSnapshot } from "../../src/cli/commands.ts";
+import { linesAfterSnapshot } from "../../src/cli/logs.ts";
 
 describe("linesAfterSnapshot: the subscription backlog minus what the snapshot holds", () => {
   test("in-order daemon: the backlog is the snapshot's tail, nothing is new", () => {

@@ -386,32 +386,68 @@ describe("shutdown / reboot (upstream bug #16)", () => {
   });
 });
 
+const rec = (seq: number, service: string, line: string, stream = "stdout", time = T0 + seq) => ({
+  seq,
+  time,
+  service,
+  stream,
+  line,
+});
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const page = (records: unknown[], to: number, next: number | null = null) => ({
+  records,
+  next,
+  to,
+});
+
 describe("log", () => {
-  test("-s prints the snapshot and exits", async () => {
-    const z = serve(table({ stream_currentLogs: ["[+] a: one", "[-] b: two"] }));
+  test("-s prints the ring in upstream's form and exits", async () => {
+    const z = serve(
+      table({
+        stream_queryLogs: page([rec(1, "a", "one"), rec(2, "b", "two", "stderr")], 2),
+      }),
+    );
     expect(await run(z, "log", "-s")).toEqual({
       stdout: "[+] a: one\n[-] b: two\n",
       stderr: "",
       code: 0,
     });
-    expect(z.calls).toEqual([{ method: "stream_currentLogs", params: [] }]);
+    expect(z.calls).toEqual([{ method: "stream_queryLogs", params: {} }]);
   });
 
-  test("-s FILTER validates the name first", async () => {
+  test("-s reads every page of a large snapshot, continuing from the cursor to its end", async () => {
+    const z = serve((req, conn) => {
+      const p = req.params as { after?: number };
+      if (p.after === undefined)
+        conn.result(req.id, page([rec(1, "a", "1"), rec(2, "a", "2")], 5, 2));
+      else if (p.after === 2) conn.result(req.id, page([rec(3, "a", "3"), rec(4, "a", "4")], 5, 4));
+      else conn.result(req.id, page([rec(5, "a", "5")], 5));
+    });
+    const out = await run(z, "log", "-s", "-n", "100");
+    expect(out.stdout).toBe("[+] a: 1\n[+] a: 2\n[+] a: 3\n[+] a: 4\n[+] a: 5\n");
+    expect(z.calls.map((c) => c.params)).toEqual([
+      { lines: 100 },
+      { lines: 100, after: 2, to: 5 },
+      { lines: 100, after: 4, to: 5 },
+    ]);
+  });
+
+  test("-s FILTER… validates each name first; zinit and NAME/test are log names too", async () => {
     const z = serve(
       table({
         service_status: { name: "a", pid: 1, state: "Running", target: "Up", after: {} },
-        stream_currentLogs: ["[+] a: one"],
+        stream_queryLogs: page([rec(1, "a", "one"), rec(2, "zinit", "hi", "stderr")], 2),
       }),
     );
-    expect(await run(z, "log", "--snapshot", "a")).toEqual({
-      stdout: "[+] a: one\n",
+    expect(await run(z, "log", "--snapshot", "a", "zinit", "a/test")).toEqual({
+      stdout: "[+] a: one\n[-] zinit: hi\n",
       stderr: "",
       code: 0,
     });
     expect(z.calls).toEqual([
       { method: "service_status", params: ["a"] },
-      { method: "stream_currentLogs", params: ["a"] },
+      { method: "service_status", params: ["a"] },
+      { method: "stream_queryLogs", params: { names: ["a", "zinit", "a/test"] } },
     ]);
   });
 
@@ -427,68 +463,186 @@ describe("log", () => {
     expect(z.calls).toEqual([{ method: "service_status", params: ["x"] }]);
   });
 
-  test("follow: subscribe first, snapshot, no gap and no duplicate, Ctrl-C exits 0", async () => {
+  test("filters go to the daemon: -n, --since, --until, --grep; -t prints each line's time", async () => {
+    const z = serve(table({ stream_queryLogs: page([rec(7, "a", "x=1")], 7) }));
+    const out = await run(
+      z,
+      "log",
+      "-n",
+      "5",
+      "--since",
+      "2026-01-01T11:00:00Z",
+      "--until",
+      "2026-01-01T13:00:00Z",
+      "--grep",
+      "x=\\d",
+      "-t",
+    );
+    expect(out).toEqual({ stdout: "2026-01-01T12:00:00.007Z [+] a: x=1\n", stderr: "", code: 0 });
+    expect(z.calls).toEqual([
+      {
+        method: "stream_queryLogs",
+        params: {
+          grep: "x=\\d",
+          lines: 5,
+          since: Date.UTC(2026, 0, 1, 11),
+          until: Date.UTC(2026, 0, 1, 13),
+        },
+      },
+    ]);
+  });
+
+  test("--json prints one record per line (NDJSON)", async () => {
+    const z = serve(table({ stream_queryLogs: page([rec(1, "a", 'say "hi"')], 1) }));
+    expect(await run(z, "log", "-s", "--json")).toEqual({
+      stdout: `${JSON.stringify(rec(1, "a", 'say "hi"'))}\n`,
+      stderr: "",
+      code: 0,
+    });
+  });
+
+  test("follow: subscribe first, then the snapshot; each line once; Ctrl-C exits 0", async () => {
     const z = serve((req, conn) => {
-      if (req.method === "stream_subscribeLogs") {
+      if (req.method === "stream_followLogs") {
         conn.result(req.id, 77);
-      } else if (req.method === "stream_currentLogs") {
-        // Pushed after the subscription started and before the snapshot was taken: in both.
-        conn.notify("stream_subscribeLogs", 77, "[+] a: three");
-        conn.result(req.id, ["[+] a: one", "[+] a: two", "[+] a: three"]);
-        conn.notify("stream_subscribeLogs", 99, "[+] other subscription");
-        conn.notify("stream_subscribeLogs", 77, "[+] a: four");
+      } else if (req.method === "stream_queryLogs") {
+        // Stored after the subscription started and before the snapshot: in both.
+        conn.notify("stream_followLogs", 77, rec(3, "a", "three"));
+        conn.result(
+          req.id,
+          page([rec(1, "a", "one"), rec(2, "a", "two"), rec(3, "a", "three")], 3),
+        );
+        conn.notify("stream_followLogs", 99, rec(50, "x", "other subscription"));
+        conn.notify("stream_followLogs", 77, rec(4, "a", "four"));
+        conn.notify("stream_followLogs", 77, {
+          time: T0,
+          service: "zinit",
+          stream: "stderr",
+          line: "12 lines dropped",
+          dropped: 12,
+        });
+        conn.notify("stream_followLogs", 77, rec(17, "a", "seventeen"));
       }
     });
     const cli = new LiveCli(spawnCli(["log", "--socket", z.path]));
-    await cli.waitForStdout("four\n");
+    await cli.waitForStdout("seventeen\n");
     cli.proc.kill("SIGINT");
     expect(await cli.finish()).toEqual({
-      stdout: "[+] a: one\n[+] a: two\n[+] a: three\n[+] a: four\n",
+      stdout:
+        "[+] a: one\n[+] a: two\n[+] a: three\n[+] a: four\n[-] zinit: 12 lines dropped\n[+] a: seventeen\n",
       stderr: "",
       code: 0,
     });
     expect(z.calls).toEqual([
-      { method: "stream_subscribeLogs", params: [] },
-      { method: "stream_currentLogs", params: [] },
+      { method: "stream_followLogs", params: {} },
+      { method: "stream_queryLogs", params: {} },
     ]);
   });
 
-  test("follow with --json prints one JSON string per line", async () => {
+  test("follow ends cleanly, exit 0 and one line, when zinit says it is stopping", async () => {
     const z = serve((req, conn) => {
-      if (req.method === "service_status") conn.result(req.id, { name: "a" });
-      if (req.method === "stream_subscribeLogs") conn.result(req.id, "sub-1");
-      if (req.method === "stream_currentLogs") {
-        conn.result(req.id, ['[+] a: say "hi"']);
-        conn.notify("stream_subscribeLogs", "sub-1", "[-] a: tab\there");
+      if (req.method === "stream_followLogs") conn.result(req.id, 5);
+      if (req.method === "stream_queryLogs") {
+        conn.result(req.id, page([rec(1, "a", "last words")], 1));
+        conn.notify("stream_followLogs", 5, {
+          time: T0,
+          service: "zinit",
+          stream: "stderr",
+          line: "zinit stopped",
+          end: true,
+        });
+        conn.close();
       }
     });
-    const cli = new LiveCli(spawnCli(["-s", z.path, "log", "a", "--json"]));
-    await cli.waitForStdout("here");
-    cli.proc.kill("SIGINT");
-    expect(await cli.finish()).toEqual({
-      stdout: '"[+] a: say \\"hi\\""\n"[-] a: tab\\there"\n',
-      stderr: "",
+    expect(await run(z, "log", "--grep", "w")).toEqual({
+      stdout: "[+] a: last words\n",
+      stderr: "zinit stopped\n",
       code: 0,
     });
-    expect(z.calls).toEqual([
-      { method: "service_status", params: ["a"] },
-      { method: "stream_subscribeLogs", params: ["a"] },
-      { method: "stream_currentLogs", params: ["a"] },
-    ]);
   });
 
-  test("follow ends with an error when the daemon goes away", async () => {
+  test("follow ends with an error when the daemon goes away without a word", async () => {
     const z = serve((req, conn) => {
-      if (req.method === "stream_subscribeLogs") conn.result(req.id, 1);
-      if (req.method === "stream_currentLogs") {
-        conn.result(req.id, ["last words"]);
+      if (req.method === "stream_followLogs") conn.result(req.id, 1);
+      if (req.method === "stream_queryLogs") {
+        conn.result(req.id, page([rec(1, "a", "last words")], 1));
         conn.close();
       }
     });
     expect(await run(z, "log")).toEqual({
-      stdout: "last words\n",
+      stdout: "[+] a: last words\n",
       stderr: "zinit: connection closed by zinit\n",
       code: 1,
+    });
+  });
+
+  test("--reopen asks the daemon to reopen its log files", async () => {
+    const z = serve(table({ system_reopenLogs: ["/var/log/zinit/a.log"] }));
+    expect(await run(z, "log", "--reopen")).toEqual({ stdout: "", stderr: "", code: 0 });
+    expect(await run(z, "log", "--reopen", "--json")).toEqual({
+      stdout: '["/var/log/zinit/a.log"]\n',
+      stderr: "",
+      code: 0,
+    });
+    expect(z.calls[0]).toEqual({ method: "system_reopenLogs", params: [] });
+  });
+
+  describe("against upstream zinit (no stream_queryLogs)", () => {
+    test("-s and FILTER use stream_currentLogs", async () => {
+      const z = serve(
+        table({
+          service_status: { name: "a", pid: 1, state: "Running", target: "Up", after: {} },
+          stream_currentLogs: ["[+] a: one"],
+        }),
+      );
+      expect(await run(z, "log", "-s", "a")).toEqual({
+        stdout: "[+] a: one\n",
+        stderr: "",
+        code: 0,
+      });
+      expect(z.calls).toEqual([
+        { method: "service_status", params: ["a"] },
+        { method: "stream_queryLogs", params: { names: ["a"] } },
+        { method: "stream_currentLogs", params: ["a"] },
+      ]);
+    });
+
+    test("follow: subscribeLogs first, then currentLogs, no gap and no duplicate", async () => {
+      const z = serve((req, conn) => {
+        if (req.method === "stream_followLogs") {
+          conn.error(req.id, -32601, "Method not found");
+        } else if (req.method === "stream_subscribeLogs") {
+          conn.result(req.id, 77);
+        } else if (req.method === "stream_currentLogs") {
+          conn.notify("stream_subscribeLogs", 77, "[+] a: three");
+          conn.result(req.id, ["[+] a: one", "[+] a: two", "[+] a: three"]);
+          conn.notify("stream_subscribeLogs", 99, "[+] other subscription");
+          conn.notify("stream_subscribeLogs", 77, "[+] a: four");
+        }
+      });
+      const cli = new LiveCli(spawnCli(["log", "--socket", z.path]));
+      await cli.waitForStdout("four\n");
+      cli.proc.kill("SIGINT");
+      expect(await cli.finish()).toEqual({
+        stdout: "[+] a: one\n[+] a: two\n[+] a: three\n[+] a: four\n",
+        stderr: "",
+        code: 0,
+      });
+      expect(z.calls).toEqual([
+        { method: "stream_followLogs", params: {} },
+        { method: "stream_subscribeLogs", params: [] },
+        { method: "stream_currentLogs", params: [] },
+      ]);
+    });
+
+    test("the new options are refused with a clear message", async () => {
+      const z = serve(table({}));
+      expect(await run(z, "log", "-s", "-n", "5")).toEqual({
+        stdout: "",
+        stderr:
+          "zinit: this zinit has no log queries (stream_queryLogs); only `zinit log [-s] [NAME]` works with it\n",
+        code: 1,
+      });
     });
   });
 });

@@ -8,6 +8,7 @@ import type { HttpHost } from "../../src/api/control.ts";
 import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
 import { ServiceStore } from "../../src/config/store.ts";
 import type { LogLevel, PowerMode } from "../../src/core/effects.ts";
+import type { StdoutFormat } from "../../src/defaults.ts";
 import { ServiceLogs } from "../../src/log/outputs.ts";
 import { LogRing } from "../../src/log/ring.ts";
 import { Daemon } from "../../src/shell/daemon.ts";
@@ -23,6 +24,9 @@ export interface TestDaemonOptions {
   canPower?: boolean;
   /** Service name → the pid its first process gets (the fake Sys counts up from 100). */
   pids?: Record<string, number>;
+  /** `init --log-dir`. */
+  logDir?: string;
+  stdoutFormat?: StdoutFormat;
 }
 
 export interface TestDaemon {
@@ -31,6 +35,7 @@ export interface TestDaemon {
   daemon: Daemon;
   table: MethodTable;
   ring: LogRing;
+  logs: ServiceLogs;
   configDir: string;
   files: ServiceStore;
   /** zinit's own log lines, `LEVEL message`. */
@@ -51,16 +56,24 @@ export interface TestDaemon {
 export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {
   const configDir = mkdtempSync(join(tmpdir(), "zinit-daemon-"));
   const sys = new FakeSys();
-  const ring = new LogRing(opts.buffer ?? 2000);
   const said: string[] = [];
+  const ring = new LogRing({ lines: opts.buffer ?? 2000, clock: () => sys.wallClock() });
+  const logs = new ServiceLogs({
+    ring,
+    wallClock: () => sys.wallClock(),
+    now: () => sys.now(),
+    logDir: opts.logDir ?? null,
+    stdoutFormat: opts.stdoutFormat,
+    report: (level, message) => said.push(`${level.toUpperCase()} ${message}`),
+  });
   const powered: TestDaemon["powered"] = [];
   const say = (level: LogLevel, message: string) => {
     said.push(`${level.toUpperCase()} ${message}`);
-    ring.push(`[-] zinit: ${message}`);
+    ring.pushText("zinit", "stderr", message);
   };
   const shell = new Shell({
     sys,
-    logs: new ServiceLogs(ring),
+    logs,
     baseEnv: { PATH: "/usr/bin:/bin" },
     etcEnv: {},
     canPower: opts.canPower ?? false,
@@ -75,7 +88,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     files,
     shell,
     sys,
-    ring,
+    logs,
     powerMode: (reboot) => (opts.canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
   });
   const httpCalls: string[] = [];
@@ -125,6 +138,7 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     daemon: control,
     table,
     ring,
+    logs,
     configDir,
     files,
     said,

@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, readdirSync, readlinkSync, statSync, writeSync } from "node:fs";
 import { formatLine, startSeparator } from "../../src/log/lines.ts";
+import { loadNative } from "../../src/log/native.ts";
 import { openPipe as nonBlockingPipe, readLines } from "../helpers/pipe.ts";
 
 const TIMEOUT = 60_000;
+// The daemon's own line cutter (test/log/lines.test.ts checks the JavaScript one against it).
+loadNative();
 
 interface Result {
   lines: string[];
@@ -155,9 +158,10 @@ describe("readLines", () => {
     TIMEOUT,
   );
 
-  test("maxLine cuts never split a surrogate pair nor leave a `\\r` as its own line", async () => {
+  test("maxLine cuts (in bytes) never split a UTF-8 sequence nor leave a `\\r` as its own line", async () => {
+    // "😀" is 4 bytes: with 4-byte pieces, "abc😀d" is cut before it, not through it.
     const { lines } = await collect(filledPipe("abc😀d\nabcd\r\nabcdefghij\n"), 4);
-    expect(lines).toEqual(["abc", "😀d", "abcd", "abcd", "efgh", "ij"]);
+    expect(lines).toEqual(["abc", "😀", "d", "abcd", "abcd", "efgh", "ij"]);
   });
 
   test(
