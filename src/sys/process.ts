@@ -1,5 +1,6 @@
 // Signals, identity and power control of processes.
 
+import { writeFileSync } from "node:fs";
 import { EINVAL, errno, libc, RLIMIT_NOFILE } from "./libc.ts";
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -56,7 +57,15 @@ export function raisePriority(nice: number): number {
   if (libc.sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK, new Int32Array(1)) !== 0) {
     return errno();
   }
-  return libc.setpriority(PRIO_PROCESS, 0, nice) === 0 ? 0 : errno();
+  if (libc.setpriority(PRIO_PROCESS, 0, nice) !== 0) return errno();
+  // With the kernel's autogroups, nice counts only within a session, and every service is a
+  // session of its own: our session (autogroup) needs the same weight among them.
+  try {
+    writeFileSync("/proc/self/autogroup", String(nice));
+  } catch {
+    // No autogroups (off, or not built in): the thread's nice is all there is.
+  }
+  return 0;
 }
 
 const SIG_BLOCK = 0;
