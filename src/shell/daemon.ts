@@ -1,6 +1,7 @@
 // The running daemon as the method table sees it (src/api/control.ts): each call is a core
 // command or query carried out through the shell.
 
+import { constants } from "node:os";
 import type {
   Control,
   ServiceChange,
@@ -23,6 +24,18 @@ import type { Shell } from "./shell.ts";
 
 /** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */
 const STATS_WINDOW_MS = 100;
+
+/** errno → its name (the first one, for aliases such as EAGAIN/EWOULDBLOCK). */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+}
+
+/** Upstream's rendering of an errno (nix's Display): `ESRCH: No such process`. */
+function errnoText(errno: number): string {
+  const name = ERRNO_NAMES.get(errno);
+  return name === undefined ? strerror(errno) : `${name}: ${strerror(errno)}`;
+}
 
 export interface DaemonOptions {
   configDir: string;
@@ -95,7 +108,7 @@ export class Daemon implements Control {
     const pid = this.core.requireRunning(name);
     const errno = this.opts.sys.killGroup(pid, num);
     if (errno !== 0) {
-      throw new ZinitError("InternalError", strerror(errno), { service: name });
+      throw new ZinitError("InternalError", errnoText(errno), { service: name });
     }
   }
 

@@ -57,6 +57,11 @@ export class FakeSys implements Sys {
   });
   /** Bound notify sockets: path → receiver. */
   readonly notifySockets = new Map<string, (d: Datagram) => void>();
+  /**
+   * What the next reading of the monotonic clock throws, once: every command of the daemon reads
+   * the clock first, so this stands for any unexpected failure inside the daemon.
+   */
+  clockFault: unknown = null;
   private handler: ExitHandler | null = null;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private nextTimer = 1;
@@ -66,6 +71,11 @@ export class FakeSys implements Sys {
   // ---- Sys --------------------------------------------------------------------------------------
 
   now(): number {
+    const fault = this.clockFault;
+    if (fault !== null) {
+      this.clockFault = null;
+      throw fault;
+    }
     return this.clock;
   }
 
