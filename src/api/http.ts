@@ -214,7 +214,7 @@ export async function serveHttp(
           }
           const body = await req.arrayBuffer();
           if (body.byteLength > limits.maxFrame) return text(413, "Request is too big", cors);
-          const reply = await handleHttpBody(table, decoder.decode(body), limits);
+          const reply = await handleHttpBody(table, decoder.decode(body), limits, req.signal);
           return new Response(reply ?? "", {
             status: 200,
             headers: { ...cors, "content-type": "application/json; charset=utf-8" },

@@ -6,8 +6,11 @@ import type {
   Control,
   ServiceChange,
   ServiceDetail,
+  ServiceEvent,
   ServiceStats,
   ServiceStatus,
+  ServiceUsage,
+  ServiceView,
   WaitCondition,
   WaitResult,
 } from "../api/control.ts";
@@ -21,6 +24,7 @@ import { strerror } from "../sys/libc.ts";
 import type { Sys } from "../sys/port.ts";
 import { sampleStats } from "../sys/proc.ts";
 import type { Shell } from "./shell.ts";
+import { readUsage, type UsageReader } from "./usage.ts";
 
 /** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */
 const STATS_WINDOW_MS = 100;
@@ -44,13 +48,48 @@ export interface DaemonOptions {
   ring: LogRing;
   /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
   powerMode: (reboot: boolean) => PowerMode;
+  /** How a process's usage is read for `usage` (default: /proc). */
+  readUsage?: UsageReader;
 }
 
 export class Daemon implements Control {
   private readonly shell: Shell;
+  /** Each service as event subscribers last heard of it. */
+  private readonly views = new Map<string, ServiceView>();
+  private readonly eventListeners = new Set<(event: ServiceEvent) => void>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.shell = opts.shell;
+    this.shell.onChange((change) => this.relay(change));
+  }
+
+  /** A change the shell carried out: stamped, remembered, and passed on in order. */
+  private relay(change: ServiceChange): void {
+    // Still queued when its service was forgotten: not news any more.
+    if (!this.core.has(change.name)) return;
+    const view: ServiceView = { ...change, time: this.opts.sys.wallClock() };
+    this.views.set(change.name, view);
+    this.emit({ event: "change", ...view });
+  }
+
+  private emit(event: ServiceEvent): void {
+    for (const listener of this.eventListeners) {
+      try {
+        listener(event);
+      } catch {
+        // A waiter or subscriber that throws loses this event only.
+      }
+    }
+  }
+
+  private onEvent(listener: (event: ServiceEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** What subscribers last heard of each service, in name order. */
+  private currentViews(): ServiceView[] {
+    return this.core.names().flatMap((name) => this.views.get(name) ?? []);
   }
 
   private get core() {
@@ -98,6 +137,8 @@ export class Daemon implements Control {
 
   forget(name: string): void {
     this.shell.forget(name);
+    this.views.delete(name);
+    this.emit({ event: "forgotten", name, time: this.opts.sys.wallClock() });
   }
 
   kill(name: string, signal: string): void {
@@ -132,6 +173,25 @@ export class Daemon implements Control {
     this.shell.command((now) => this.core.shutdown(this.opts.powerMode(reboot), now));
   }
 
+  shuttingDown(): boolean {
+    return this.core.shuttingDown;
+  }
+
+  usage(name: string): ServiceUsage {
+    if (!this.core.has(name)) throw notFound(name);
+    const read = this.opts.readUsage ?? readUsage;
+    const usage: ServiceUsage = { processes: 0, rss: 0, cpu_seconds: 0 };
+    for (const p of this.shell.members(name)) {
+      const u = read(p.pid);
+      // Gone, or the pid already belongs to another process.
+      if (u === null || u.starttime !== p.starttime) continue;
+      usage.processes++;
+      usage.rss += u.rss;
+      usage.cpu_seconds += u.cpuSeconds;
+    }
+    return usage;
+  }
+
   logs(name?: string): string[] {
     return this.opts.ring.snapshot(name);
   }
@@ -140,7 +200,12 @@ export class Daemon implements Control {
     return this.opts.ring.subscribe(name, listener);
   }
 
-  wait(names: string[], condition: WaitCondition, timeoutMs: number): Promise<WaitResult> {
+  wait(
+    names: string[],
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<WaitResult> {
     const core = this.core;
     for (const name of names) if (!core.has(name)) throw notFound(name);
     const unique = [...new Set(names)];
@@ -167,16 +232,25 @@ export class Daemon implements Control {
       }
       return all ? "met" : null;
     };
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const now = verdict();
     if (now !== null) return Promise.resolve(result(now));
-    return new Promise((resolve) => {
-      const finish = (why: WaitResult["why"]) => {
+    return new Promise((resolve, reject) => {
+      const done = () => {
         unsubscribe();
         if (timer !== undefined) this.opts.sys.clearTimer(timer);
+        signal?.removeEventListener("abort", abort);
+      };
+      const finish = (why: WaitResult["why"]) => {
+        done();
         resolve(result(why));
       };
-      const unsubscribe = this.shell.onChange((change) => {
-        if (!unique.includes(change.name)) return;
+      const abort = () => {
+        done();
+        reject(signal?.reason);
+      };
+      const unsubscribe = this.onEvent((event) => {
+        if (!unique.includes(event.name)) return;
         const why = verdict();
         if (why !== null) finish(why);
       });
@@ -184,15 +258,20 @@ export class Daemon implements Control {
         timeoutMs > 0
           ? this.opts.sys.setTimer(Math.min(timeoutMs, MAX_TIMER_MS), () => finish("timeout"))
           : undefined;
+      signal?.addEventListener("abort", abort, { once: true });
     });
   }
 
-  subscribeEvents(listener: (change: ServiceChange) => void): {
-    snapshot: ServiceChange[];
+  subscribeEvents(listener: (event: ServiceEvent) => void): {
+    snapshot: ServiceView[];
+    current: () => ServiceView[];
     unsubscribe: () => void;
   } {
-    // One synchronous step: no change can fall between the snapshot and the subscription.
-    const snapshot = this.core.names().map((name) => this.core.view(name));
-    return { snapshot, unsubscribe: this.shell.onChange(listener) };
+    // One synchronous step: no event can fall between the snapshot and the subscription.
+    return {
+      snapshot: this.currentViews(),
+      current: () => this.currentViews(),
+      unsubscribe: this.onEvent(listener),
+    };
   }
 }

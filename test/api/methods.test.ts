@@ -96,6 +96,10 @@ const clearCalls = () => {
 
 const HINT_FILE = "Check permissions and filesystem availability";
 
+/** The cancel function of a started subscription. */
+const cancelOf = (started: (() => void) | { cancel: () => void }) =>
+  typeof started === "function" ? started : started.cancel;
+
 describe("params", () => {
   test("positional and named forms give the same result", async () => {
     await running("redis", { pid: 42 });
@@ -802,7 +806,7 @@ describe("logs", () => {
     if (def?.kind !== "subscribe") throw new Error("not a subscription");
     for (const params of [["redis"], { filter: "redis" }, { name: "redis" }]) {
       const got: unknown[] = [];
-      const cancel = await def.subscribe(params, (item) => got.push(item));
+      const cancel = cancelOf(await def.subscribe(params, (item) => got.push(item)));
       t.ring.push("[+] redis: new");
       t.ring.push("[+] redis/test: new");
       cancel();
@@ -811,7 +815,7 @@ describe("logs", () => {
     }
     expect(t.subscribers()).toBe(0);
     const all: unknown[] = [];
-    const cancel = await def.subscribe(undefined, (item) => all.push(item));
+    const cancel = cancelOf(await def.subscribe(undefined, (item) => all.push(item)));
     t.ring.push("[-] zinit: x");
     cancel();
     expect(all).toEqual(["[-] zinit: x"]);
