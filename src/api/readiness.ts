@@ -56,11 +56,3 @@ function notReady(control: Control, name: string, known: boolean): NotReady | nu
   if (d.oneshot ? d.state === "Success" : d.state === "Running") return null;
   return { name, state: d.state, reason: d.check_failure || d.reason };
 }
-
-/** One line for people: `web (Spawned: test exited with code 1 …), db (Blocked: …)`. */
-export function describeNotReady(report: ReadyReport): string {
-  if (report.shutting_down) return "zinit is shutting down";
-  const listed = report.not_ready.map((s) => `${s.name} (${s.state}: ${s.reason})`);
-  if (report.more > 0) listed.push(`and ${report.more} more`);
-  return listed.join(", ");
-}

@@ -26,6 +26,8 @@ export interface PositionalSpec {
   required: boolean;
   help: string;
   default?: string;
+  /** Takes every remaining argument (the last positional only). */
+  variadic?: boolean;
 }
 
 export interface VerbSpec {
@@ -163,6 +165,34 @@ const service = (help = "service name"): PositionalSpec => ({
   help,
 });
 
+/** One or more services, or none with --all. */
+const services = (help = "service names, in any order"): PositionalSpec => ({
+  name: "SERVICE",
+  required: true,
+  variadic: true,
+  help,
+});
+
+/** What `wait` and `--wait` can wait for (service_wait's conditions). */
+export const WAIT_CONDITIONS = ["running", "stopped", "exited", "failed"] as const;
+export type WaitFor = (typeof WAIT_CONDITIONS)[number];
+
+const TIMEOUT_OPTION: OptionSpec = {
+  long: "timeout",
+  value: "SECONDS",
+  help: "give up after this long: exit code 1 (default: no limit)",
+};
+
+/** start/stop/restart: several services, all of them, and waiting in the daemon. */
+const bulkOptions = (waitHelp: string): OptionSpec[] => [
+  {
+    long: "all",
+    help: "every service (start in dependency order, stop dependents first)",
+  },
+  { long: "wait", help: waitHelp },
+  TIMEOUT_OPTION,
+];
+
 export const VERBS = {
   forget: {
     about: "forget a service. you can only forget a stopped service",
@@ -257,20 +287,74 @@ export const VERBS = {
     ],
   },
   reboot: { about: "stop all services and reboot", positionals: [], options: [] },
-  restart: { about: "restart a service.", positionals: [service()], options: [] },
+  ready: {
+    about: "exit 0 if every service that should be up is ready (or the named ones), else 1",
+    positionals: [
+      {
+        name: "SERVICE",
+        required: false,
+        variadic: true,
+        help: "only these services (default: every service whose target is Up)",
+      },
+    ],
+    options: [],
+  },
+  restart: {
+    about: "restart a service.",
+    positionals: [services()],
+    options: bulkOptions("then wait until they are running: exit 0, 1 on timeout, 2 if one failed"),
+  },
   shutdown: { about: "stop all services and power off", positionals: [], options: [] },
   start: {
     about: "start service. has no effect if the service is already running",
-    positionals: [service()],
-    options: [],
+    positionals: [services()],
+    options: bulkOptions("wait until they are running: exit 0, 1 on timeout, 2 if one failed"),
   },
   stats: {
     about: "show memory and CPU usage statistics for a service",
     positionals: [service()],
     options: [],
   },
-  status: { about: "show detailed service status", positionals: [service()], options: [] },
-  stop: { about: "stop service", positionals: [service()], options: [] },
+  status: {
+    about: "show detailed service status",
+    positionals: [
+      {
+        name: "SERVICE",
+        required: false,
+        help: "service name (default: the detail of every service)",
+      },
+    ],
+    options: [
+      {
+        long: "verbose",
+        short: "v",
+        help: "also restarts, backoff, budget left, last exit, why, checks",
+      },
+    ],
+  },
+  stop: {
+    about: "stop service",
+    positionals: [services()],
+    options: bulkOptions("exit 0 once they are stopped, 1 on timeout"),
+  },
+  events: {
+    about: "follow every state change of every service (a snapshot first), until Ctrl-C",
+    positionals: [],
+    options: [],
+  },
+  wait: {
+    about: "wait in the daemon until services reach a state: exit 0, 1 on timeout, 2 if one failed",
+    positionals: [services()],
+    options: [
+      {
+        long: "for",
+        value: "STATE",
+        help: `running, stopped, exited or failed`,
+        default: "running",
+      },
+      TIMEOUT_OPTION,
+    ],
+  },
 } satisfies Record<string, VerbSpec>;
 
 export type Verb = keyof typeof VERBS;
@@ -281,8 +365,20 @@ export interface ClientInvocation {
   socket: string;
   debug: boolean;
   json: boolean;
-  /** SERVICE, or the log FILTER. */
+  /** SERVICE of the one-service verbs, or the log FILTER. */
   name?: string;
+  /** SERVICE… of start, stop, restart, status, wait and ready (none: see `all`). */
+  names?: string[];
+  /** `--all`: every service. */
+  all?: boolean;
+  /** start/stop/restart `--wait`. */
+  wait?: boolean;
+  /** `--timeout`, in seconds; absent: no limit. */
+  timeoutS?: number;
+  /** `wait --for`. */
+  waitFor?: WaitFor;
+  /** `status -v`. */
+  verbose?: boolean;
   signal?: string;
   snapshot?: boolean;
   address?: string;
@@ -390,6 +486,24 @@ function parseBuffer(text: string): number {
   return n;
 }
 
+function parseSeconds(text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(seconds)) {
+    throw new UsageError(`option --timeout needs a number of seconds (got '${text}')`);
+  }
+  return seconds;
+}
+
+function parseWaitFor(text: string): WaitFor {
+  const known = WAIT_CONDITIONS.find((c) => c === text);
+  if (!known) {
+    throw new UsageError(
+      `option --for must be one of ${WAIT_CONDITIONS.join(", ")} (got '${text}')`,
+    );
+  }
+  return known;
+}
+
 /**
  * `9`, `KILL`, `kill`, `sigkill` → `SIGKILL`: the RPC keeps upstream's rule (a SIG-prefixed name),
  * the command line is friendlier. Anything unknown goes through as typed, so the daemon's error
@@ -428,17 +542,24 @@ export function parseCommandLine(
   if (pick("version") === true) return { kind: "version", detailed: pick("debug") === true };
 
   const positionals = tail._;
-  if (positionals.length > spec.positionals.length) {
+  const variadic = spec.positionals.at(-1)?.variadic === true;
+  if (!variadic && positionals.length > spec.positionals.length) {
     throw new UsageError(`unexpected argument '${positionals[spec.positionals.length]}'${where}`);
   }
+  const all = tail.all === true;
   const args: Record<string, string | undefined> = {};
+  let rest: string[] = [];
   spec.positionals.forEach((p, i) => {
     const given = positionals[i];
-    if (given === undefined && p.required) {
+    if (p.variadic) rest = positionals.slice(i);
+    if (given === undefined && p.required && !(p.variadic && all)) {
       throw new UsageError(`missing argument <${p.name}>${where}`);
     }
     args[p.name] = given ?? p.default;
   });
+  if (all && rest.length > 0) {
+    throw new UsageError(`--all and service names do not go together${where}`);
+  }
 
   if (word === "help") {
     const topic = args.SUBCOMMAND;
@@ -476,7 +597,15 @@ export function parseCommandLine(
   }
 
   const invocation: ClientInvocation = { verb: word, socket, debug, json: pick("json") === true };
-  if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
+  const multi = spec.positionals.some((p) => p.variadic);
+  if (multi) invocation.names = rest;
+  else if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
+  if (all) invocation.all = true;
+  if (tail.wait === true) invocation.wait = true;
+  if (tail.verbose === true) invocation.verbose = true;
+  if (tail.timeout !== undefined) invocation.timeoutS = parseSeconds(tail.timeout as string);
+  if (word === "wait")
+    invocation.waitFor = parseWaitFor((tail.for as string | undefined) ?? "running");
   if (word === "kill") invocation.signal = canonicalSignal(args.SIGNAL ?? "SIGTERM");
   if (word === "log") {
     if (args.FILTER !== undefined) invocation.name = args.FILTER;

@@ -60,7 +60,9 @@ export function helpText(defaultSocket: string, verb?: Verb): string {
     ].join("\n");
   }
   const spec: VerbSpec = VERBS[verb];
-  const usage = spec.positionals.map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`));
+  const usage = spec.positionals.map(
+    (p) => (p.required ? `<${p.name}>` : `[${p.name}]`) + (p.variadic ? "..." : ""),
+  );
   return [
     `zinit-${verb}`,
     spec.about,

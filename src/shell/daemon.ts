@@ -212,11 +212,16 @@ export class Daemon implements Control {
     const result = (why: WaitResult["why"]): WaitResult => {
       const services: WaitResult["services"] = {};
       for (const name of unique) {
-        const view = core.has(name) ? core.view(name) : null;
+        if (!core.has(name)) {
+          services[name] = { state: "Unknown", met: false, reason: "forgotten" };
+          continue;
+        }
+        // Why it is where it is: its failing check, if that is what holds it.
+        const d = this.inspect(name);
         services[name] = {
-          state: view?.state ?? "Unknown",
-          met: view !== null && core.condition(name, condition) === "met",
-          reason: view?.reason ?? "forgotten",
+          state: d.state,
+          met: core.condition(name, condition) === "met",
+          reason: d.check_failure || d.reason,
         };
       }
       return { ok: why === "met", services, why };
