@@ -280,7 +280,7 @@ describe("waits: exit 0 when met, 1 on timeout, 2 when a service failed", () => 
     });
     const [wait] = z.calls;
     expect(wait?.method).toBe("service_wait");
-    const [names, condition, seconds] = wait?.params as [string[], string, number];
+    const [names, condition, seconds] = (wait?.params ?? []) as [string[], string, number];
     expect([names, condition]).toEqual([["web"], "running"]);
     expect(seconds).toBeGreaterThan(1.9);
     expect(seconds).toBeLessThanOrEqual(2);
