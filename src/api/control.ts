@@ -72,8 +72,11 @@ export interface Control {
   shutdown(reboot: boolean): void;
   /** A shutdown or reboot has begun. */
   shuttingDown(): boolean;
-  /** RSS and CPU time of every live process of the service; throws ServiceNotFound. */
-  usage(name: string): ServiceUsage;
+  /**
+   * Per service, what its main process, the processes of the session it leads and all their
+   * descendants use, read now (one pass over the process table).
+   */
+  usage(): Record<string, ServiceUsage>;
   /** Ring snapshot, oldest first; `name` keeps only that service's own lines (upstream's filter). */
   logs(name?: string): string[];
   /** Calls `listener` with every new ring line matching `name`; returns the unsubscribe function. */

@@ -24,7 +24,7 @@ import { strerror } from "../sys/libc.ts";
 import type { Sys } from "../sys/port.ts";
 import { sampleStats } from "../sys/proc.ts";
 import type { Shell } from "./shell.ts";
-import { readUsage, type UsageReader } from "./usage.ts";
+import { type ProcUsage, scanUsage, type UsageScan } from "./usage.ts";
 
 /** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */
 const STATS_WINDOW_MS = 100;
@@ -48,8 +48,8 @@ export interface DaemonOptions {
   ring: LogRing;
   /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
   powerMode: (reboot: boolean) => PowerMode;
-  /** How a process's usage is read for `usage` (default: /proc). */
-  readUsage?: UsageReader;
+  /** How every process's usage is read for `usage` (default: one pass over /proc). */
+  scanUsage?: UsageScan;
 }
 
 export class Daemon implements Control {
@@ -177,19 +177,37 @@ export class Daemon implements Control {
     return this.core.shuttingDown;
   }
 
-  usage(name: string): ServiceUsage {
-    if (!this.core.has(name)) throw notFound(name);
-    const read = this.opts.readUsage ?? readUsage;
-    const usage: ServiceUsage = { processes: 0, rss: 0, cpu_seconds: 0 };
-    for (const p of this.shell.members(name)) {
-      const u = read(p.pid);
-      // Gone, or the pid already belongs to another process.
-      if (u === null || u.starttime !== p.starttime) continue;
-      usage.processes++;
-      usage.rss += u.rss;
-      usage.cpu_seconds += u.cpuSeconds;
+  usage(): Record<string, ServiceUsage> {
+    const procs = (this.opts.scanUsage ?? scanUsage)();
+    const byPid = new Map<number, ProcUsage>();
+    const children = new Map<number, number[]>();
+    const bySession = new Map<number, number[]>();
+    for (const p of procs) {
+      byPid.set(p.pid, p);
+      push(children, p.ppid, p.pid);
+      push(bySession, p.sid, p.pid);
     }
-    return usage;
+    const self = this.opts.sys.self();
+    const out: Record<string, ServiceUsage> = {};
+    for (const name of this.core.names()) {
+      const usage: ServiceUsage = { processes: 0, rss: 0, cpu_seconds: 0 };
+      out[name] = usage;
+      const main = this.core.status(name).pid;
+      if (main === 0 || !byPid.has(main)) continue;
+      // The main process, every process of the session it leads, and all their descendants.
+      const seen = new Set<number>();
+      const stack = [main, ...(bySession.get(main) ?? [])];
+      for (let pid = stack.pop(); pid !== undefined; pid = stack.pop()) {
+        const p = byPid.get(pid);
+        if (!p || seen.has(pid) || pid === self) continue;
+        seen.add(pid);
+        usage.processes++;
+        usage.rss += p.rss;
+        usage.cpu_seconds += p.cpuSeconds;
+        for (const kid of children.get(pid) ?? []) stack.push(kid);
+      }
+    }
+    return out;
   }
 
   logs(name?: string): string[] {
@@ -279,4 +297,10 @@ export class Daemon implements Control {
       unsubscribe: this.onEvent(listener),
     };
   }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

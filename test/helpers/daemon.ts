@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Control } from "../../src/api/control.ts";
 import { createHttpHost, type HttpHostHandle } from "../../src/api/http-host.ts";
 import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
+import { probeRoutes } from "../../src/api/probes.ts";
 import type { LogLevel, PowerMode } from "../../src/core/effects.ts";
 import { ServiceLogs } from "../../src/log/outputs.ts";
 import { LogRing } from "../../src/log/ring.ts";
@@ -80,6 +81,18 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     sys,
     ring,
     powerMode: (reboot) => (opts.canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
+    // What the fake processes use, as the test set it (nothing, by default).
+    scanUsage: () =>
+      [...sys.procs.values()]
+        .filter((p) => p.state !== "Z")
+        .map((p) => ({
+          pid: p.pid,
+          ppid: p.ppid,
+          sid: p.sid,
+          starttime: p.starttime,
+          rss: p.usage?.rss ?? 0,
+          cpuSeconds: p.usage?.cpuSeconds ?? 0,
+        })),
   });
   // The daemon itself, except that log subscriptions are counted so tests can see them end, and
   // every call is logged so tests can see what reached it (and what never did).
@@ -108,7 +121,8 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       };
     },
   }) satisfies Control;
-  const http = createHttpHost(() => table, { onStart: () => {} });
+  // The same open routes (probes, metrics) as `zinit init` serves.
+  const http = createHttpHost(() => table, { onStart: () => {}, openRoutes: probeRoutes(control) });
   const table = createMethodTable(control, { configDir, http });
   const write = (file: string, yaml: string) =>
     writeFileSync(join(configDir, /\.ya?ml$/.test(file) ? file : `${file}.yaml`), yaml);

@@ -33,6 +33,8 @@ export interface FakeProc extends ProcInfo {
   signals: number[];
   /** Per signal number; signals not listed end the process (except 0, SIGCHLD, SIGCONT, SIGWINCH). */
   reactions: Map<number, SignalReaction>;
+  /** What /proc would say it uses (RSS bytes, CPU seconds); nothing when unset. */
+  usage?: { rss: number; cpuSeconds: number };
 }
 
 const HARMLESS = new Set([0, 17, 18, 28]);
