@@ -241,7 +241,7 @@ async function detailOf(client: RpcClient, name: string): Promise<unknown> {
 }
 
 /** The detail as YAML: upstream's status fields first (`after` sorted), then the rest. */
-export function detailYaml(detail: unknown): string {
+function detailYaml(detail: unknown): string {
   if (!isObject(detail)) return toYaml(fromJson(detail));
   const after = isObject(detail.after) ? sortedMap(detail.after) : fromJson(detail.after);
   const first = ["name", "pid", "state", "target", "after"];

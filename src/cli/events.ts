@@ -25,7 +25,7 @@ const services = (item: Record<string, unknown>) =>
   (Array.isArray(item.services) ? item.services : []).filter(isObject);
 
 /** The lines of one item of stream_subscribeEvents. */
-export function eventText(item: unknown): string {
+function eventText(item: unknown): string {
   if (!isObject(item)) return "";
   switch (item.event) {
     case "snapshot":

@@ -8,9 +8,9 @@ import { dependencyWaves } from "./order.ts";
 import { print, printError } from "./output.ts";
 
 /** The exit codes of every wait (README): met, timed out, a service failed or cannot get there. */
-export const EXIT_MET = 0;
-export const EXIT_TIMEOUT = 1;
-export const EXIT_FAILED = 2;
+const EXIT_MET = 0;
+const EXIT_TIMEOUT = 1;
+const EXIT_FAILED = 2;
 
 /** upstream's ServiceIsDown: the process vanished on its own, which is what a restart wants. */
 const SERVICE_IS_DOWN = -32003;
@@ -34,7 +34,7 @@ interface WaitOutcome {
 /** Time left before `--timeout` runs out: null without one. */
 class Deadline {
   private readonly end: number | null;
-  constructor(readonly seconds: number | undefined) {
+  constructor(seconds: number | undefined) {
     this.end = seconds === undefined ? null : performance.now() + seconds * 1000;
   }
   /** Milliseconds left (at least 1), or null for no limit. */
@@ -50,11 +50,7 @@ class Deadline {
  * SIGKILL grace and a margin, or ZINIT_TIMEOUT if that is longer (0 still waits forever). The
  * timeout comes from service_inspect, or from the file (service_get) on a daemon without it.
  */
-export async function stopWait(
-  client: RpcClient,
-  name: string,
-  timeoutMs: number,
-): Promise<number> {
+async function stopWait(client: RpcClient, name: string, timeoutMs: number): Promise<number> {
   if (timeoutMs === 0) return 0;
   let seconds: number | null = null;
   try {
