@@ -8,6 +8,7 @@ import { isLoopbackIp } from "./api/http.ts";
 import { createHttpHost } from "./api/http-host.ts";
 import { DEFAULT_LIMITS, FrameBudget } from "./api/limits.ts";
 import { createMethodTable } from "./api/methods.ts";
+import { probeRoutes } from "./api/probes.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
 import { readEnvironment } from "./config/environment.ts";
 import { ServiceStore } from "./config/store.ts";
@@ -129,6 +130,7 @@ export async function runInit(
     onStart: (address) => log.info(`HTTP/RPC server listening on ${address}`),
     limits: opts.limits,
     access: { corsOrigins: opts.corsOrigins, allowHosts: opts.allowHosts, token },
+    openRoutes: probeRoutes(daemon),
   });
   const table = createMethodTable(daemon, { files, http });
 

@@ -9,6 +9,28 @@ import type { FollowListener, RecordFilter } from "../log/ring.ts";
 
 export type { ServiceChange, ServiceDetail, ServiceStatus, WaitCondition };
 
+/** A service as an event subscriber knows it: its last change, stamped with zinit's wall clock. */
+export interface ServiceView extends ServiceChange {
+  /** Milliseconds since the epoch at which zinit carried out the change. */
+  time: number;
+}
+
+/** What an event subscriber is told, in order. */
+export type ServiceEvent =
+  | ({ event: "change" } & ServiceView)
+  /** The service was forgotten (`service_forget`): no more events for it. */
+  | { event: "forgotten"; name: string; time: number };
+
+/** What the processes of a service use, read now (no sampling window). */
+export interface ServiceUsage {
+  /** Live processes of the service read. */
+  processes: number;
+  /** RSS in bytes, summed over them. */
+  rss: number;
+  /** User + system CPU time of them (live processes only), in seconds. */
+  cpu_seconds: number;
+}
+
 export interface WaitResult {
   /** Every service reached the condition. */
   ok: boolean;
@@ -52,6 +74,11 @@ export interface Control {
   readonly shuttingDown: boolean;
   /** Starts the shutdown (or reboot) in the background; throws ShuttingDown if one is under way. */
   shutdown(reboot: boolean): void;
+  /**
+   * Per service, what its main process, the processes of the session it leads and all their
+   * descendants use, read now (one pass over the process table).
+   */
+  usage(): Record<string, ServiceUsage>;
   /** Ring snapshot, oldest first; `name` keeps only that service's own lines (upstream's filter). */
   logs(name?: string): string[];
   /** Calls `listener` with every new ring line matching `name`; returns the unsubscribe function. */
@@ -65,15 +92,23 @@ export interface Control {
   /**
    * Resolves once every named service meets `condition`, or after `timeoutMs` (0: no limit), or as
    * soon as one of them can no longer meet it (waiting for running on a service that failed for
-   * good). Throws ServiceNotFound for an unknown name.
+   * good, or was forgotten). Throws ServiceNotFound for an unknown name. Rejects with the
+   * signal's reason when `signal` aborts (the client went away).
    */
-  wait(names: string[], condition: WaitCondition, timeoutMs: number): Promise<WaitResult>;
+  wait(
+    names: string[],
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<WaitResult>;
   /**
-   * Every service as it is now, and from then on every change, in order, with no change lost or
-   * repeated between the two.
+   * Every service as subscribers last heard of it, and from then on every event, in order, with
+   * no event lost or repeated between the two. `current()` is the same snapshot taken later
+   * (for a subscriber that fell behind and missed events).
    */
-  subscribeEvents(listener: (change: ServiceChange) => void): {
-    snapshot: ServiceChange[];
+  subscribeEvents(listener: (event: ServiceEvent) => void): {
+    snapshot: ServiceView[];
+    current: () => ServiceView[];
     unsubscribe: () => void;
   };
 }

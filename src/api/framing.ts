@@ -32,6 +32,11 @@ type Mode = "idle" | "json" | "garbage";
 /** Why a splitter stopped: its frame passed `maxFrame`, or the shared budget ran out. */
 export type FrameOverflow = "too-big" | "busy";
 
+/**
+ * A resumable splitter: `feed` hands it a chunk, `next` takes one frame at a time, so a transport
+ * can split a chunk of a quarter of a million tiny frames over many turns of the event loop
+ * instead of in one.
+ */
 export class FrameSplitter {
   /** Set once the splitter gave up; it then ignores all further input. */
   overflow: FrameOverflow | null = null;
@@ -43,6 +48,11 @@ export class FrameSplitter {
   private depth = 0;
   private inString = false;
   private escaped = false;
+  /** Input fed and not split yet, from `pos` on; `owned` once it is our own copy. */
+  private input: Uint8Array | null = null;
+  private pos = 0;
+  private owned = false;
+  private eof = false;
 
   constructor(
     readonly maxFrame: number = DEFAULT_MAX_FRAME,
@@ -59,60 +69,123 @@ export class FrameSplitter {
     return this.partialLen > 0;
   }
 
-  /** Feeds bytes; returns the frames completed by them, in order. */
-  push(chunk: Uint8Array | string): string[] {
-    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
-    const frames: string[] = [];
-    if (this.overflow) return frames;
-    let start = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i] as number;
-      if (this.mode === "garbage") {
-        if (b !== NEWLINE && b !== OPEN_BRACE && b !== OPEN_BRACKET) continue;
-        if (!this.emit(frames, bytes, start, i)) return frames;
-        this.mode = "idle";
-      }
-      if (this.mode === "idle") {
-        if (isSpace(b)) continue;
-        start = i;
-        if (b === OPEN_BRACE || b === OPEN_BRACKET) {
-          this.mode = "json";
-          this.depth = 1;
-          this.inString = false;
-          this.escaped = false;
-        } else {
-          this.mode = "garbage";
-        }
-        continue;
-      }
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) this.inString = false;
-      } else if (b === QUOTE) {
-        this.inString = true;
-      } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
-        this.depth++;
-      } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
-        this.depth--;
-        if (this.depth === 0) {
-          if (!this.emit(frames, bytes, start, i + 1)) return frames;
-          this.mode = "idle";
-        }
-      }
-    }
-    if (this.mode !== "idle") {
-      if (this.partialLen + bytes.length - start > this.maxFrame) this.stop("too-big");
-      else this.append(bytes.subarray(start));
-    }
-    return frames;
+  /** True while fed input is not split yet: `next` has more to look at. */
+  get pending(): boolean {
+    return this.input !== null || (this.eof && this.mode !== "idle" && this.overflow === null);
   }
 
-  /** End of input: an unfinished frame is returned as-is so the peer gets a parse error for it. */
-  end(): string[] {
-    if (this.overflow || this.mode === "idle") return [];
-    this.mode = "idle";
-    return [this.takePartial()];
+  /**
+   * Hands over bytes to split. The chunk is only looked at, not copied: before the caller's
+   * buffer is reused, `keep` must be called.
+   */
+  feed(chunk: Uint8Array | string): void {
+    if (this.overflow) return;
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+    if (this.input === null) {
+      this.input = bytes;
+      this.pos = 0;
+      this.owned = typeof chunk === "string";
+      return;
+    }
+    // More input before the last was split (a transport that reads on): queue it behind.
+    const rest = this.input.subarray(this.pos);
+    const joined = new Uint8Array(rest.length + bytes.length);
+    joined.set(rest);
+    joined.set(bytes, rest.length);
+    this.input = joined;
+    this.pos = 0;
+    this.owned = true;
+  }
+
+  /** Copies what is left of the fed chunk, so the transport may reuse its buffer. */
+  keep(): void {
+    if (this.input === null || this.owned) return;
+    this.input = this.input.slice(this.pos);
+    this.pos = 0;
+    this.owned = true;
+  }
+
+  /** End of input: after what was fed, an unfinished frame comes out as-is (for its parse error). */
+  finish(): void {
+    this.eof = true;
+  }
+
+  /** The next complete frame, or null until more input is fed (or at the end, or on overflow). */
+  next(): string | null {
+    if (this.overflow) return null;
+    const bytes = this.input;
+    if (bytes !== null) {
+      let start = this.pos;
+      // Where the next quote and backslash are (-2: not looked for yet, -1: none left), so the
+      // inside of a string is skipped with a native search rather than byte by byte.
+      let nextQuote = -2;
+      let nextSlash = -2;
+      for (let i = this.pos; i < bytes.length; i++) {
+        const b = bytes[i] as number;
+        if (this.mode === "garbage") {
+          if (b !== NEWLINE && b !== OPEN_BRACE && b !== OPEN_BRACKET) continue;
+          // The byte that ends garbage may begin the next frame: it is looked at again.
+          this.mode = "idle";
+          return this.emit(bytes, start, i, i);
+        }
+        if (this.mode === "idle") {
+          if (isSpace(b)) continue;
+          start = i;
+          if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+            this.mode = "json";
+            this.depth = 1;
+            this.inString = false;
+            this.escaped = false;
+          } else {
+            this.mode = "garbage";
+          }
+          continue;
+        }
+        if (this.inString) {
+          if (this.escaped) {
+            this.escaped = false;
+            continue;
+          }
+          if (nextQuote !== -1 && nextQuote < i) nextQuote = bytes.indexOf(QUOTE, i);
+          if (nextSlash !== -1 && nextSlash < i) nextSlash = bytes.indexOf(BACKSLASH, i);
+          const stop =
+            nextQuote === -1
+              ? nextSlash
+              : nextSlash === -1
+                ? nextQuote
+                : Math.min(nextQuote, nextSlash);
+          if (stop === -1) {
+            // The rest of the chunk is inside the string.
+            i = bytes.length;
+            continue;
+          }
+          i = stop;
+          if (bytes[i] === BACKSLASH) this.escaped = true;
+          else this.inString = false;
+        } else if (b === QUOTE) {
+          this.inString = true;
+        } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
+          this.depth++;
+        } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+          this.depth--;
+          if (this.depth === 0) {
+            this.mode = "idle";
+            return this.emit(bytes, start, i + 1, i + 1);
+          }
+        }
+      }
+      this.input = null;
+      if (this.mode !== "idle") {
+        if (this.partialLen + bytes.length - start > this.maxFrame) this.stop("too-big");
+        else this.append(bytes.subarray(start));
+      }
+      if (this.overflow) return null;
+    }
+    if (this.eof && this.mode !== "idle") {
+      this.mode = "idle";
+      return this.takePartial();
+    }
+    return null;
   }
 
   /** The connection is gone: gives the held bytes back to the budget. */
@@ -120,21 +193,20 @@ export class FrameSplitter {
     this.budget.release(this.partialLen);
     this.parts = [];
     this.partialLen = 0;
+    this.input = null;
   }
 
-  private emit(frames: string[], bytes: Uint8Array, start: number, end: number): boolean {
+  /** The frame [start, end) of `bytes` (after what is held), going on from `resume`. */
+  private emit(bytes: Uint8Array, start: number, end: number, resume: number): string | null {
+    this.pos = resume;
     if (this.partialLen + end - start > this.maxFrame) {
       this.stop("too-big");
-      return false;
+      return null;
     }
-    if (this.partialLen === 0) {
-      frames.push(decoder.decode(bytes.subarray(start, end)));
-    } else {
-      // The last piece is not copied: it is decoded at once, before the chunk is reused.
-      this.parts.push(bytes.subarray(start, end));
-      frames.push(this.takePartial(end - start));
-    }
-    return true;
+    if (this.partialLen === 0) return decoder.decode(bytes.subarray(start, end));
+    // The last piece is not copied: it is decoded at once, before the chunk is reused.
+    this.parts.push(bytes.subarray(start, end));
+    return this.takePartial(end - start);
   }
 
   /** Decodes and drops the held frame; `extra` bytes at its end were never taken from the budget. */

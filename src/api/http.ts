@@ -32,7 +32,7 @@ export interface HttpAccess {
 export const OPEN_ACCESS_NONE: HttpAccess = { corsOrigins: [], allowHosts: [], token: null };
 
 /** A read-only GET endpoint that skips the Host, Origin and token checks (Kubernetes probes). */
-export type OpenRoute = () => Response | Promise<Response>;
+export type OpenRoute = (url: URL) => Response | Promise<Response>;
 
 export interface HttpOptions {
   limits?: Partial<ApiLimits>;
@@ -178,9 +178,10 @@ export async function serveHttp(
       maxRequestBodySize: limits.maxFrame,
       async fetch(req, srv) {
         try {
-          const path = new URL(req.url).pathname;
-          const openRoute = openRoutes.get(path);
-          if (openRoute && (req.method === "GET" || req.method === "HEAD")) return openRoute();
+          const url = new URL(req.url);
+          const openRoute = openRoutes.get(url.pathname);
+          if (openRoute && (req.method === "GET" || req.method === "HEAD"))
+            return await openRoute(url);
           const refused = refuse(req);
           if (refused) return refused;
           const origin = req.headers.get("origin");
@@ -214,7 +215,7 @@ export async function serveHttp(
           }
           const body = await req.arrayBuffer();
           if (body.byteLength > limits.maxFrame) return text(413, "Request is too big", cors);
-          const reply = await handleHttpBody(table, decoder.decode(body), limits);
+          const reply = await handleHttpBody(table, decoder.decode(body), limits, req.signal);
           return new Response(reply ?? "", {
             status: 200,
             headers: { ...cors, "content-type": "application/json; charset=utf-8" },

@@ -83,6 +83,8 @@ export interface SessionOptions {
   batch?: BatchLimits;
   /** Where the requests come from, for methods whose rules depend on it. Default "unix". */
   transport?: Transport;
+  /** Aborts when the peer is gone before close() is called (an HTTP client that hung up). */
+  signal?: AbortSignal;
 }
 
 export class RpcSession {
@@ -91,7 +93,9 @@ export class RpcSession {
   private readonly subscriptions: boolean;
   private readonly congested: () => boolean;
   private readonly batch: BatchLimits;
-  private readonly context: { transport: Transport };
+  private readonly context: { transport: Transport; signal: AbortSignal };
+  /** Aborted at close(): methods still waiting for something (service_wait) give up. */
+  private readonly gone = new AbortController();
   private closed = false;
 
   constructor(
@@ -102,7 +106,8 @@ export class RpcSession {
     this.subscriptions = opts.subscriptions ?? true;
     this.congested = opts.congested ?? (() => false);
     this.batch = opts.batch ?? DEFAULT_LIMITS;
-    this.context = { transport: opts.transport ?? "unix" };
+    this.context = { transport: opts.transport ?? "unix", signal: this.gone.signal };
+    opts.signal?.addEventListener("abort", () => this.gone.abort(), { once: true });
   }
 
   /** One complete JSON text: a request, a notification or a batch. Never rejects. */
@@ -142,6 +147,7 @@ export class RpcSession {
     this.closed = true;
     for (const sub of this.subs.values()) this.cancel(sub);
     this.subs.clear();
+    this.gone.abort(new Error("the client is gone"));
   }
 
   private async dispatch(value: unknown): Promise<void> {
@@ -273,7 +279,9 @@ export class RpcSession {
       }
       this.sendText(`${head}${JSON.stringify(item)}}}`);
     };
-    const feed = laggingFeed(this.congested, post, def.lagged);
+    // The method's lag note, unless the subscription brings its own.
+    let lagged = def.lagged;
+    const feed = laggingFeed(this.congested, post, (dropped) => lagged(dropped));
     const catchUp = () => {
       if (live) feed.catchUp();
     };
@@ -283,7 +291,13 @@ export class RpcSession {
       else feed.push(item);
     };
     try {
-      stop = await def.subscribe(params, emit);
+      const started = await def.subscribe(params, emit);
+      if (typeof started === "function") {
+        stop = started;
+      } else {
+        stop = started.cancel;
+        lagged = started.lagged;
+      }
     } catch (err) {
       this.subs.delete(subId);
       return { reply: failure(id, err) };
@@ -370,12 +384,15 @@ export async function handleHttpBody(
   table: MethodTable,
   body: string,
   batch: BatchLimits = DEFAULT_LIMITS,
+  /** The request's: aborts if the client hangs up before the reply. */
+  signal?: AbortSignal,
 ): Promise<string | null> {
   const out: string[] = [];
   const session = new RpcSession(table, (msg) => out.push(msg), {
     subscriptions: false,
     batch,
     transport: "http",
+    signal,
   });
   await session.handleText(body);
   await session.pending();

@@ -11,7 +11,15 @@ import { parseSignal } from "../core/signals.ts";
 import { compileGrep, GrepError } from "../log/grep.ts";
 import { type LogQuery, PAGE_RECORDS } from "../log/query.ts";
 import type { RecordFilter } from "../log/ring.ts";
-import type { Control, HttpAccessChange, HttpHost, Transport } from "./control.ts";
+import type {
+  Control,
+  HttpAccessChange,
+  HttpHost,
+  ServiceChange,
+  ServiceView,
+  Transport,
+  WaitCondition,
+} from "./control.ts";
 import {
   CONFIG_ERROR,
   causeChain,
@@ -30,12 +38,15 @@ import {
 import { lagLine } from "./follower.ts";
 import { parseAddress } from "./http.ts";
 import openrpc from "./openrpc.json" with { type: "json" };
+import { readiness } from "./readiness.ts";
 
 export type { Transport };
 
 /** What a method knows of its caller. */
 export interface CallContext {
   transport: Transport;
+  /** Aborts when the caller is gone (its connection closed), for methods that wait. */
+  signal?: AbortSignal;
 }
 
 /** A plain request/response method. Throws ApiError to answer with an error object. */
@@ -47,8 +58,14 @@ export interface CallMethod {
 /** A subscription (jsonrpsee style): the reply is an id, then notifications carry the items. */
 export interface SubscribeMethod {
   kind: "subscribe";
-  /** Checks the params and starts calling `emit` per item; resolves to the cancel function. */
-  subscribe(params: unknown, emit: (item: unknown) => void): Promise<() => void>;
+  /**
+   * Checks the params and starts calling `emit` per item; resolves to the cancel function, or to
+   * it and this subscription's own lag note.
+   */
+  subscribe(
+    params: unknown,
+    emit: (item: unknown) => void,
+  ): Promise<(() => void) | { cancel: () => void; lagged: (dropped: number) => unknown }>;
   /** The item that tells a subscriber too slow to keep up how many items it missed. */
   lagged(dropped: number): unknown;
 }
@@ -189,6 +206,92 @@ class Params {
     if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
     return value;
   }
+
+  /** The next value as sent, for a method that decodes it itself; undefined when missing. */
+  raw(name: string, required = false): unknown {
+    const value = this.take(name);
+    if (value === undefined && required) this.missing(name);
+    return value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Params of the lifecycle methods (service_wait, system_ready), decoded with serde's texts.
+
+/** Most services one wait (or readiness check) names: each event re-checks every one of them. */
+export const MAX_NAMES = 1024;
+
+const WAIT_CONDITIONS: readonly WaitCondition[] = ["running", "stopped", "exited", "failed"];
+
+/** A name or a list of names, each valid, at most MAX_NAMES; at least one when `required`. */
+function serviceNames(action: string, value: unknown, required: boolean): string[] | undefined {
+  if (value === undefined || value === null) {
+    if (required)
+      throw invalidParams("invalid type: null, expected a service name or a sequence of them");
+    return undefined;
+  }
+  const list = typeof value === "string" ? [value] : value;
+  if (!Array.isArray(list) || !list.every((n) => typeof n === "string")) {
+    const bad = Array.isArray(list) ? list.find((n) => typeof n !== "string") : list;
+    throw invalidParams(
+      `invalid type: ${serdeKind(bad)}, expected a service name or a sequence of them`,
+    );
+  }
+  if (list.length === 0 && required)
+    throw invalidParams("invalid length 0, expected 1 or more names");
+  if (list.length > MAX_NAMES) {
+    throw invalidParams(`invalid length ${list.length}, expected at most ${MAX_NAMES} names`);
+  }
+  for (const name of list) checkName(action, name);
+  return list;
+}
+
+function waitCondition(value: unknown): WaitCondition {
+  if (value === undefined || value === null) return "running";
+  const known = WAIT_CONDITIONS.find((c) => c === value);
+  if (known) return known;
+  const expected = WAIT_CONDITIONS.map((c) => `\`${c}\``).join(", ");
+  if (typeof value !== "string") {
+    throw invalidParams(`invalid type: ${serdeKind(value)}, expected one of ${expected}`);
+  }
+  throw invalidParams(`unknown variant \`${value}\`, expected one of ${expected}`);
+}
+
+/** Seconds (a number, at least 0) → ms; missing, null and 0 mean no limit. */
+function waitTimeout(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw invalidParams(`invalid type: ${serdeKind(value)}, expected a number of seconds`);
+  }
+  if (value < 0) {
+    throw invalidParams(`invalid value: ${serdeKind(value)}, expected a number of seconds >= 0`);
+  }
+  return Math.ceil(value * 1000);
+}
+
+/** A core exit status as the API shows it (service_inspect's `last_exit` shape). */
+function exitJson(
+  exit: ServiceChange["exit"],
+): { code: number | null; signal: number | null } | null {
+  if (exit === null) return null;
+  return exit.kind === "exited"
+    ? { code: exit.code, signal: null }
+    : { code: null, signal: exit.signal };
+}
+
+/** One service in a stream_subscribeEvents item. */
+function viewJson(v: ServiceView): Record<string, unknown> {
+  return {
+    name: v.name,
+    state: v.state,
+    target: v.target,
+    pid: v.pid,
+    phase: v.phase,
+    ready: v.ready,
+    reason: v.reason,
+    exit: exitJson(v.exit),
+    time: v.time,
+  };
 }
 
 /** `system_http_access`'s change: lists of strings and a token (string, or null to remove it). */
@@ -685,6 +788,60 @@ export function createMethodTable(control: Control, deps: MethodDeps): MethodTab
     [
       "system_reopenLogs",
       noParams(() => attempt("reopening log files", null, () => control.reopenLogs())),
+    ],
+
+    // ---- ours, not upstream's: server-side waits, events, readiness ----
+
+    [
+      "service_wait",
+      call(async (p, ctx) => {
+        const action = "waiting for services";
+        const names = serviceNames(action, p.raw("names", true), true) as string[];
+        const condition = waitCondition(p.raw("condition"));
+        const timeoutMs = waitTimeout(p.raw("timeout"));
+        return attempt(action, names.length === 1 ? (names[0] as string) : null, () =>
+          control.wait(names, condition, timeoutMs, ctx.signal),
+        );
+      }),
+    ],
+
+    [
+      "stream_subscribeEvents",
+      {
+        kind: "subscribe",
+        subscribe: async (_raw, emit) => {
+          const { snapshot, current, unsubscribe } = control.subscribeEvents((e) =>
+            emit(
+              e.event === "change"
+                ? { event: "change", ...viewJson(e) }
+                : { event: "forgotten", name: e.name, time: e.time },
+            ),
+          );
+          emit({ event: "snapshot", services: snapshot.map(viewJson) });
+          return {
+            cancel: unsubscribe,
+            // What a subscriber that fell behind missed is replaced by where things stand now.
+            lagged: (dropped: number) => ({
+              event: "lagged",
+              dropped,
+              services: current().map(viewJson),
+            }),
+          };
+        },
+        // Every subscription brings its own (with the services as they are then).
+        lagged: (dropped) => ({ event: "lagged", dropped, services: [] }),
+      },
+    ],
+
+    ["stream_unsubscribeEvents", { kind: "unsubscribe", subscription: "stream_subscribeEvents" }],
+
+    [
+      "system_ready",
+      call(async (p) => {
+        const action = "checking readiness";
+        const names = serviceNames(action, p.raw("names"), false);
+        return attempt(action, null, () => readiness(control, names));
+      }),
     ],
   ];
   return new Map(methods);

@@ -33,14 +33,21 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 
-/** A JSON-RPC session: frames split from the input wait in `waiting` while dispatch is held back. */
+/**
+ * A JSON-RPC session. Frames are split from the input as they are dispatched, a bounded number
+ * per turn of the event loop; input not split yet keeps the socket paused.
+ */
 interface RpcState {
   kind: "rpc";
   splitter: FrameSplitter;
   session: RpcSession;
-  waiting: string[];
   /** Requests dispatched and not yet answered. */
   inflight: number;
+  /** The current turn: when it began and how many frames it dispatched. */
+  turnStart: number;
+  turnFrames: number;
+  /** The turn was used up: the rest is dispatched from this timer. */
+  resume: Timer | null;
   /**
    * No more input is taken (the peer half-closed, or its frame was refused): finish once every
    * request read so far has been answered.
@@ -85,6 +92,15 @@ interface Conn {
   /** Listeners for the output queue emptying (a legacy `log` follower catching up). */
   onEmptied: (() => void) | null;
 }
+
+/**
+ * Frames one connection may have dispatched in one turn of the event loop, and for how long:
+ * past either, it waits for the next turn (setTimeout, which Bun runs after polling I/O again,
+ * unlike setImmediate), so a client sending a flood of tiny requests in one read cannot hold the
+ * loop for everyone else.
+ */
+const FRAMES_PER_TURN = 64;
+const TURN_MS = 2;
 
 /** How long, and how much, a rejected peer may keep sending (discarded) before we close on it. */
 const LINGER_IDLE_MS = 1000;
@@ -145,6 +161,7 @@ export async function serveUnix(
     c.proto = { kind: "done" };
     switch (p.kind) {
       case "rpc":
+        if (p.resume) clearTimeout(p.resume);
         p.splitter.dispose();
         p.session.close();
         return;
@@ -206,20 +223,43 @@ export async function serveUnix(
         congested: () => c.out.congested,
         batch: limits,
       }),
-      waiting: [],
       inflight: 0,
+      turnStart: 0,
+      turnFrames: 0,
+      resume: null,
       eof: false,
     };
     c.proto = state;
   };
 
-  /** Dispatches waiting frames while the output has room and fewer than maxInflight are open. */
+  /**
+   * Splits and dispatches frames while the output has room, fewer than maxInflight are open and
+   * this turn's share is not used up; a frame over the limits is answered, and the rest of the
+   * input discarded.
+   */
   const pump = (sock: Socket<Conn>) => {
     const c = sock.data;
     const p = c.proto;
-    if (p.kind !== "rpc" || c.closed) return;
-    while (p.waiting.length > 0 && !c.out.congested && p.inflight < limits.maxInflight) {
-      const frame = p.waiting.shift() as string;
+    if (p.kind !== "rpc" || c.closed || p.resume) return;
+    let now = performance.now();
+    if (now - p.turnStart >= TURN_MS) {
+      p.turnStart = now;
+      p.turnFrames = 0;
+    }
+    while (!c.out.congested && p.inflight < limits.maxInflight) {
+      if (p.turnFrames >= FRAMES_PER_TURN || now - p.turnStart >= TURN_MS) {
+        if (!p.splitter.pending) break;
+        p.resume = setTimeout(() => {
+          p.resume = null;
+          p.turnStart = performance.now();
+          p.turnFrames = 0;
+          pump(sock);
+        }, 0);
+        break;
+      }
+      const frame = p.splitter.next();
+      if (frame === null) break;
+      p.turnFrames++;
       p.inflight++;
       p.session.handleText(frame).then(
         () => {
@@ -228,19 +268,10 @@ export async function serveUnix(
         },
         () => drop(sock),
       );
+      now = performance.now();
     }
-    const blocked = p.waiting.length > 0;
-    if (blocked !== c.inputBlocked) {
-      c.inputBlocked = blocked;
-      updatePause(sock);
-    }
-    if (!blocked && p.eof && p.inflight === 0) end(sock);
-  };
-
-  const feedRpc = (sock: Socket<Conn>, p: RpcState, frames: string[]) => {
-    for (const frame of frames) p.waiting.push(frame);
     const overflow = p.splitter.overflow;
-    if (overflow) {
+    if (overflow && !p.eof) {
       write(
         sock,
         `${overflow === "busy" ? busyReply(budget.max) : oversizedReply(limits.maxFrame)}\n`,
@@ -248,7 +279,12 @@ export async function serveUnix(
       linger(sock, () => finishRpc(sock, p));
       return;
     }
-    pump(sock);
+    const blocked = p.splitter.pending;
+    if (blocked !== c.inputBlocked) {
+      c.inputBlocked = blocked;
+      updatePause(sock);
+    }
+    if (!blocked && p.eof && p.inflight === 0) end(sock);
   };
 
   /** Answers what was read, then closes (reth-ipc drops pending replies: upstream #33). */
@@ -263,7 +299,11 @@ export async function serveUnix(
   // until it pauses, half-closes, or the deadline passes.
   const linger = (sock: Socket<Conn>, then: () => void) => {
     const c = sock.data;
-    if (c.proto.kind === "rpc") c.proto.splitter.dispose();
+    if (c.proto.kind === "rpc") {
+      c.proto.splitter.dispose();
+      if (c.proto.resume) clearTimeout(c.proto.resume);
+      c.proto.resume = null;
+    }
     const state = {
       kind: "lingering" as const,
       timer: null as Timer | null,
@@ -392,7 +432,10 @@ export async function serveUnix(
       case "rpc":
         // After an overflow or a timeout, what the peer still sends is not read as requests.
         if (p.eof) return;
-        feedRpc(sock, p, p.splitter.push(data));
+        p.splitter.feed(data);
+        pump(sock);
+        // Whatever this turn did not split is copied: Bun reuses its read buffer.
+        p.splitter.keep();
         return watchFrame(sock);
       case "legacy":
         feedLegacy(sock, p, data);
@@ -416,7 +459,7 @@ export async function serveUnix(
         return;
       case "rpc":
         if (p.eof) return;
-        for (const frame of p.splitter.end()) p.waiting.push(frame);
+        p.splitter.finish();
         stopFrameTimer(c);
         return finishRpc(sock, p);
       case "done":

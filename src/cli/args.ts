@@ -172,6 +172,34 @@ const service = (help = "service name"): PositionalSpec => ({
   help,
 });
 
+/** One or more services, or none with --all. */
+const services = (help = "service names, in any order"): PositionalSpec => ({
+  name: "SERVICE",
+  required: true,
+  variadic: true,
+  help,
+});
+
+/** What `wait` and `--wait` can wait for (service_wait's conditions). */
+export const WAIT_CONDITIONS = ["running", "stopped", "exited", "failed"] as const;
+export type WaitFor = (typeof WAIT_CONDITIONS)[number];
+
+const TIMEOUT_OPTION: OptionSpec = {
+  long: "timeout",
+  value: "SECONDS",
+  help: "give up after this long: exit code 1 (default: no limit)",
+};
+
+/** start/stop/restart: several services, all of them, and waiting in the daemon. */
+const bulkOptions = (waitHelp: string): OptionSpec[] => [
+  {
+    long: "all",
+    help: "every service (start in dependency order, stop dependents first)",
+  },
+  { long: "wait", help: waitHelp },
+  TIMEOUT_OPTION,
+];
+
 export const VERBS = {
   check: {
     about:
@@ -343,20 +371,74 @@ export const VERBS = {
     ],
   },
   reboot: { about: "stop all services and reboot", positionals: [], options: [] },
-  restart: { about: "restart a service.", positionals: [service()], options: [] },
+  ready: {
+    about: "exit 0 if every service that should be up is ready (or the named ones), else 1",
+    positionals: [
+      {
+        name: "SERVICE",
+        required: false,
+        variadic: true,
+        help: "only these services (default: every service whose target is Up)",
+      },
+    ],
+    options: [],
+  },
+  restart: {
+    about: "restart a service.",
+    positionals: [services()],
+    options: bulkOptions("then wait until they are running: exit 0, 1 on timeout, 2 if one failed"),
+  },
   shutdown: { about: "stop all services and power off", positionals: [], options: [] },
   start: {
     about: "start service. has no effect if the service is already running",
-    positionals: [service()],
-    options: [],
+    positionals: [services()],
+    options: bulkOptions("wait until they are running: exit 0, 1 on timeout, 2 if one failed"),
   },
   stats: {
     about: "show memory and CPU usage statistics for a service",
     positionals: [service()],
     options: [],
   },
-  status: { about: "show detailed service status", positionals: [service()], options: [] },
-  stop: { about: "stop service", positionals: [service()], options: [] },
+  status: {
+    about: "show detailed service status",
+    positionals: [
+      {
+        name: "SERVICE",
+        required: false,
+        help: "service name (default: the detail of every service)",
+      },
+    ],
+    options: [
+      {
+        long: "verbose",
+        short: "v",
+        help: "also restarts, backoff, budget left, last exit, why, checks",
+      },
+    ],
+  },
+  stop: {
+    about: "stop service",
+    positionals: [services()],
+    options: bulkOptions("exit 0 once they are stopped, 1 on timeout"),
+  },
+  events: {
+    about: "follow every state change of every service (a snapshot first), until Ctrl-C",
+    positionals: [],
+    options: [],
+  },
+  wait: {
+    about: "wait in the daemon until services reach a state: exit 0, 1 on timeout, 2 if one failed",
+    positionals: [services()],
+    options: [
+      {
+        long: "for",
+        value: "STATE",
+        help: `running, stopped, exited or failed`,
+        default: "running",
+      },
+      TIMEOUT_OPTION,
+    ],
+  },
 } satisfies Record<string, VerbSpec>;
 
 export type Verb = keyof typeof VERBS;
@@ -369,6 +451,18 @@ export interface ClientInvocation {
   json: boolean;
   /** SERVICE. */
   name?: string;
+  /** SERVICE… of start, stop, restart, status, wait and ready (none: see `all`). */
+  names?: string[];
+  /** `--all`: every service. */
+  all?: boolean;
+  /** start/stop/restart `--wait`. */
+  wait?: boolean;
+  /** `--timeout`, in seconds; absent: no limit. */
+  timeoutS?: number;
+  /** `wait --for`. */
+  waitFor?: WaitFor;
+  /** `status -v`. */
+  verbose?: boolean;
   signal?: string;
   address?: string;
   /** `proxy`: who may use the HTTP API it starts. */
@@ -551,6 +645,24 @@ function logInvocation(tail: Parsed, names: string[], now: number): LogInvocatio
   return log;
 }
 
+function parseSeconds(text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(seconds)) {
+    throw new UsageError(`option --timeout needs a number of seconds (got '${text}')`);
+  }
+  return seconds;
+}
+
+function parseWaitFor(text: string): WaitFor {
+  const known = WAIT_CONDITIONS.find((c) => c === text);
+  if (!known) {
+    throw new UsageError(
+      `option --for must be one of ${WAIT_CONDITIONS.join(", ")} (got '${text}')`,
+    );
+  }
+  return known;
+}
+
 /**
  * `9`, `KILL`, `kill`, `sigkill` → `SIGKILL`: the RPC keeps upstream's rule (a SIG-prefixed name),
  * the command line is friendlier. Anything unknown goes through as typed, so the daemon's error
@@ -594,14 +706,20 @@ export function parseCommandLine(
   if (!variadic && positionals.length > spec.positionals.length) {
     throw new UsageError(`unexpected argument '${positionals[spec.positionals.length]}'${where}`);
   }
+  const all = tail.all === true;
   const args: Record<string, string | undefined> = {};
+  let rest: string[] = [];
   spec.positionals.forEach((p, i) => {
     const given = positionals[i];
-    if (given === undefined && p.required) {
+    if (p.variadic) rest = positionals.slice(i);
+    if (given === undefined && p.required && !(p.variadic && all)) {
       throw new UsageError(`missing argument <${p.name}>${where}`);
     }
     args[p.name] = given ?? p.default;
   });
+  if (all && rest.length > 0) {
+    throw new UsageError(`--all and service names do not go together${where}`);
+  }
 
   if (word === "help") {
     const topic = args.SUBCOMMAND;
@@ -658,7 +776,15 @@ export function parseCommandLine(
   }
 
   const invocation: ClientInvocation = { verb: word, socket, debug, json: pick("json") === true };
-  if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
+  const multi = spec.positionals.some((p) => p.variadic);
+  if (multi && word !== "log" && word !== "check") invocation.names = rest;
+  else if (args.SERVICE !== undefined) invocation.name = args.SERVICE;
+  if (all) invocation.all = true;
+  if (tail.wait === true) invocation.wait = true;
+  if (tail.verbose === true) invocation.verbose = true;
+  if (tail.timeout !== undefined) invocation.timeoutS = parseSeconds(tail.timeout as string);
+  if (word === "wait")
+    invocation.waitFor = parseWaitFor((tail.for as string | undefined) ?? "running");
   if (word === "kill") invocation.signal = canonicalSignal(args.SIGNAL ?? "SIGTERM");
   if (word === "log") invocation.log = logInvocation(tail, positionals, now);
   if (word === "proxy") {

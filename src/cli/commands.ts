@@ -2,15 +2,15 @@
 
 import { type ClientInvocation, UsageError } from "./args.ts";
 import { DaemonError, RpcClient, TransportError } from "./client.ts";
+import { followEvents } from "./events.ts";
 import { untilInterrupted } from "./interrupt.ts";
+import { readyCommand, restart, start, stop, waitCommand } from "./lifecycle.ts";
 import { runLog } from "./logs.ts";
-import { print, printStderr, printWarning } from "./output.ts";
+import { print, printError, printStderr, printWarning } from "./output.ts";
 import { fromJson, Real, toYaml, type YamlValue } from "./yaml-out.ts";
 
 /** jsonrpsee's default request timeout, which upstream's CLI inherits. */
 const DEFAULT_TIMEOUT_S = 60;
-/** upstream's ServiceIsDown: the process vanished on its own, which is what a restart wants. */
-const SERVICE_IS_DOWN = -32003;
 /** upstream's ServiceIsUp: what `forget` answers while the target is Up or a process remains. */
 const SERVICE_IS_UP = -32002;
 /** upstream's ConfigError: its message names the file, only its cause_chain says what is wrong. */
@@ -180,29 +180,31 @@ async function runVerb(inv: ClientInvocation): Promise<number> {
         print(inv.json ? `${JSON.stringify(sortedObject(result))}\n` : toYaml(sortedMap(result)));
         return 0;
       }
-      case "status": {
-        const result = await client.call("service_status", [name]);
-        print(inv.json ? `${JSON.stringify(result)}\n` : statusYaml(result));
-        return 0;
-      }
+      case "status":
+        return await status(client, inv);
       case "stats": {
         const result = await client.call("service_stats", [name]);
         print(inv.json ? `${JSON.stringify(result)}\n` : statsYaml(result));
         return 0;
       }
       case "start":
-      case "monitor":
-        return done(await client.call(`service_${inv.verb}`, [name]));
+        return await start(client, inv, timeoutMs);
       case "stop":
-        return done(
-          await client.call("service_stop", [name], await stopWait(client, name, timeoutMs)),
-        );
+        return await stop(client, inv, timeoutMs);
+      case "restart":
+        return await restart(client, inv, timeoutMs);
+      case "wait":
+        return await waitCommand(client, inv);
+      case "ready":
+        return await readyCommand(client, inv);
+      case "events":
+        return await followEvents(client, inv.json, untilInterrupted(client));
+      case "monitor":
+        return done(await client.call("service_monitor", [name]));
       case "forget":
         return done(await forget(client, name));
       case "kill":
         return done(await client.call("service_kill", [name, inv.signal ?? "SIGTERM"]));
-      case "restart":
-        return done(await restart(client, name, await stopWait(client, name, timeoutMs)));
       case "shutdown":
       case "reboot":
         return done(await powerOff(client, inv.verb));
@@ -214,78 +216,75 @@ async function runVerb(inv: ClientInvocation): Promise<number> {
   }
 }
 
-/** After SIGKILL the daemon waits this long for the processes before it gives up on a stop. */
-const KILL_GRACE_S = 5;
-/** On top of that, for the reply to travel and the machine to be slow. */
-const STOP_MARGIN_S = 5;
 const METHOD_NOT_FOUND = -32601;
 
+/** service_inspect's detail, or service_status's result from a daemon without it (upstream). */
+async function detailOf(client: RpcClient, name: string): Promise<unknown> {
+  try {
+    return await client.call("service_inspect", [name]);
+  } catch (err) {
+    if (!(err instanceof DaemonError && err.code === METHOD_NOT_FOUND)) throw err;
+    return client.call("service_status", [name]);
+  }
+}
+
+/** The detail as YAML: upstream's status fields first (`after` sorted), then the rest. */
+function detailYaml(detail: unknown): string {
+  if (!isObject(detail)) return toYaml(fromJson(detail));
+  const after = isObject(detail.after) ? sortedMap(detail.after) : fromJson(detail.after);
+  const first = ["name", "pid", "state", "target", "after"];
+  return toYaml(
+    new Map<string, YamlValue>([
+      ...first.map((k): [string, YamlValue] => [k, k === "after" ? after : fromJson(detail[k])]),
+      ...Object.keys(detail)
+        .filter((k) => !first.includes(k))
+        .map((k): [string, YamlValue] => [k, fromJson(detail[k])]),
+    ]),
+  );
+}
+
 /**
- * How long to wait for service_stop: at least the service's `shutdown_timeout` plus the daemon's
- * SIGKILL grace and a margin, or ZINIT_TIMEOUT if that is longer (0 still waits forever). The
- * timeout comes from service_inspect, or from the file (service_get) on a daemon without it.
+ * `status NAME`: upstream's YAML, byte for byte, and (on stderr) why it is not Running; `-v` and
+ * `--json` print the detail instead; no NAME: the detail of every service.
  */
-async function stopWait(client: RpcClient, name: string, timeoutMs: number): Promise<number> {
-  if (timeoutMs === 0) return 0;
-  let seconds: number | null = null;
+async function status(client: RpcClient, inv: ClientInvocation): Promise<number> {
+  if (inv.name === undefined) {
+    const list = await client.call("service_list");
+    if (!isObject(list)) throw new TransportError("protocol", "unexpected reply to service_list");
+    const details = await Promise.all(
+      Object.keys(list)
+        .sort()
+        .map((n) => detailOf(client, n)),
+    );
+    print(inv.json ? `${JSON.stringify(details)}\n` : details.map(detailYaml).join(""));
+    return 0;
+  }
+  const name = inv.name;
+  if (inv.verbose || inv.json) {
+    const detail = await detailOf(client, name);
+    print(inv.json ? `${JSON.stringify(detail)}\n` : detailYaml(detail));
+    return 0;
+  }
+  const result = await client.call("service_status", [name]);
+  print(statusYaml(result));
+  if (isObject(result) && result.state !== "Running") {
+    const why = await whyNotRunning(client, name);
+    if (why) printError(`${name} is not running: ${why}`);
+  }
+  return 0;
+}
+
+/** The failing check, else the reason, from service_inspect; "" from a daemon without it. */
+async function whyNotRunning(client: RpcClient, name: string): Promise<string> {
   try {
     const detail = await client.call("service_inspect", [name]);
-    if (isObject(detail) && typeof detail.shutdown_timeout === "number") {
-      seconds = detail.shutdown_timeout;
-    }
+    if (!isObject(detail)) return "";
+    const failure = typeof detail.check_failure === "string" ? detail.check_failure : "";
+    return failure || (typeof detail.reason === "string" ? detail.reason : "");
   } catch (err) {
-    // Unknown services fail in service_stop itself, with its own message.
-    if (!(err instanceof DaemonError)) throw err;
-    if (err.code === METHOD_NOT_FOUND) seconds = await fileTimeout(client, name);
+    if (err instanceof DaemonError) return "";
+    throw err;
   }
-  if (seconds === null) return timeoutMs;
-  return Math.max(timeoutMs, (seconds + KILL_GRACE_S + STOP_MARGIN_S) * 1000);
-}
-
-async function fileTimeout(client: RpcClient, name: string): Promise<number | null> {
-  try {
-    const file = await client.call("service_get", [name]);
-    const value = isObject(file) ? file.shutdown_timeout : undefined;
-    // Upstream's default when the file has none.
-    return typeof value === "number" ? value : 10;
-  } catch {
-    return null;
-  }
-}
-
-const TIMED_OUT = Symbol("timed out");
-
-/** Settles like `promise`, or with TIMED_OUT after `ms` (never, for 0). */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  if (ms <= 0) return promise;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * Stop (ours answers once every process is gone), then start. If the stop does not answer in
- * time, SIGKILL the service and wait for that same stop to finish before starting again.
- */
-async function restart(client: RpcClient, name: string, timeoutMs: number): Promise<unknown> {
-  const stopped = client.call("service_stop", [name], 0);
-  if ((await within(stopped, timeoutMs)) === TIMED_OUT) {
-    try {
-      await client.call("service_kill", [name, "SIGKILL"]);
-    } catch (err) {
-      if (!(err instanceof DaemonError && err.code === SERVICE_IS_DOWN)) throw err;
-    }
-    if ((await within(stopped, timeoutMs)) === TIMED_OUT) {
-      throw new TransportError("timeout", `service '${name}' did not stop, even after SIGKILL`);
-    }
-  }
-  return client.call("service_start", [name]);
 }
 
 /**

@@ -31,6 +31,12 @@ export interface HealthState {
   loggedAt: number;
   /** The last `STATUS=` a systemd-style service sent. */
   status: string;
+  /** Failed checks since the service was monitored, per level (kept across runs, for metrics). */
+  failures: Record<ProbeLevel, number>;
+  /** When the check in flight began, per level. */
+  probeStartedAt: Record<ProbeLevel, number>;
+  /** How long the last finished check took, per level, in ms; null before the first. */
+  lastProbeMs: Record<ProbeLevel, number | null>;
 }
 
 export function newHealth(): HealthState {
@@ -47,6 +53,9 @@ export function newHealth(): HealthState {
     loggedFailure: "",
     loggedAt: Number.NEGATIVE_INFINITY,
     status: "",
+    failures: { ready: 0, live: 0 },
+    probeStartedAt: { ready: 0, live: 0 },
+    lastProbeMs: { ready: null, live: null },
   };
 }
 
@@ -85,7 +94,13 @@ export function readyAtSpawn(config: ServiceConfig): boolean {
 /** A new run: forget the last one's results and start checking readiness. */
 export function startRun(svc: HealthSubject, ctx: HealthContext): Verdict {
   const h = svc.health;
-  Object.assign(h, { ...newHealth(), loggedFailure: h.loggedFailure, loggedAt: h.loggedAt });
+  Object.assign(h, {
+    ...newHealth(),
+    loggedFailure: h.loggedFailure,
+    loggedAt: h.loggedAt,
+    failures: h.failures,
+    lastProbeMs: h.lastProbeMs,
+  });
   if (readyAtSpawn(svc.config)) return becomeReady(svc, ctx);
   const probe = readinessProbe(svc.config);
   if (probe) attempt(svc, "ready", probe, ctx);
@@ -227,6 +242,7 @@ function probeWord(svc: HealthSubject, level: ProbeLevel): string {
 function attempt(svc: HealthSubject, level: ProbeLevel, probe: Probe, ctx: HealthContext): void {
   const h = svc.health;
   const check = probe.check;
+  h.probeStartedAt[level] = ctx.now;
   if (check.kind === "exec") {
     const role: Role = level;
     const spec: SpawnSpec = {
@@ -247,8 +263,14 @@ function attempt(svc: HealthSubject, level: ProbeLevel, probe: Probe, ctx: Healt
   ctx.fx.push({ type: "probe", name: svc.name, level, check, timeoutMs: probe.timeoutMs });
 }
 
+/** A check of `level` finished now: how long it took. */
+function finished(h: HealthState, level: ProbeLevel, now: number): void {
+  h.lastProbeMs[level] = Math.max(0, now - h.probeStartedAt[level]);
+}
+
 function passed(svc: HealthSubject, level: ProbeLevel, ctx: HealthContext): Verdict {
   const h = svc.health;
+  finished(h, level, ctx.now);
   if (h.lastFailure !== "") {
     ctx.log("info", `service ${svc.name}: ${probeWord(svc, level)} passed`);
     h.lastFailure = "";
@@ -267,8 +289,10 @@ function failed(
   ctx: HealthContext,
 ): Verdict {
   const h = svc.health;
+  finished(h, level, ctx.now);
   if (level === "ready") {
     if (h.ready) return null;
+    h.failures.ready++;
     h.readyAttempts++;
     const probe = readinessProbe(svc.config);
     const delay = probe?.intervalMs ?? testRetryDelay(h.readyAttempts);
@@ -283,6 +307,7 @@ function failed(
   }
   const live = svc.config.live;
   if (!live || !h.ready) return null;
+  h.failures.live++;
   h.liveFailures++;
   const count = `${h.liveFailures} of ${live.failureThreshold}`;
   if (h.liveFailures >= live.failureThreshold) {

@@ -56,6 +56,10 @@ export interface ServiceDetail extends ServiceStatus {
   status_text: string;
   /** The last failed readiness or liveness check, "" when the last one passed. */
   check_failure: string;
+  /** Runs once: it is done (and lets dependents start) when it has exited successfully. */
+  oneshot: boolean;
+  /** Per check level (readiness, liveness): failures since monitored, and the last one's length. */
+  probes: Record<"ready" | "live", { failures: number; last_duration_ms: number | null }>;
 }
 
 export interface SupervisorOptions {
@@ -168,6 +172,14 @@ export class Supervisor {
       critical: c.critical,
       status_text: svc.health.status,
       check_failure: svc.health.lastFailure,
+      oneshot: c.oneshot,
+      probes: {
+        ready: {
+          failures: svc.health.failures.ready,
+          last_duration_ms: svc.health.lastProbeMs.ready,
+        },
+        live: { failures: svc.health.failures.live, last_duration_ms: svc.health.lastProbeMs.live },
+      },
     };
   }
 

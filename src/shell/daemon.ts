@@ -1,12 +1,16 @@
 // The running daemon as the method table sees it (src/api/control.ts): each call is a core
 // command or query carried out through the shell.
 
+import { constants } from "node:os";
 import type {
   Control,
   ServiceChange,
   ServiceDetail,
+  ServiceEvent,
   ServiceStats,
   ServiceStatus,
+  ServiceUsage,
+  ServiceView,
   WaitCondition,
   WaitResult,
 } from "../api/control.ts";
@@ -23,9 +27,22 @@ import { strerror } from "../sys/libc.ts";
 import type { Sys } from "../sys/port.ts";
 import { sampleStats } from "../sys/proc.ts";
 import type { Shell } from "./shell.ts";
+import { type ProcUsage, scanUsage, type UsageScan } from "./usage.ts";
 
 /** One CPU sampling window for `service_stats` (upstream sleeps twice 500 ms). */
 const STATS_WINDOW_MS = 100;
+
+/** errno → its name (the first one, for aliases such as EAGAIN/EWOULDBLOCK). */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+}
+
+/** Upstream's rendering of an errno (nix's Display): `ESRCH: No such process`. */
+function errnoText(errno: number): string {
+  const name = ERRNO_NAMES.get(errno);
+  return name === undefined ? strerror(errno) : `${name}: ${strerror(errno)}`;
+}
 
 export interface DaemonOptions {
   /** The config directory's service files (`monitor` loads from it). */
@@ -35,13 +52,48 @@ export interface DaemonOptions {
   logs: ServiceLogs;
   /** Power modes this daemon may use: containers and non-PID-1 runs only exit. */
   powerMode: (reboot: boolean) => PowerMode;
+  /** How every process's usage is read for `usage` (default: one pass over /proc). */
+  scanUsage?: UsageScan;
 }
 
 export class Daemon implements Control {
   private readonly shell: Shell;
+  /** Each service as event subscribers last heard of it. */
+  private readonly views = new Map<string, ServiceView>();
+  private readonly eventListeners = new Set<(event: ServiceEvent) => void>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.shell = opts.shell;
+    this.shell.onChange((change) => this.relay(change));
+  }
+
+  /** A change the shell carried out: stamped, remembered, and passed on in order. */
+  private relay(change: ServiceChange): void {
+    // Still queued when its service was forgotten: not news any more.
+    if (!this.core.has(change.name)) return;
+    const view: ServiceView = { ...change, time: this.opts.sys.wallClock() };
+    this.views.set(change.name, view);
+    this.emit({ event: "change", ...view });
+  }
+
+  private emit(event: ServiceEvent): void {
+    for (const listener of this.eventListeners) {
+      try {
+        listener(event);
+      } catch {
+        // A waiter or subscriber that throws loses this event only.
+      }
+    }
+  }
+
+  private onEvent(listener: (event: ServiceEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** What subscribers last heard of each service, in name order. */
+  private currentViews(): ServiceView[] {
+    return this.core.names().flatMap((name) => this.views.get(name) ?? []);
   }
 
   private get core() {
@@ -90,6 +142,8 @@ export class Daemon implements Control {
 
   forget(name: string): void {
     this.shell.forget(name);
+    this.views.delete(name);
+    this.emit({ event: "forgotten", name, time: this.opts.sys.wallClock() });
   }
 
   kill(name: string, signal: string): void {
@@ -100,7 +154,7 @@ export class Daemon implements Control {
     const pid = this.core.requireRunning(name);
     const errno = this.opts.sys.killGroup(pid, num);
     if (errno !== 0) {
-      throw new ZinitError("InternalError", strerror(errno), { service: name });
+      throw new ZinitError("InternalError", errnoText(errno), { service: name });
     }
   }
 
@@ -128,6 +182,39 @@ export class Daemon implements Control {
     this.shell.command((now) => this.core.shutdown(this.opts.powerMode(reboot), now));
   }
 
+  usage(): Record<string, ServiceUsage> {
+    const procs = (this.opts.scanUsage ?? scanUsage)();
+    const byPid = new Map<number, ProcUsage>();
+    const children = new Map<number, number[]>();
+    const bySession = new Map<number, number[]>();
+    for (const p of procs) {
+      byPid.set(p.pid, p);
+      push(children, p.ppid, p.pid);
+      push(bySession, p.sid, p.pid);
+    }
+    const self = this.opts.sys.self();
+    const out: Record<string, ServiceUsage> = {};
+    for (const name of this.core.names()) {
+      const usage: ServiceUsage = { processes: 0, rss: 0, cpu_seconds: 0 };
+      out[name] = usage;
+      const main = this.core.status(name).pid;
+      if (main === 0 || !byPid.has(main)) continue;
+      // The main process, every process of the session it leads, and all their descendants.
+      const seen = new Set<number>();
+      const stack = [main, ...(bySession.get(main) ?? [])];
+      for (let pid = stack.pop(); pid !== undefined; pid = stack.pop()) {
+        const p = byPid.get(pid);
+        if (!p || seen.has(pid) || pid === self) continue;
+        seen.add(pid);
+        usage.processes++;
+        usage.rss += p.rss;
+        usage.cpu_seconds += p.cpuSeconds;
+        for (const kid of children.get(pid) ?? []) stack.push(kid);
+      }
+    }
+    return out;
+  }
+
   logs(name?: string): string[] {
     // Bounded so the reply fits the socket's output queue, whatever the ring holds.
     return this.opts.logs.ring.snapshot(name, SNAPSHOT_REPLY_BYTES);
@@ -149,18 +236,28 @@ export class Daemon implements Control {
     return this.opts.logs.reopen();
   }
 
-  wait(names: string[], condition: WaitCondition, timeoutMs: number): Promise<WaitResult> {
+  wait(
+    names: string[],
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<WaitResult> {
     const core = this.core;
     for (const name of names) if (!core.has(name)) throw notFound(name);
     const unique = [...new Set(names)];
     const result = (why: WaitResult["why"]): WaitResult => {
       const services: WaitResult["services"] = {};
       for (const name of unique) {
-        const view = core.has(name) ? core.view(name) : null;
+        if (!core.has(name)) {
+          services[name] = { state: "Unknown", met: false, reason: "forgotten" };
+          continue;
+        }
+        // Why it is where it is: its failing check, if that is what holds it.
+        const d = this.inspect(name);
         services[name] = {
-          state: view?.state ?? "Unknown",
-          met: view !== null && core.condition(name, condition) === "met",
-          reason: view?.reason ?? "forgotten",
+          state: d.state,
+          met: core.condition(name, condition) === "met",
+          reason: d.check_failure || d.reason,
         };
       }
       return { ok: why === "met", services, why };
@@ -176,16 +273,25 @@ export class Daemon implements Control {
       }
       return all ? "met" : null;
     };
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const now = verdict();
     if (now !== null) return Promise.resolve(result(now));
-    return new Promise((resolve) => {
-      const finish = (why: WaitResult["why"]) => {
+    return new Promise((resolve, reject) => {
+      const done = () => {
         unsubscribe();
         if (timer !== undefined) this.opts.sys.clearTimer(timer);
+        signal?.removeEventListener("abort", abort);
+      };
+      const finish = (why: WaitResult["why"]) => {
+        done();
         resolve(result(why));
       };
-      const unsubscribe = this.shell.onChange((change) => {
-        if (!unique.includes(change.name)) return;
+      const abort = () => {
+        done();
+        reject(signal?.reason);
+      };
+      const unsubscribe = this.onEvent((event) => {
+        if (!unique.includes(event.name)) return;
         const why = verdict();
         if (why !== null) finish(why);
       });
@@ -193,15 +299,26 @@ export class Daemon implements Control {
         timeoutMs > 0
           ? this.opts.sys.setTimer(Math.min(timeoutMs, MAX_TIMER_MS), () => finish("timeout"))
           : undefined;
+      signal?.addEventListener("abort", abort, { once: true });
     });
   }
 
-  subscribeEvents(listener: (change: ServiceChange) => void): {
-    snapshot: ServiceChange[];
+  subscribeEvents(listener: (event: ServiceEvent) => void): {
+    snapshot: ServiceView[];
+    current: () => ServiceView[];
     unsubscribe: () => void;
   } {
-    // One synchronous step: no change can fall between the snapshot and the subscription.
-    const snapshot = this.core.names().map((name) => this.core.view(name));
-    return { snapshot, unsubscribe: this.shell.onChange(listener) };
+    // One synchronous step: no event can fall between the snapshot and the subscription.
+    return {
+      snapshot: this.currentViews(),
+      current: () => this.currentViews(),
+      unsubscribe: this.onEvent(listener),
+    };
   }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

@@ -1,29 +1,50 @@
-import { beforeEach, describe, expect, test } from "bun:test";
+// JSON-RPC sessions over the method table of the real daemon (fake Sys): reply bytes, errors,
+// notifications, batches, concurrency and subscriptions.
+
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { handleHttpBody, MAX_SUBSCRIPTIONS, RpcSession } from "../../src/api/jsonrpc.ts";
 import type { MethodTable } from "../../src/api/methods.ts";
-import { FakeControl, fakeTable } from "./fake-control.ts";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { pushLine } from "../helpers/lines.ts";
 
-let fake: FakeControl;
+const SIGTERM = 15;
+
+let t: TestDaemon | null = null;
 let table: MethodTable;
 let sent: string[];
 let session: RpcSession;
 
-beforeEach(() => {
-  fake = new FakeControl();
-  table = fakeTable(fake);
+/** A daemon running these services (`exec: <name>`), and a session on its method table. */
+async function daemon(...names: string[]): Promise<TestDaemon> {
+  t?.close();
+  t = await testDaemon({ files: Object.fromEntries(names.map((n) => [n, `exec: ${n}\n`])) });
+  table = t.table;
   sent = [];
   session = new RpcSession(table, (msg) => sent.push(msg), {
     subscriptions: true,
     // Above MAX_SUBSCRIPTIONS, so one batch can try to pass the subscription limit.
     batch: { maxBatch: 2048, maxBatchReply: 10 * 1024 * 1024 },
   });
+  return t;
+}
+
+/** The current daemon. */
+const d = () => t as TestDaemon;
+
+beforeEach(async () => {
+  await daemon();
+});
+
+afterEach(() => {
+  t?.close();
+  t = null;
 });
 
 /** Sends one text and waits until everything in flight has answered. */
 async function roundTrip(text: string): Promise<string[]> {
   const before = sent.length;
-  await session.handleText(text);
-  await session.pending();
+  await d().settle(session.handleText(text));
+  await d().settle(session.pending());
   return sent.slice(before);
 }
 
@@ -33,7 +54,7 @@ const invalidRequest = (id: string) =>
 
 describe("replies", () => {
   test("success bytes: jsonrpc, result, id in jsonrpsee's order, compact, no newline", async () => {
-    fake.add("a", { pid: 7 });
+    await daemon("a");
     expect(await roundTrip('{"jsonrpc":"2.0","id":1,"method":"service_list"}')).toEqual([
       '{"jsonrpc":"2.0","result":{"a":"Running"},"id":1}',
     ]);
@@ -137,11 +158,13 @@ describe("replies", () => {
 
 describe("notifications and batches", () => {
   test("a notification runs but is not answered", async () => {
-    const svc = fake.add("a", { pid: 0, target: "Down", state: "Success" });
+    const z = await daemon("a");
+    await z.settle(z.daemon.stop("a"));
+    expect(z.daemon.status("a").target).toBe("Down");
     expect(await roundTrip('{"jsonrpc":"2.0","method":"service_start","params":["a"]}')).toEqual(
       [],
     );
-    expect(svc.target).toBe("Up");
+    expect(z.daemon.status("a").target).toBe("Up");
     // Failing and unknown notifications are silent too.
     expect(await roundTrip('{"jsonrpc":"2.0","method":"service_start","params":["zz"]}')).toEqual(
       [],
@@ -149,11 +172,11 @@ describe("notifications and batches", () => {
     expect(await roundTrip('{"jsonrpc":"2.0","method":"nope"}')).toEqual([]);
     // A subscription nobody can address is not started.
     expect(await roundTrip('{"jsonrpc":"2.0","method":"stream_subscribeLogs"}')).toEqual([]);
-    expect(fake.listeners.size).toBe(0);
+    expect(d().subscribers()).toBe(0);
   });
 
   test("a batch answers with one array, without the notifications", async () => {
-    fake.add("a", { pid: 3 });
+    await daemon("a");
     const out = await roundTrip(
       JSON.stringify([
         { jsonrpc: "2.0", id: 1, method: "service_list" },
@@ -165,26 +188,26 @@ describe("notifications and batches", () => {
     expect(out).toEqual([
       '[{"jsonrpc":"2.0","result":{"a":"Running"},"id":1},{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":2},{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid request"},"id":null}]',
     ]);
-    expect(fake.services.get("a")?.target).toBe("Down");
+    expect(d().daemon.status("a")).toMatchObject({ target: "Down", pid: 0 });
   });
 
   test("a batch of notifications gets no reply at all", async () => {
-    fake.add("a");
+    const z = await daemon("a");
+    z.calls.length = 0;
     const out = await roundTrip(
       '[{"jsonrpc":"2.0","method":"service_list"},{"jsonrpc":"2.0","method":"service_list"}]',
     );
     expect(out).toEqual([]);
-    expect(fake.calls.map((c) => c.method)).toEqual(["list", "list"]);
+    expect(z.calls.map((c) => c.method)).toEqual(["list", "list"]);
   });
 });
 
 describe("concurrency", () => {
   test("requests run concurrently and answer as they finish", async () => {
-    fake.add("slow", { pid: 1 });
-    let open = () => {};
-    fake.gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const z = await daemon("slow");
+    // It shrugs off the stop signal: its stop lasts until the process is gone.
+    const slow = z.sys.find("slow");
+    slow.reactions.set(SIGTERM, "ignore");
     const stopDone = session.handleText(
       '{"jsonrpc":"2.0","id":1,"method":"service_stop","params":["slow"]}',
     );
@@ -194,11 +217,12 @@ describe("concurrency", () => {
     const drain = session.pending().then(() => {
       drained = true;
     });
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await z.sys.flush();
+    expect(slow.signals).toEqual([SIGTERM]);
     expect(drained).toBe(false);
-    open();
-    await stopDone;
-    await drain;
+    z.sys.exit(slow.pid, { kind: "exited", code: 0 });
+    await z.settle(stopDone);
+    await z.settle(drain);
     expect(sent).toEqual([
       '{"jsonrpc":"2.0","result":{"slow":"Running"},"id":2}',
       '{"jsonrpc":"2.0","result":null,"id":1}',
@@ -223,12 +247,12 @@ describe("subscriptions", () => {
     `{"jsonrpc":"2.0","method":"stream_subscribeLogs","params":{"subscription":${id},"result":${JSON.stringify(line)}}}`;
 
   test("replies with an id, then one notification per new matching line", async () => {
-    fake.log("[+] redis: old line, not replayed");
+    pushLine(d().ring, "[+] redis: old line, not replayed");
     const id = await subscribe('["redis"]');
-    fake.log("[+] redis: one");
-    fake.log("[-] other: no");
-    fake.log("[-] redis/test: no");
-    fake.log('[-] redis: two "quoted"');
+    pushLine(d().ring, "[+] redis: one");
+    pushLine(d().ring, "[-] other: no");
+    pushLine(d().ring, "[-] redis/test: no");
+    pushLine(d().ring, '[-] redis: two "quoted"');
     expect(sent.slice(1)).toEqual([
       note(id, "[+] redis: one"),
       note(id, '[-] redis: two "quoted"'),
@@ -240,8 +264,8 @@ describe("subscriptions", () => {
     const byName = await subscribe('{"name":"a"}');
     const all = await subscribe("");
     sent.length = 0;
-    fake.log("[+] a: x");
-    fake.log("[+] b: y");
+    pushLine(d().ring, "[+] a: x");
+    pushLine(d().ring, "[+] b: y");
     expect(sent).toEqual([
       note(byFilter, "[+] a: x"),
       note(byName, "[+] a: x"),
@@ -282,9 +306,9 @@ describe("subscriptions", () => {
     const unsub = (params: string) =>
       roundTrip(`{"jsonrpc":"2.0","id":9,"method":"stream_unsubscribeLogs","params":${params}}`);
     expect(await unsub(`[${id}]`)).toEqual(['{"jsonrpc":"2.0","result":true,"id":9}']);
-    expect(fake.listeners.size).toBe(0);
+    expect(d().subscribers()).toBe(0);
     const before = sent.length;
-    fake.log("[+] a: after");
+    pushLine(d().ring, "[+] a: after");
     expect(sent.length).toBe(before);
     expect(await unsub(`[${id}]`)).toEqual(['{"jsonrpc":"2.0","result":false,"id":9}']);
     expect(await unsub('["nope"]')).toEqual(['{"jsonrpc":"2.0","result":false,"id":9}']);
@@ -303,17 +327,17 @@ describe("subscriptions", () => {
       `{"jsonrpc":"2.0","id":1,"method":"stream_unsubscribeLogs","params":[${id}]}`,
     );
     expect(other).toEqual(['{"jsonrpc":"2.0","result":false,"id":1}']);
-    expect(fake.listeners.size).toBe(1);
+    expect(d().subscribers()).toBe(1);
   });
 
   test("close() drops every subscription of the session", async () => {
     await subscribe("");
     await subscribe('["a"]');
-    expect(fake.listeners.size).toBe(2);
+    expect(d().subscribers()).toBe(2);
     session.close();
-    expect(fake.listeners.size).toBe(0);
+    expect(d().subscribers()).toBe(0);
     const before = sent.length;
-    fake.log("[+] a: after close");
+    pushLine(d().ring, "[+] a: after close");
     expect(sent.length).toBe(before);
   });
 
@@ -323,7 +347,7 @@ describe("subscriptions", () => {
     ).toEqual([
       `{"jsonrpc":"2.0","error":{"code":-32602,"message":"subscribing to logs: invalid service name 'a/b'","data":{"code_name":"InvalidServiceName","service":"a/b","action":"subscribing to logs","retryable":false,"cause_chain":["must not contain '/'"],"hint":"Name must not be empty or contain '/', '\\\\', '..' or NUL"}},"id":1}`,
     ]);
-    expect(fake.listeners.size).toBe(0);
+    expect(d().subscribers()).toBe(0);
   });
 
   test("a session closed while subscribing keeps nothing", async () => {
@@ -368,7 +392,7 @@ describe("subscriptions", () => {
     const [reply] = await roundTrip(batch);
     const replies = JSON.parse(reply as string) as { error?: { code: number } }[];
     expect(replies.filter((r) => r.error?.code === -32603).length).toBe(3);
-    expect(fake.listeners.size).toBe(MAX_SUBSCRIPTIONS);
+    expect(d().subscribers()).toBe(MAX_SUBSCRIPTIONS);
   });
 
   test(`at most ${MAX_SUBSCRIPTIONS} per session`, async () => {
@@ -382,11 +406,11 @@ describe("subscriptions", () => {
     const [reply] = await roundTrip(batch);
     const ids = new Set((JSON.parse(reply as string) as { result: number }[]).map((r) => r.result));
     expect(ids.size).toBe(MAX_SUBSCRIPTIONS);
-    expect(fake.listeners.size).toBe(MAX_SUBSCRIPTIONS);
+    expect(d().subscribers()).toBe(MAX_SUBSCRIPTIONS);
     expect(await roundTrip('{"jsonrpc":"2.0","id":"x","method":"stream_subscribeLogs"}')).toEqual([
       '{"jsonrpc":"2.0","error":{"code":-32603,"message":"Too many subscriptions on the connection","data":"Exceeded max limit of 1024"},"id":"x"}',
     ]);
-    expect(fake.listeners.size).toBe(MAX_SUBSCRIPTIONS);
+    expect(d().subscribers()).toBe(MAX_SUBSCRIPTIONS);
   });
 
   test("without a notification channel, subscribing is -32603", async () => {
@@ -402,13 +426,13 @@ describe("subscriptions", () => {
       `{"jsonrpc":"2.0","error":${err},"id":1}`,
       `{"jsonrpc":"2.0","error":${err},"id":2}`,
     ]);
-    expect(fake.listeners.size).toBe(0);
+    expect(d().subscribers()).toBe(0);
   });
 });
 
 describe("handleHttpBody", () => {
   test("returns the reply text, or null for notifications only", async () => {
-    fake.add("a");
+    await daemon("a");
     expect(
       await handleHttpBody(table, '{"jsonrpc":"2.0","id":1,"method":"service_list","params":{}}'),
     ).toBe('{"jsonrpc":"2.0","result":{"a":"Running"},"id":1}');
@@ -422,45 +446,49 @@ describe("handleHttpBody", () => {
     ).toBe(
       '[{"jsonrpc":"2.0","result":{"a":"Running"},"id":1},{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error","data":"subscriptions need a WebSocket or the unix socket, not plain HTTP"},"id":2}]',
     );
-    expect(fake.listeners.size).toBe(0);
+    expect(d().subscribers()).toBe(0);
   });
 
   test("waits for slow methods", async () => {
-    fake.add("a");
-    let open = () => {};
-    fake.gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const z = await daemon("a");
+    const a = z.sys.find("a");
+    a.reactions.set(SIGTERM, "ignore");
+    let answered = false;
     const reply = handleHttpBody(
       table,
       '{"jsonrpc":"2.0","id":1,"method":"service_stop","params":["a"]}',
-    );
-    open();
-    expect(await reply).toBe('{"jsonrpc":"2.0","result":null,"id":1}');
+    ).finally(() => {
+      answered = true;
+    });
+    await z.sys.flush();
+    expect(a.signals).toEqual([SIGTERM]);
+    expect(answered).toBe(false);
+    z.sys.exit(a.pid, { kind: "exited", code: 0 });
+    expect(await z.settle(reply)).toBe('{"jsonrpc":"2.0","result":null,"id":1}');
   });
 });
 
 test("a congested peer misses subscription items and is told how many before the next one", async () => {
-  const fake = new FakeControl();
+  const z = await daemon();
   const sent: string[] = [];
   let congested = false;
-  const session = new RpcSession(fakeTable(fake), (m) => sent.push(m), {
+  const session = new RpcSession(z.table, (m) => sent.push(m), {
     congested: () => congested,
   });
   await session.handleText('{"jsonrpc":"2.0","id":1,"method":"stream_subscribeLogs","params":[]}');
   const subId = JSON.parse(sent[0] ?? "{}").result;
   const result = (m: string) => JSON.parse(m).params.result;
-  fake.log("[+] a: 1");
+  pushLine(z.ring, "[+] a: 1");
   congested = true;
-  fake.log("[+] a: 2");
-  fake.log("[+] a: 3");
+  pushLine(z.ring, "[+] a: 2");
+  pushLine(z.ring, "[+] a: 3");
   congested = false;
-  fake.log("[+] a: 4");
+  pushLine(z.ring, "[+] a: 4");
   expect(sent.slice(1).map(result)).toEqual(["[+] a: 1", "[-] zinit: 2 lines dropped", "[+] a: 4"]);
   expect(JSON.parse(sent[2] ?? "{}").params.subscription).toBe(subId);
   // Lines dropped at the end of a burst are reported once the transport has drained.
   congested = true;
-  fake.log("[+] a: 5");
+  pushLine(z.ring, "[+] a: 5");
   session.outputEmptied(); // still congested: nothing yet
   expect(sent).toHaveLength(4);
   congested = false;

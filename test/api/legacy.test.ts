@@ -1,23 +1,26 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// The legacy line protocol over the socket, answered by the real daemon over the fake Sys: the
+// exact reply bytes, and what reached the daemon.
+
+import { afterEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { legacyError, legacyOk, runLegacyCommand } from "../../src/api/legacy.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
-import { FakeControl, fakeTable } from "./fake-control.ts";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { pushLine } from "../helpers/lines.ts";
 
 const TIMEOUT = 10_000;
+const SIGUSR1 = 10;
+const SIGTERM = 15;
 
-let dir: string;
-let server: SocketServer;
-let control: FakeControl;
+let t: TestDaemon | null = null;
+let server: SocketServer | null = null;
 
 /** Sends `input` on a fresh connection and returns everything the server wrote until it closed. */
 function ask(input: string | Uint8Array, halfClose = false): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const sock = connect(server.path, () => {
+    const sock = connect((server as SocketServer).path, () => {
       if (halfClose) sock.end(input);
       else sock.write(input);
     });
@@ -34,33 +37,51 @@ function ask(input: string | Uint8Array, halfClose = false): Promise<string> {
   });
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "zinit-legacy-"));
-  writeFileSync(join(dir, "web.yaml"), "exec: /bin/true\n");
-  control = new FakeControl(dir);
-  server = await serveUnix(join(dir, "zinit.sock"), fakeTable(control), control);
+afterEach(() => {
+  server?.close();
+  server = null;
+  t?.close();
+  t = null;
 });
 
-afterAll(() => {
-  server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+/** The daemon and its socket, with whatever services the test set up. */
+async function listen(z: TestDaemon): Promise<TestDaemon> {
+  t = z;
+  server = await serveUnix(join(z.configDir, "zinit.sock"), z.table, z.daemon);
+  return z;
+}
 
-function reset() {
-  control.services.clear();
-  control.calls.length = 0;
-  control.lines.length = 0;
-  control.shutdownMode = null;
-  control.gate = null;
-  control.add("redis", { pid: 42, after: ["net", "zdb"] });
-  control.add("net", { state: "Success", target: "Down", pid: 0 });
+/**
+ * redis (pid 42) Running after net and zdb; net a oneshot that succeeded and was stopped
+ * (Success, target Down); zdb forgotten since, so redis's dependency on it is Unknown; and
+ * web.yaml on disk, not monitored. What the test then asks is all the call log shows.
+ */
+async function reset(opts: { canPower?: boolean } = {}): Promise<TestDaemon> {
+  const z = await testDaemon({ load: false, canPower: opts.canPower });
+  z.write("net", "exec: net-up\noneshot: true\n");
+  z.write("zdb", "exec: zdb\n");
+  z.write("redis", "exec: redis-server\nafter: [net, zdb]\n");
+  z.write("web", "exec: /bin/true\n");
+  for (const name of ["net", "zdb", "redis"]) await z.daemon.monitor(name);
+  await z.sys.flush();
+  z.sys.nextPid = 42;
+  z.sys.exit(z.sys.find("net-up").pid, { kind: "exited", code: 0 });
+  await z.sys.flush();
+  await z.settle(z.daemon.stop("net"));
+  await z.settle(z.daemon.stop("zdb"));
+  z.daemon.forget("zdb");
+  expect(z.daemon.status("redis")).toMatchObject({ pid: 42, state: "Running" });
+  z.calls.length = 0;
+  return listen(z);
 }
 
 const ACTIONS = new Set(["start", "stop", "forget", "monitor", "kill", "shutdown"]);
 
 /** The state-changing calls the server made, as `method arg…`. */
 const actions = () =>
-  control.calls.filter((c) => ACTIONS.has(c.method)).map((c) => [c.method, ...c.args].join(" "));
+  (t as TestDaemon).calls
+    .filter((c) => ACTIONS.has(c.method))
+    .map((c) => [c.method, ...c.args].join(" "));
 
 describe("legacy reply encoding", () => {
   test("state first, body keys sorted recursively, no newline", () => {
@@ -76,19 +97,19 @@ describe("legacy reply encoding", () => {
 
 describe("legacy commands over the socket", () => {
   test("list", async () => {
-    reset();
+    await reset();
     expect(await ask("list\n")).toBe('{"state":"ok","body":{"net":"Success","redis":"Running"}}');
   });
 
   test("status with sorted keys and dependency states", async () => {
-    reset();
+    await reset();
     expect(await ask("status redis\n")).toBe(
       '{"state":"ok","body":{"after":{"net":"Success","zdb":"Unknown"},"name":"redis","pid":42,"state":"Running","target":"Up"}}',
     );
   });
 
   test("unknown service", async () => {
-    reset();
+    await reset();
     expect(await ask("status nope\n")).toBe(
       '{"state":"error","body":"service name \\"nope\\" unknown"}',
     );
@@ -107,7 +128,7 @@ describe("legacy commands over the socket", () => {
   });
 
   test("start, forget, forget while up", async () => {
-    reset();
+    await reset();
     expect(await ask("start redis\n")).toBe('{"state":"ok","body":null}');
     expect(await ask("forget net\n")).toBe('{"state":"ok","body":null}');
     expect(await ask("forget redis\n")).toBe(
@@ -117,25 +138,32 @@ describe("legacy commands over the socket", () => {
   });
 
   test("stop replies at once although the stop never completes", async () => {
-    reset();
-    control.gate = new Promise(() => {});
+    const z = await reset();
+    // redis ignores its stop signal: the stop goes on (until shutdown_timeout, never reached).
+    const redis = z.sys.find("redis-server");
+    redis.reactions.set(SIGTERM, "ignore");
     expect(await ask("stop redis\n")).toBe('{"state":"ok","body":null}');
     expect(actions()).toEqual(["stop redis"]);
-    expect(control.services.get("redis")?.target).toBe("Down");
+    await z.sys.flush();
+    expect(redis.signals).toEqual([SIGTERM]);
+    expect(z.daemon.status("redis")).toMatchObject({ target: "Down", pid: 42 });
   });
 
   test("shell quoting is honoured", async () => {
-    reset();
-    control.add("my svc", { state: "Blocked", pid: 0 });
+    const z = await reset();
+    z.write("my svc", "exec: x\nafter: [ghost]\n");
+    await z.daemon.monitor("my svc");
     expect(await ask("status 'my svc'\n")).toBe(
-      '{"state":"ok","body":{"after":{},"name":"my svc","pid":0,"state":"Blocked","target":"Up"}}',
+      '{"state":"ok","body":{"after":{"ghost":"Unknown"},"name":"my svc","pid":0,"state":"Blocked","target":"Up"}}',
     );
   });
 
   test("kill: valid signal, bad signal, down service, argument count", async () => {
-    reset();
+    const z = await reset();
+    const redis = z.sys.find("redis-server");
+    redis.reactions.set(SIGUSR1, "ignore");
     expect(await ask("kill redis sigusr1\n")).toBe('{"state":"ok","body":null}');
-    expect(control.services.get("redis")?.signals).toEqual(["SIGUSR1"]);
+    expect(redis.signals).toEqual([SIGUSR1]);
     expect(await ask("kill redis SIGNOPE\n")).toBe(
       '{"state":"error","body":"EINVAL: Invalid argument"}',
     );
@@ -152,7 +180,7 @@ describe("legacy commands over the socket", () => {
   });
 
   test("monitor: success, already monitored, missing file, traversal refused", async () => {
-    reset();
+    await reset();
     expect(await ask("monitor web\n")).toBe('{"state":"ok","body":null}');
     expect(await ask("monitor web\n")).toBe(
       '{"state":"error","body":"service \\"web\\" already monitored"}',
@@ -168,18 +196,22 @@ describe("legacy commands over the socket", () => {
   });
 
   test("shutdown and reboot reply ok immediately; a second one is refused", async () => {
-    reset();
+    const z = await reset({ canPower: true });
     expect(await ask("shutdown\n")).toBe('{"state":"ok","body":null}');
     expect(await ask("reboot\n")).toBe('{"state":"error","body":"zinit is shutting down"}');
     expect(await ask("start redis\n")).toBe('{"state":"error","body":"zinit is shutting down"}');
-    expect(control.shutdownMode).toBe("shutdown");
-    control.shutdownMode = null;
+    await z.sys.flush();
+    expect(z.powered).toEqual([{ mode: "poweroff", exitCode: 0 }]);
+    server?.close();
+    z.close();
+    const fresh = await reset({ canPower: true });
     expect(await ask("reboot\n")).toBe('{"state":"ok","body":null}');
-    expect(String(control.shutdownMode)).toBe("reboot");
+    await fresh.sys.flush();
+    expect(fresh.powered).toEqual([{ mode: "reboot", exitCode: 0 }]);
   });
 
   test("unknown command, wrong counts, empty line, bad quoting", async () => {
-    reset();
+    await reset();
     expect(await ask("restart redis\n")).toBe(
       '{"state":"error","body":"unknown command \'restart\' or wrong arguments count"}',
     );
@@ -199,7 +231,7 @@ describe("legacy commands over the socket", () => {
   });
 
   test("CRLF line endings (nc -C, telnet) are accepted", async () => {
-    reset();
+    await reset();
     expect(await ask("list\r\n")).toBe('{"state":"ok","body":{"net":"Success","redis":"Running"}}');
     expect(await ask("status redis\r\n")).toBe(
       '{"state":"ok","body":{"after":{"net":"Success","zdb":"Unknown"},"name":"redis","pid":42,"state":"Running","target":"Up"}}',
@@ -213,17 +245,17 @@ describe("legacy commands over the socket", () => {
   });
 
   test("a last line without newline is run at EOF (half-close)", async () => {
-    reset();
+    await reset();
     expect(await ask("list", true)).toBe(
       '{"state":"ok","body":{"net":"Success","redis":"Running"}}',
     );
   });
 
   test("a command line split into 1-byte writes", async () => {
-    reset();
+    await reset();
     const reply = await new Promise<string>((resolve, reject) => {
       let out = "";
-      const sock = connect(server.path, async () => {
+      const sock = connect((server as SocketServer).path, async () => {
         for (const b of Buffer.from("status redis\n")) {
           await new Promise<void>((done) => sock.write(Buffer.from([b]), () => done()));
         }
@@ -240,7 +272,7 @@ describe("legacy commands over the socket", () => {
   });
 
   test("only the first line counts", async () => {
-    reset();
+    await reset();
     expect(await ask("list\nshutdown\n")).toBe(
       '{"state":"ok","body":{"net":"Success","redis":"Running"}}',
     );
@@ -248,14 +280,14 @@ describe("legacy commands over the socket", () => {
   });
 
   test("invalid UTF-8 gets upstream's raw 'bad request' then an error", async () => {
-    reset();
+    await reset();
     expect(await ask(new Uint8Array([0x6c, 0xff, 0xfe, 0x0a]))).toBe(
       'bad request{"state":"error","body":"unknown command"}',
     );
   });
 
   test("a command line over 10 MiB is refused and the server keeps serving", async () => {
-    reset();
+    await reset();
     expect(await ask(`status ${"x".repeat(11 * 1024 * 1024)}\n`)).toBe(
       '{"state":"error","body":"command line too long"}',
     );
@@ -263,18 +295,18 @@ describe("legacy commands over the socket", () => {
   });
 
   test("log snapshot: buffered lines then EOF", async () => {
-    reset();
-    control.log("[+] redis: one");
-    control.log("[-] net: two");
-    expect(await ask("log snapshot\n")).toBe("[+] redis: one\n[-] net: two\n");
-    control.lines.length = 0;
+    // A daemon with an empty ring, then one with two lines.
+    await listen(await testDaemon());
     expect(await ask("log snapshot\n")).toBe("");
+    pushLine((t as TestDaemon).ring, "[+] redis: one");
+    pushLine((t as TestDaemon).ring, "[-] net: two");
+    expect(await ask("log snapshot\n")).toBe("[+] redis: one\n[-] net: two\n");
   });
 
   test("log follows: snapshot, then new lines in order, without gap or duplicate", async () => {
-    reset();
-    control.log("[+] redis: old");
-    const sock = connect(server.path);
+    const z = await listen(await testDaemon());
+    pushLine(z.ring, "[+] redis: old");
+    const sock = connect((server as SocketServer).path);
     let got = "";
     const waitFor = (want: string) =>
       new Promise<void>((resolve, reject) => {
@@ -295,29 +327,30 @@ describe("legacy commands over the socket", () => {
       });
     sock.write("log\n");
     await waitFor("[+] redis: old\n");
-    control.log("[+] redis: new1");
-    control.log("[-] zinit: x");
+    pushLine(z.ring, "[+] redis: new1");
+    pushLine(z.ring, "[-] zinit: x");
     await waitFor("[+] redis: old\n[+] redis: new1\n[-] zinit: x\n");
-    expect(control.listeners.size).toBe(1);
+    expect(z.subscribers()).toBe(1);
     const closed = new Promise<void>((resolve) => sock.on("close", () => resolve()));
     sock.destroy();
     await closed;
     // The follower is unsubscribed once the server sees the close.
     const deadline = Date.now() + TIMEOUT;
-    while (control.listeners.size > 0 && Date.now() < deadline) await Bun.sleep(5);
-    expect(control.listeners.size).toBe(0);
+    while (z.subscribers() > 0 && Date.now() < deadline) await Bun.sleep(5);
+    expect(z.subscribers()).toBe(0);
   });
 });
 
 test("a congested `log` follower skips lines and is told how many before the next one", async () => {
-  const fake = new FakeControl();
-  fake.log("[+] a: old");
+  const z = await testDaemon();
+  t = z;
+  pushLine(z.ring, "[+] a: old");
   let text = "";
   let congested = false;
   let onDrain = () => {};
   const out = {
-    write: (t: string) => {
-      text += t;
+    write: (chunk: string) => {
+      text += chunk;
     },
     end: () => {},
     congested: () => congested,
@@ -325,17 +358,17 @@ test("a congested `log` follower skips lines and is told how many before the nex
       onDrain = listener;
     },
   };
-  const stop = await runLegacyCommand("log", fake, out);
-  fake.log("[+] a: 1");
+  const stop = await runLegacyCommand("log", z.daemon, out);
+  pushLine(z.ring, "[+] a: 1");
   congested = true;
-  fake.log("[+] a: 2");
-  fake.log("[+] a: 3");
+  pushLine(z.ring, "[+] a: 2");
+  pushLine(z.ring, "[+] a: 3");
   congested = false;
-  fake.log("[+] a: 4");
+  pushLine(z.ring, "[+] a: 4");
   expect(text).toBe("[+] a: old\n[+] a: 1\n[-] zinit: 2 lines dropped\n[+] a: 4\n");
   // Lines dropped at the end of a burst are reported once the peer has caught up.
   congested = true;
-  fake.log("[+] a: 5");
+  pushLine(z.ring, "[+] a: 5");
   congested = false;
   onDrain();
   expect(text.endsWith("[+] a: 4\n[-] zinit: 1 lines dropped\n")).toBe(true);

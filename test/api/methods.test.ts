@@ -1,3 +1,6 @@
+// The method table over the real daemon and the fake Sys: params, results and error objects of
+// every method, and what reached the daemon (its call log) or never did.
+
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   mkdirSync,
@@ -12,10 +15,11 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiError, type RpcErrorObject } from "../../src/api/errors.ts";
-import { type MethodTable, OPENRPC_TEXT } from "../../src/api/methods.ts";
+import { OPENRPC_TEXT } from "../../src/api/methods.ts";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { ServiceStore } from "../../src/config/store.ts";
-import { ZinitError } from "../../src/core/errors.ts";
+import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { pushLine } from "../helpers/lines.ts";
 import {
   alreadyExists,
   data,
@@ -28,40 +32,80 @@ import {
   serviceDown,
   shuttingDownError,
 } from "../helpers/rpc-errors.ts";
-import { FakeControl, fakeTable } from "./fake-control.ts";
 
+let t: TestDaemon;
+/** The daemon's config directory. */
 let dir: string;
-let fake: FakeControl;
-let table: MethodTable;
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "zinit-methods-"));
-  fake = new FakeControl(dir);
-  table = fakeTable(fake);
+beforeEach(async () => {
+  t = await testDaemon({ load: false });
+  dir = t.configDir;
 });
 
 afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
+  t.close();
 });
 
 type Outcome = { result: unknown } | { error: RpcErrorObject };
 
+/** Calls a method of the table, driving the fake system until it answers. */
 async function call(method: string, params?: unknown): Promise<Outcome> {
-  const def = table.get(method);
+  const def = t.table.get(method);
   if (def?.kind !== "call") throw new Error(`${method} is not a call method`);
   try {
-    return { result: await def.call(params) };
+    return { result: await t.settle(def.call(params)) };
   } catch (err) {
     if (err instanceof ApiError) return { error: err.toJSON() };
     throw err;
   }
 }
 
+const PAGE_SIZE = 4096;
+const SIGHUP = 1;
+const SIGUSR1 = 10;
+const SIGTERM = 15;
+
+/** Monitors `name` running `program` (default: its name), as pid `pid` when given. */
+async function running(name: string, opts: { pid?: number; yaml?: string } = {}) {
+  t.write(name, opts.yaml ?? `exec: ${name}\n`);
+  if (opts.pid !== undefined) t.sys.nextPid = opts.pid;
+  await t.daemon.monitor(name);
+  await t.sys.flush();
+}
+
+/** The live process running `program` exits with `code`, and the daemon sees it. */
+async function exits(program: string, code: number): Promise<void> {
+  t.sys.exit(t.sys.find(program).pid, { kind: "exited", code });
+  await t.sys.flush();
+}
+
+/** A oneshot that ran and exited 0: Success, pid 0; with `stop`, its target is Down too. */
+async function succeeded(name: string, opts: { stop?: boolean } = {}): Promise<void> {
+  await running(name, { yaml: `exec: ${name}-job\noneshot: true\n` });
+  await exits(`${name}-job`, 0);
+  if (opts.stop) await t.settle(t.daemon.stop(name));
+}
+
+/** A service stopped after running: pid 0, target Down. */
+async function stopped(name: string): Promise<void> {
+  await running(name);
+  await t.settle(t.daemon.stop(name));
+}
+
+/** Empties the call log, so it shows only what the test itself asks of the daemon. */
+const clearCalls = () => {
+  t.calls.length = 0;
+};
+
 const HINT_FILE = "Check permissions and filesystem availability";
+
+/** The cancel function of a started subscription. */
+const cancelOf = (started: (() => void) | { cancel: () => void }) =>
+  typeof started === "function" ? started : started.cancel;
 
 describe("params", () => {
   test("positional and named forms give the same result", async () => {
-    fake.add("redis", { pid: 42 });
+    await running("redis", { pid: 42 });
     const want = {
       result: { name: "redis", pid: 42, state: "Running", target: "Up", after: {} },
     };
@@ -70,7 +114,7 @@ describe("params", () => {
   });
 
   test("extra positional params and unknown named keys are ignored", async () => {
-    fake.add("redis", { pid: 42 });
+    await running("redis", { pid: 42 });
     const out = await call("service_status", ["redis", 1, "x"]);
     expect(out).toEqual({
       result: { name: "redis", pid: 42, state: "Running", target: "Up", after: {} },
@@ -93,7 +137,7 @@ describe("params", () => {
     expect(await call("service_create", { name: "x" })).toEqual({
       error: { code: -32602, message: "Invalid params", data: "missing field `content`" },
     });
-    expect(fake.calls).toEqual([]);
+    expect(t.calls).toEqual([]);
   });
 
   test("a wrong type gives serde's message", async () => {
@@ -120,7 +164,7 @@ describe("params", () => {
   });
 
   test("methods without params ignore whatever is sent", async () => {
-    fake.add("a", { state: "Success" });
+    await succeeded("a");
     for (const params of [undefined, null, [], {}, ["x"], { y: 1 }, 7]) {
       expect(await call("service_list", params)).toEqual({ result: { a: "Success" } });
     }
@@ -138,16 +182,23 @@ describe("rpc.discover", () => {
 
 describe("service_list / service_status", () => {
   test("list maps names to state strings", async () => {
-    fake.add("a");
-    fake.add("b", { pid: 0, state: "Error(Exited(Pid(77), 1))", target: "Down" });
+    await running("a");
+    await running("b", { pid: 77, yaml: "exec: b\noneshot: true\n" });
+    await exits("b", 1);
+    await t.settle(t.daemon.stop("b"));
+    expect(t.daemon.status("b")).toMatchObject({ pid: 0, target: "Down" });
     expect(await call("service_list")).toEqual({
       result: { a: "Running", b: "Error(Exited(Pid(77), 1))" },
     });
   });
 
   test("status: key order, dependency states, Unknown for an unmonitored dependency", async () => {
-    fake.add("db", { state: "Success", pid: 0 });
-    fake.add("web", { pid: 1234, after: ["db", "cache"] });
+    await succeeded("db");
+    await running("cache");
+    await running("web", { pid: 1234, yaml: "exec: web\nafter: [db, cache]\n" });
+    // cache goes away after web started: web keeps running, and knows cache no more.
+    await t.settle(t.daemon.stop("cache"));
+    t.daemon.forget("cache");
     const out = (await call("service_status", ["web"])) as { result: unknown };
     expect(JSON.stringify(out.result)).toBe(
       '{"name":"web","pid":1234,"state":"Running","target":"Up","after":{"db":"Success","cache":"Unknown"}}',
@@ -176,11 +227,11 @@ describe("service_list / service_status", () => {
     expect(await call("service_status", ["a\nb"])).toEqual({
       error: invalidName("getting status", "a\nb", "must not contain control characters"),
     });
-    expect(fake.calls).toEqual([]);
+    expect(t.calls).toEqual([]);
   });
 
   test("dots are fine in names (unlike upstream)", async () => {
-    fake.add("my.svc", { pid: 9 });
+    await running("my.svc", { pid: 9 });
     expect(await call("service_status", ["my.svc"])).toEqual({
       result: { name: "my.svc", pid: 9, state: "Running", target: "Up", after: {} },
     });
@@ -189,41 +240,43 @@ describe("service_list / service_status", () => {
 
 describe("service_start / service_stop / service_forget", () => {
   test("start sets the target and answers null", async () => {
-    const svc = fake.add("a", { pid: 0, target: "Down", state: "Success" });
+    await succeeded("a", { stop: true });
+    expect(t.daemon.status("a")).toMatchObject({ pid: 0, target: "Down", state: "Success" });
+    clearCalls();
     expect(await call("service_start", ["a"])).toEqual({ result: null });
-    expect(svc.target).toBe("Up");
-    expect(fake.calls).toEqual([{ method: "start", args: ["a"] }]);
+    expect(t.calls).toEqual([{ method: "start", args: ["a"] }]);
+    expect(t.daemon.status("a").target).toBe("Up");
   });
 
   test("start errors: not found, shutting down", async () => {
     expect(await call("service_start", ["x"])).toEqual({
       error: notFound("starting service", "x"),
     });
-    fake.add("a");
-    fake.shutdownMode = "shutdown";
+    await running("a");
+    t.daemon.shutdown(false);
     expect(await call("service_start", ["a"])).toEqual({
       error: shuttingDownError("starting service", "a"),
     });
   });
 
   test("stop answers only once the daemon's stop has finished", async () => {
-    const svc = fake.add("a", { pid: 55 });
-    let open = () => {};
-    fake.gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    await running("a", { pid: 55 });
+    // It ignores the stop signal: the stop goes on until the process is gone.
+    t.sys.find("a").reactions.set(SIGTERM, "ignore");
+    const def = t.table.get("service_stop");
+    if (def?.kind !== "call") throw new Error("no service_stop");
     let answered = false;
-    const pending = call("service_stop", ["a"]).then((out) => {
+    const pending = def.call(["a"]).then((result) => {
       answered = true;
-      return out;
+      return result;
     });
-    // Let every already-runnable continuation run: the gate is still closed.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await t.sys.flush();
     expect(answered).toBe(false);
-    expect(svc.target).toBe("Down");
-    open();
-    expect(await pending).toEqual({ result: null });
-    expect(svc.pid).toBe(0);
+    expect(t.sys.find("a").signals).toEqual([SIGTERM]);
+    expect(t.daemon.status("a").target).toBe("Down");
+    t.sys.exit(55, { kind: "exited", code: 0 });
+    expect(await t.settle(pending)).toBeNull();
+    expect(t.daemon.status("a").pid).toBe(0);
   });
 
   test("stop of an unknown service", async () => {
@@ -233,8 +286,8 @@ describe("service_start / service_stop / service_forget", () => {
   });
 
   test("forget: removes a stopped service; refuses an up one and an unknown one", async () => {
-    fake.add("up");
-    fake.add("down", { pid: 0, target: "Down" });
+    await running("up");
+    await stopped("down");
     expect(await call("service_forget", ["up"])).toEqual({
       error: {
         code: -32002,
@@ -248,15 +301,15 @@ describe("service_start / service_stop / service_forget", () => {
       },
     });
     expect(await call("service_forget", ["down"])).toEqual({ result: null });
-    expect(fake.services.has("down")).toBe(false);
+    expect(Object.keys(t.daemon.list())).toEqual(["up"]);
     expect(await call("service_forget", ["down"])).toEqual({
       error: notFound("forgetting service", "down"),
     });
   });
 
   test("an unexpected failure inside the daemon is -32603 with the cause chain", async () => {
-    fake.add("a");
-    fake.fail.set("stop", new Error("boom", { cause: new Error("deeper") }));
+    await running("a");
+    t.sys.clockFault = new Error("boom", { cause: new Error("deeper") });
     expect(await call("service_stop", ["a"])).toEqual({
       error: {
         code: -32603,
@@ -267,6 +320,9 @@ describe("service_start / service_stop / service_forget", () => {
         },
       },
     });
+    // Nothing was stopped, and the daemon goes on.
+    expect(t.daemon.status("a")).toMatchObject({ state: "Running", target: "Up" });
+    expect(await call("service_stop", ["a"])).toEqual({ result: null });
   });
 });
 
@@ -274,7 +330,7 @@ describe("service_monitor", () => {
   test("loads the file and monitors the service", async () => {
     writeFileSync(join(dir, "web.yaml"), "exec: /bin/web\nafter: [db]\n");
     expect(await call("service_monitor", ["web"])).toEqual({ result: null });
-    expect(fake.services.get("web")?.after).toEqual(["db"]);
+    expect(t.daemon.status("web")).toMatchObject({ state: "Blocked", after: { db: "Unknown" } });
   });
 
   test("a missing or invalid file is -32005 with the reason in cause_chain", async () => {
@@ -293,8 +349,7 @@ describe("service_monitor", () => {
   });
 
   test("already monitored is -32001 and retryable", async () => {
-    writeFileSync(join(dir, "a.yaml"), "exec: /bin/a\n");
-    fake.add("a");
+    await running("a");
     expect(await call("service_monitor", ["a"])).toEqual({
       error: {
         code: -32001,
@@ -310,7 +365,8 @@ describe("service_monitor", () => {
   });
 
   test("shutting down, and invalid names", async () => {
-    fake.shutdownMode = "reboot";
+    t.write("a", "exec: a\n");
+    t.daemon.shutdown(true);
     expect(await call("service_monitor", ["a"])).toEqual({
       error: shuttingDownError("monitoring service", "a"),
     });
@@ -322,13 +378,18 @@ describe("service_monitor", () => {
 
 describe("service_kill", () => {
   test("sends the signal", async () => {
-    const svc = fake.add("a");
+    await running("a");
+    const p = t.sys.find("a");
+    p.reactions.set(SIGUSR1, "ignore");
+    p.reactions.set(SIGHUP, "ignore");
     expect(await call("service_kill", ["a", "sigusr1"])).toEqual({ result: null });
     expect(await call("service_kill", { name: "a", signal: "SIGHUP" })).toEqual({ result: null });
-    expect(svc.signals).toEqual(["SIGUSR1", "SIGHUP"]);
+    expect(p.signals).toEqual([SIGUSR1, SIGHUP]);
   });
 
   test("the signal is checked first, even for an unknown service or a bad name", async () => {
+    await running("a");
+    clearCalls();
     for (const [name, signal] of [
       ["a", "TERM"],
       ["missing", "15"],
@@ -338,25 +399,23 @@ describe("service_kill", () => {
         error: invalidSignal(name, signal),
       });
     }
-    expect(fake.calls).toEqual([]);
+    expect(t.calls).toEqual([]);
   });
 
   test("unknown, down, invalid name, and an OS error", async () => {
     expect(await call("service_kill", ["x", "SIGTERM"])).toEqual({
       error: notFound("sending signal", "x"),
     });
-    fake.add("down", { pid: 0 });
+    await stopped("down");
     expect(await call("service_kill", ["down", "SIGTERM"])).toEqual({
       error: serviceDown("sending signal", "down"),
     });
     expect(await call("service_kill", ["a/b", "SIGTERM"])).toEqual({
       error: invalidName("sending signal", "a/b", "must not contain '/'"),
     });
-    fake.add("a");
-    fake.fail.set(
-      "kill",
-      new ZinitError("InternalError", "ESRCH: No such process", { service: "a" }),
-    );
+    await running("a");
+    // The process moved to another process group: kill(-pid) finds nobody (ESRCH).
+    t.sys.find("a").pgid = 9999;
     expect(await call("service_kill", ["a", "SIGTERM"])).toEqual({
       error: {
         code: -32603,
@@ -399,7 +458,8 @@ describe("service_create", () => {
     expect(statSync(join(dir, "redis.yaml")).mode & 0o777).toBe(0o644);
     // No temp file left behind, nothing monitored.
     expect(readdirSync(dir)).toEqual(["redis.yaml"]);
-    expect(fake.calls).toEqual([]);
+    expect(t.calls).toEqual([]);
+    expect(t.daemon.list()).toEqual({});
     // What was written loads back as the same service.
     const loaded = new ServiceStore(dir).load("redis").config;
     expect(loaded.argv).toEqual(["/bin/redis-server", "--port", "7777"]);
@@ -476,11 +536,12 @@ describe("service_create", () => {
   });
 
   test("refused once a shutdown has begun: -32006, nothing written", async () => {
-    fake.shutdownMode = "shutdown";
+    await running("a");
+    t.daemon.shutdown(false);
     expect(await call("service_create", ["late", { exec: "/bin/x" }])).toEqual({
       error: shuttingDownError("creating service", "late"),
     });
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(dir)).toEqual(["a.yaml"]);
   });
 
   test("invalid names never touch the disk", async () => {
@@ -494,7 +555,7 @@ describe("service_create", () => {
   });
 
   test("an unwritable directory is -32008 with the OS error", async () => {
-    table = fakeTable(new FakeControl(join(dir, "gone")));
+    rmSync(dir, { recursive: true });
     expect(await call("service_create", ["x", { exec: "/bin/x" }])).toEqual({
       error: {
         code: -32008,
@@ -618,12 +679,13 @@ describe("service_delete / service_get", () => {
     writeFileSync(join(dir, "a.yaml"), "exec: /bin/a\n");
     writeFileSync(join(dir, "a.yml"), "exec: /bin/a\n");
     writeFileSync(join(dir, "other.yaml"), "exec: /bin/o\n");
-    fake.add("a");
+    await t.daemon.monitor("a");
+    await t.sys.flush();
     expect(await call("service_delete", ["a"])).toEqual({
       result: "Service 'a' deleted successfully",
     });
     expect(readdirSync(dir)).toEqual(["other.yaml"]);
-    expect(fake.services.has("a")).toBe(true);
+    expect(t.daemon.list()).toEqual({ a: "Running" });
     expect(await call("service_delete", ["a"])).toEqual({
       error: {
         code: -32000,
@@ -643,19 +705,49 @@ describe("service_delete / service_get", () => {
 });
 
 describe("service_stats", () => {
-  test("shape and key order", async () => {
-    fake.add("a", { pid: 10, children: [{ pid: 11, memory_usage: 2048, cpu_usage: 0.5 }] });
-    const out = (await call("service_stats", ["a"])) as { result: unknown };
-    expect(JSON.stringify(out.result)).toBe(
-      '{"name":"a","pid":10,"memory_usage":40960,"cpu_usage":1.5,"children":[{"pid":11,"memory_usage":2048,"cpu_usage":0.5}]}',
+  /** Resident bytes of a real process, as /proc/<pid>/statm says now. */
+  const rss = (pid: number) =>
+    Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE_SIZE;
+
+  test("shape and key order, read from /proc for the service's processes", async () => {
+    // The fake processes carry the pids of two real, idle ones, so /proc has something to say.
+    const sleepers = [0, 1].map(() =>
+      Bun.spawn(["sleep", "100"], { stdio: ["ignore", "ignore", "ignore"] }),
     );
+    try {
+      const [main, child] = sleepers.map((p) => p.pid) as [number, number];
+      await running("a", { pid: main });
+      t.sys.nextPid = child;
+      t.sys.fork(main);
+      const out = (await call("service_stats", ["a"])) as { result: Record<string, unknown> };
+      interface Proc {
+        pid: number;
+        memory_usage: number;
+        cpu_usage: number;
+      }
+      const result = out.result as unknown as Proc & { name: string; children: Proc[] };
+      expect(Object.keys(result)).toEqual(["name", "pid", "memory_usage", "cpu_usage", "children"]);
+      expect(Object.keys(result.children[0] ?? {})).toEqual(["pid", "memory_usage", "cpu_usage"]);
+      expect(result).toEqual({
+        name: "a",
+        pid: main,
+        memory_usage: rss(main),
+        cpu_usage: expect.any(Number),
+        children: [{ pid: child, memory_usage: rss(child), cpu_usage: expect.any(Number) }],
+      });
+      // An idle sleep uses no CPU to speak of.
+      expect(result.cpu_usage).toBeLessThan(5);
+      expect(result.children[0]?.cpu_usage).toBeLessThan(5);
+    } finally {
+      for (const p of sleepers) p.kill();
+    }
   });
 
   test("unknown and down", async () => {
     expect(await call("service_stats", ["x"])).toEqual({
       error: notFound("collecting stats", "x"),
     });
-    fake.add("d", { pid: 0 });
+    await stopped("d");
     expect(await call("service_stats", ["d"])).toEqual({
       error: serviceDown("collecting stats", "d"),
     });
@@ -664,8 +756,11 @@ describe("service_stats", () => {
 
 describe("system methods", () => {
   test("shutdown answers null; a second shutdown or reboot is -32006", async () => {
+    t.close();
+    t = await testDaemon({ canPower: true, files: { a: "exec: a\n" } });
     expect(await call("system_shutdown")).toEqual({ result: null });
-    expect(fake.shutdownMode).toBe("shutdown");
+    await t.sys.flush();
+    expect(t.powered).toEqual([{ mode: "poweroff", exitCode: 0 }]);
     expect(await call("system_shutdown")).toEqual({
       error: shuttingDownError("system shutdown", null),
     });
@@ -675,12 +770,15 @@ describe("system methods", () => {
   });
 
   test("reboot answers null", async () => {
+    t.close();
+    t = await testDaemon({ canPower: true });
     expect(await call("system_reboot", [])).toEqual({ result: null });
-    expect(fake.shutdownMode).toBe("reboot");
+    await t.sys.flush();
+    expect(t.powered).toEqual([{ mode: "reboot", exitCode: 0 }]);
   });
 
-  test("an OS failure of shutdown keeps upstream's -32006; of reboot, -32603", async () => {
-    fake.fail.set("shutdown", new Error("EPERM: Operation not permitted"));
+  test("an unexpected failure of shutdown keeps upstream's -32006; of reboot, -32603", async () => {
+    t.sys.clockFault = new Error("EPERM: Operation not permitted");
     expect(await call("system_shutdown")).toEqual({
       error: {
         code: -32006,
@@ -688,7 +786,7 @@ describe("system methods", () => {
         data: data("ShuttingDown", "system shutdown", null, HINT_SHUTDOWN),
       },
     });
-    fake.fail.set("shutdown", new Error("EPERM: Operation not permitted"));
+    t.sys.clockFault = new Error("EPERM: Operation not permitted");
     expect(await call("system_reboot")).toEqual({
       error: {
         code: -32603,
@@ -696,13 +794,25 @@ describe("system methods", () => {
         data: data("InternalError", "system reboot", null, HINT_DEFAULT),
       },
     });
+    // Neither began: the next one does.
+    expect(await call("system_reboot")).toEqual({ result: null });
   });
 
   test("http server start reports the bound address; stop; errors", async () => {
-    expect(await call("system_start_http_server", ["127.0.0.1:0"])).toEqual({
-      result: "HTTP/RPC server started at 127.0.0.1:40000",
+    const started = (await call("system_start_http_server", ["127.0.0.1:0"])) as {
+      result: string;
+    };
+    const bound = /^HTTP\/RPC server started at (127\.0\.0\.1:(\d+))$/.exec(started.result);
+    expect(Number(bound?.[2])).toBeGreaterThan(0);
+    // A real server, bound to the port it reports, serving this daemon's table.
+    const reply = await fetch(`http://${bound?.[1]}/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"jsonrpc":"2.0","id":1,"method":"service_list"}',
     });
+    expect(await reply.json()).toEqual({ jsonrpc: "2.0", result: {}, id: 1 });
     expect(await call("system_stop_http_server")).toEqual({ result: null });
+    await expect(fetch(`http://${bound?.[1]}/`)).rejects.toThrow();
     expect(await call("system_stop_http_server")).toEqual({
       error: {
         code: -32603,
@@ -724,21 +834,20 @@ describe("system methods", () => {
 });
 
 describe("logs", () => {
+  const LINES = [
+    "[+] redis: ready",
+    "[-] redis/test: probing",
+    "[-] zinit: 3 lines dropped",
+    "[+] redis-2: other",
+    "[-] redis: warn",
+  ];
   beforeEach(() => {
-    for (const line of [
-      "[+] redis: ready",
-      "[-] redis/test: probing",
-      "[-] zinit: 3 lines dropped",
-      "[+] redis-2: other",
-      "[-] redis: warn",
-    ]) {
-      fake.log(line);
-    }
+    for (const line of LINES) pushLine(t.ring, line);
   });
 
   test("currentLogs: all, or one service's own lines", async () => {
-    expect(await call("stream_currentLogs")).toEqual({ result: fake.lines });
-    expect(await call("stream_currentLogs", [null])).toEqual({ result: fake.lines });
+    expect(await call("stream_currentLogs")).toEqual({ result: LINES });
+    expect(await call("stream_currentLogs", [null])).toEqual({ result: LINES });
     expect(await call("stream_currentLogs", ["redis"])).toEqual({
       result: ["[+] redis: ready", "[-] redis: warn"],
     });
@@ -751,38 +860,38 @@ describe("logs", () => {
   });
 
   test("subscribeLogs takes its filter positionally or named `filter` or `name`", async () => {
-    const def = table.get("stream_subscribeLogs");
+    const def = t.table.get("stream_subscribeLogs");
     if (def?.kind !== "subscribe") throw new Error("not a subscription");
     for (const params of [["redis"], { filter: "redis" }, { name: "redis" }]) {
       const got: unknown[] = [];
-      const cancel = await def.subscribe(params, (item) => got.push(item));
-      fake.log("[+] redis: new");
-      fake.log("[+] redis/test: new");
+      const cancel = cancelOf(await def.subscribe(params, (item) => got.push(item)));
+      pushLine(t.ring, "[+] redis: new");
+      pushLine(t.ring, "[+] redis/test: new");
       cancel();
-      fake.log("[+] redis: after cancel");
+      pushLine(t.ring, "[+] redis: after cancel");
       expect(got).toEqual(["[+] redis: new"]);
     }
-    expect(fake.listeners.size).toBe(0);
+    expect(t.subscribers()).toBe(0);
     const all: unknown[] = [];
-    const cancel = await def.subscribe(undefined, (item) => all.push(item));
-    fake.log("[-] zinit: x");
+    const cancel = cancelOf(await def.subscribe(undefined, (item) => all.push(item)));
+    pushLine(t.ring, "[-] zinit: x");
     cancel();
     expect(all).toEqual(["[-] zinit: x"]);
     const err = await def.subscribe(["../x"], () => {}).catch((e: ApiError) => e.toJSON());
     expect(err).toEqual(invalidName("subscribing to logs", "../x", "must not contain '/'"));
-    expect(fake.listeners.size).toBe(0);
+    expect(t.subscribers()).toBe(0);
   });
 });
 
 describe("log queries, follows and reopen", () => {
   const T0 = 1_767_225_600_000;
   beforeEach(() => {
-    fake.log("[+] redis: ready");
-    fake.clock += 5000;
-    fake.log("[-] redis/test: probing");
-    fake.log("[-] zinit: started");
-    fake.clock += 5000;
-    fake.log("[+] redis: GET 500");
+    pushLine(t.ring, "[+] redis: ready");
+    t.sys.clock += 5000;
+    pushLine(t.ring, "[-] redis/test: probing");
+    pushLine(t.ring, "[-] zinit: started");
+    t.sys.clock += 5000;
+    pushLine(t.ring, "[+] redis: GET 500");
   });
   const lines = (outcome: Outcome) =>
     "result" in outcome
@@ -826,7 +935,7 @@ describe("log queries, follows and reopen", () => {
     const first = await call("stream_queryLogs", { limit: 3 });
     expect(first).toMatchObject({ result: { next: 3, to: 4 } });
     expect(lines(await call("stream_queryLogs", { after: 3, to: 4 }))).toEqual(["redis: GET 500"]);
-    expect(fake.calls.at(-1)).toEqual({ method: "queryLogs", args: [{ after: 3, to: 4 }] });
+    expect(t.calls.at(-1)).toEqual({ method: "queryLogs", args: [{ after: 3, to: 4 }] });
   });
 
   test("queryLogs: bad names, patterns and numbers are -32602 with the reason", async () => {
@@ -875,14 +984,14 @@ describe("log queries, follows and reopen", () => {
   });
 
   test("followLogs: records as they come, lag notes, and a last note when zinit stops", async () => {
-    const def = table.get("stream_followLogs");
+    const def = t.table.get("stream_followLogs");
     if (def?.kind !== "subscribe") throw new Error("not a subscription");
     const got: unknown[] = [];
     await def.subscribe({ names: ["redis"], grep: "new" }, (item) => got.push(item));
-    fake.log("[+] redis: new one");
-    fake.log("[+] redis: old one");
-    fake.log("[+] redis/test: new");
-    fake.ring.end("zinit stopped");
+    pushLine(t.ring, "[+] redis: new one");
+    pushLine(t.ring, "[+] redis: old one");
+    pushLine(t.ring, "[+] redis/test: new");
+    t.ring.end("zinit stopped");
     expect(got).toEqual([
       { seq: 5, time: T0 + 10_000, service: "redis", stream: "stdout", line: "new one" },
       {
@@ -905,14 +1014,22 @@ describe("log queries, follows and reopen", () => {
       code: -32602,
       message: "following logs: grep: invalid pattern: missing ]",
     });
-    expect(table.get("stream_unfollowLogs")).toEqual({
+    expect(t.table.get("stream_unfollowLogs")).toEqual({
       kind: "unsubscribe",
       subscription: "stream_followLogs",
     });
   });
 
   test("reopenLogs answers with the files it reopened", async () => {
-    fake.reopened = ["/var/log/zinit/a.log", "/var/log/zinit/b.log"];
-    expect(await call("system_reopenLogs", ["ignored"])).toEqual({ result: fake.reopened });
+    const logDir = mkdtempSync(join(tmpdir(), "zinit-reopen-"));
+    t.close();
+    t = await testDaemon({ logDir, files: { a: "exec: a\nlog: file\n", b: "exec: b\n" } });
+    try {
+      expect(await call("system_reopenLogs", ["ignored"])).toEqual({
+        result: [join(logDir, "a.log"), join(logDir, "b.log")],
+      });
+    } finally {
+      rmSync(logDir, { recursive: true, force: true });
+    }
   });
 });

@@ -111,7 +111,84 @@ describe("openrpc.json", () => {
       stream_followLogs: ["names?", "grep?"],
       stream_unfollowLogs: ["subscription"],
       system_reopenLogs: [],
+      service_wait: ["names", "condition?", "timeout?"],
+      stream_subscribeEvents: [],
+      stream_unsubscribeEvents: ["subscription"],
+      system_ready: ["names?"],
     });
+  });
+
+  test("rpc.discover and upstream's 18 methods come first, in upstream's order; ours say so", () => {
+    const names = methods.map((m) => m.name);
+    expect(names.slice(0, 19)).toEqual([
+      "rpc.discover",
+      "service_list",
+      "service_status",
+      "service_start",
+      "service_stop",
+      "service_monitor",
+      "service_forget",
+      "service_kill",
+      "service_create",
+      "service_delete",
+      "service_get",
+      "service_stats",
+      "system_shutdown",
+      "system_reboot",
+      "system_start_http_server",
+      "system_stop_http_server",
+      "stream_currentLogs",
+      "stream_subscribeLogs",
+      "stream_unsubscribeLogs",
+    ]);
+    for (const m of methods.slice(19) as unknown as { name: string; description?: string }[]) {
+      if (/^stream_un(subscribe|follow)/.test(m.name)) continue;
+      expect(m.description).toStartWith("Not in upstream zinit.");
+    }
+  });
+
+  test("what our methods return is what their schemas say", async () => {
+    const ajv = new Ajv({ strict: false });
+    ajv.addSchema({ $id: "doc", components: openrpc.components });
+    const resultOf = (name: string) => {
+      const m = (methods as unknown as { name: string; result: { schema: object } }[]).find(
+        (x) => x.name === name,
+      );
+      const schema = JSON.stringify(m?.result.schema).replaceAll(
+        '"#/components',
+        '"doc#/components',
+      );
+      return ajv.compile(JSON.parse(schema));
+    };
+    const t = await testDaemon({
+      files: { web: "exec: web\ntest: check\n", job: "exec: job\noneshot: true\n" },
+    });
+    const check = async (method: string, params: unknown) => {
+      const validate = resultOf(method);
+      const answer = t.call(method, params);
+      // A wait that times out is answered once the (fake) clock gets there.
+      await t.sys.advance(1_000);
+      const ok = validate(await answer);
+      expect(validate.errors ?? []).toEqual([]);
+      expect(ok).toBe(true);
+    };
+    await check("service_inspect", ["web"]);
+    await check("service_wait", [["web", "job"], "running", 1]);
+    await check("system_ready", []);
+    const def = t.table.get("stream_subscribeEvents");
+    if (def?.kind !== "subscribe") throw new Error("no stream_subscribeEvents");
+    const items: { event: string; services?: unknown[] }[] = [];
+    await def.subscribe([], (item) => items.push(item as never));
+    t.sys.exit(t.sys.find("job").pid, { kind: "exited", code: 0 });
+    await t.sys.flush();
+    const view = ajv.compile({ $ref: "doc#/components/schemas/ServiceView" });
+    const views = items.flatMap((i) => (i.event === "snapshot" ? (i.services ?? []) : [i]));
+    expect(views.length).toBeGreaterThan(2);
+    for (const v of views) {
+      const { event: _, ...rest } = v as Record<string, unknown>;
+      expect(view(rest)).toBe(true);
+    }
+    t.close();
   });
 
   test("documented errors use the codes the methods really send", () => {

@@ -35,7 +35,7 @@ describe("verbs and defaults", () => {
   });
 
   test("service verbs take SERVICE", () => {
-    for (const verb of ["status", "start", "stop", "restart", "monitor", "forget", "stats"]) {
+    for (const verb of ["monitor", "forget", "stats"]) {
       expect(client(verb, "redis")).toEqual({
         verb: verb as never,
         socket: SOCK,
@@ -45,6 +45,66 @@ describe("verbs and defaults", () => {
       });
       expect(usageError(verb)).toBe(`missing argument <SERVICE> for 'zinit ${verb}'`);
     }
+    expect(client("status", "redis")).toEqual({
+      verb: "status",
+      socket: SOCK,
+      debug: false,
+      json: false,
+      name: "redis",
+    });
+    // Without a name: every service's detail.
+    expect(client("status")).toEqual({ verb: "status", socket: SOCK, debug: false, json: false });
+    expect(client("status", "redis", "-v")).toMatchObject({ name: "redis", verbose: true });
+    expect(client("status", "--verbose", "redis")).toMatchObject({ verbose: true });
+    expect(usageError("status", "a", "b")).toBe("unexpected argument 'b' for 'zinit status'");
+  });
+
+  test("start, stop and restart take one or more services, or --all", () => {
+    for (const verb of ["start", "stop", "restart"]) {
+      expect(client(verb, "redis")).toEqual({
+        verb: verb as never,
+        socket: SOCK,
+        debug: false,
+        json: false,
+        names: ["redis"],
+      });
+      expect(client(verb, "a", "b", "c")).toMatchObject({ names: ["a", "b", "c"] });
+      expect(client(verb, "--all")).toMatchObject({ names: [], all: true });
+      expect(client(verb, "a", "--wait", "--timeout", "2.5")).toMatchObject({
+        names: ["a"],
+        wait: true,
+        timeoutS: 2.5,
+      });
+      expect(usageError(verb)).toBe(`missing argument <SERVICE> for 'zinit ${verb}'`);
+      expect(usageError(verb, "--all", "a")).toBe(
+        `--all and service names do not go together for 'zinit ${verb}'`,
+      );
+      expect(usageError(verb, "a", "--timeout", "soon")).toBe(
+        "option --timeout needs a number of seconds (got 'soon')",
+      );
+    }
+  });
+
+  test("wait NAME... [--for STATE] [--timeout S]; ready [NAME...]; events", () => {
+    expect(client("wait", "a", "b")).toMatchObject({ names: ["a", "b"], waitFor: "running" });
+    expect(client("wait", "a", "--for", "exited", "--timeout", "3")).toMatchObject({
+      names: ["a"],
+      waitFor: "exited",
+      timeoutS: 3,
+    });
+    expect(usageError("wait")).toBe("missing argument <SERVICE> for 'zinit wait'");
+    expect(usageError("wait", "a", "--for", "up")).toBe(
+      "option --for must be one of running, stopped, exited, failed (got 'up')",
+    );
+    expect(client("ready")).toMatchObject({ verb: "ready", names: [] });
+    expect(client("ready", "web", "db")).toMatchObject({ names: ["web", "db"] });
+    expect(client("events", "--json")).toEqual({
+      verb: "events",
+      socket: SOCK,
+      debug: false,
+      json: true,
+    });
+    expect(usageError("events", "x")).toBe("unexpected argument 'x' for 'zinit events'");
   });
 
   test("kill defaults to SIGTERM", () => {

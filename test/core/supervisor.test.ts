@@ -100,6 +100,33 @@ describe("test gating", () => {
     expect(c.state("web")).toBe("Running");
   });
 
+  test("inspect counts failed checks across runs and times the last one", () => {
+    const c = new Core();
+    c.monitor({ web: { test: "check", testArgv: ["check"] }, job: { oneshot: true } });
+    c.spawned("web", 20, 0);
+    const none = { failures: 0, last_duration_ms: null };
+    expect(c.s.inspect("web", 0).probes).toEqual({ ready: none, live: none });
+    c.spawned("web", 21, 0, "ready");
+    c.exited(21, code(1), 30);
+    expect(c.s.inspect("web", 30).probes.ready).toEqual({ failures: 1, last_duration_ms: 30 });
+    c.timer("web", "ready", 100);
+    c.spawned("web", 22, 100, "ready");
+    c.exited(22, code(0), 104);
+    expect(c.state("web")).toBe("Running");
+    expect(c.s.inspect("web", 104).probes.ready).toEqual({ failures: 1, last_duration_ms: 4 });
+    // A new run starts its checks afresh, but the counts are since the service was monitored.
+    expect(spawns(c.exited(20, code(1), 20_000))).toEqual(["web:main"]);
+    c.spawned("web", 23, 20_000);
+    c.spawned("web", 24, 20_000, "ready");
+    c.exited(24, code(3), 20_010);
+    expect(c.s.inspect("web", 20_010).probes).toEqual({
+      ready: { failures: 2, last_duration_ms: 10 },
+      live: none,
+    });
+    expect(c.s.inspect("web", 0).oneshot).toBe(false);
+    expect(c.s.inspect("job", 0).oneshot).toBe(true);
+  });
+
   test("a failing test is reported again when its reason changes, or after 30 s", () => {
     const c = new Core();
     c.monitor({ web: { test: "check", testArgv: ["check"] } });

@@ -4,8 +4,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HttpHost } from "../../src/api/control.ts";
+import type { Control } from "../../src/api/control.ts";
+import { createHttpHost, type HttpHostHandle } from "../../src/api/http-host.ts";
 import { createMethodTable, type MethodTable } from "../../src/api/methods.ts";
+import { probeRoutes } from "../../src/api/probes.ts";
 import { ServiceStore } from "../../src/config/store.ts";
 import type { LogLevel, PowerMode } from "../../src/core/effects.ts";
 import type { StdoutFormat } from "../../src/defaults.ts";
@@ -42,14 +44,21 @@ export interface TestDaemon {
   said: string[];
   /** The `power` effects, in order. */
   powered: Array<{ mode: PowerMode; exitCode: number }>;
-  /** What the HTTP host was asked (`start ADDR`, `stop`). */
-  http: string[];
+  /** The HTTP/WebSocket server host of `system_start_http_server` (binds only when started). */
+  http: HttpHostHandle;
+  /** Every call made on `daemon` (by the method table, the transports or the test), in order. */
+  calls: Array<{ method: string; args: unknown[] }>;
   /** Writes a service file (it is not monitored until asked). */
   write(file: string, yaml: string): void;
   /** Log subscriptions open right now (JSON-RPC, WebSocket and legacy followers). */
   subscribers(): number;
   /** Calls a method of the table; resolves with its result or rejects with its ApiError. */
   call(method: string, params?: unknown): Promise<unknown>;
+  /**
+   * Drives the fake system (reaping, deferred work) until `promise` settles, for calls that wait
+   * on processes: a stop resolves only once its processes have been reaped.
+   */
+  settle<T>(promise: Promise<T>): Promise<T>;
   close(): void;
 }
 
@@ -90,35 +99,25 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     sys,
     logs,
     powerMode: (reboot) => (opts.canPower ? (reboot ? "reboot" : "poweroff") : "exit"),
+    // What the fake processes use, as the test set it (nothing, by default).
+    scanUsage: () =>
+      [...sys.procs.values()]
+        .filter((p) => p.state !== "Z")
+        .map((p) => ({
+          pid: p.pid,
+          ppid: p.ppid,
+          sid: p.sid,
+          starttime: p.starttime,
+          rss: p.usage?.rss ?? 0,
+          cpuSeconds: p.usage?.cpuSeconds ?? 0,
+        })),
   });
-  const httpCalls: string[] = [];
-  let httpAddress: string | null = null;
-  const http: HttpHost = {
-    async start(address) {
-      httpCalls.push(`start ${address}`);
-      httpAddress = address;
-      return address;
-    },
-    async stop() {
-      httpCalls.push("stop");
-      if (httpAddress === null) throw new Error("No HTTP/RPC server is currently running");
-      httpAddress = null;
-    },
-    state: () => ({
-      address: httpAddress,
-      started_by: httpAddress === null ? null : "request",
-      cors_origins: [],
-      allow_hosts: [],
-      token: false,
-    }),
-    setAccess() {
-      throw new Error("the test daemon's HTTP host has no access policy");
-    },
-  };
-  // The daemon itself, except that log subscriptions are counted so tests can see them end.
+  // The daemon itself, except that log subscriptions are counted so tests can see them end, and
+  // every call is logged so tests can see what reached it (and what never did).
   let subscribers = 0;
-  const control = Object.create(daemon) as Daemon;
-  control.subscribeLogs = (name, listener) => {
+  const calls: TestDaemon["calls"] = [];
+  const counted = Object.create(daemon) as Daemon;
+  counted.subscribeLogs = (name, listener) => {
     const stop = daemon.subscribeLogs(name, listener);
     subscribers++;
     let open = true;
@@ -128,6 +127,20 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       stop();
     };
   };
+  const control = new Proxy(counted, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function" || typeof key !== "string" || key === "constructor") {
+        return value;
+      }
+      return (...args: unknown[]) => {
+        calls.push({ method: key, args });
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) satisfies Control;
+  // The same open routes (probes, metrics) as `zinit init` serves.
+  const http = createHttpHost(() => table, { onStart: () => {}, openRoutes: probeRoutes(control) });
   const table = createMethodTable(control, { files, http });
   const write = (file: string, yaml: string) =>
     writeFileSync(join(configDir, /\.ya?ml$/.test(file) ? file : `${file}.yaml`), yaml);
@@ -143,7 +156,8 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
     files,
     said,
     powered,
-    http: httpCalls,
+    http,
+    calls,
     write,
     subscribers: () => subscribers,
     async call(method, params) {
@@ -151,7 +165,19 @@ export async function testDaemon(opts: TestDaemonOptions = {}): Promise<TestDaem
       if (def?.kind !== "call") throw new Error(`${method} is not a call method`);
       return def.call(params);
     },
-    close: () => rmSync(configDir, { recursive: true, force: true }),
+    async settle(promise) {
+      let done = false;
+      const finished = () => {
+        done = true;
+      };
+      promise.then(finished, finished);
+      for (let round = 0; round < 100 && !done; round++) await sys.flush();
+      return promise;
+    },
+    close: () => {
+      void http.close();
+      rmSync(configDir, { recursive: true, force: true });
+    },
   };
   if (opts.load ?? true) {
     for (const file of Object.keys(opts.files ?? {})) {

@@ -33,6 +33,8 @@ export interface FakeProc extends ProcInfo {
   signals: number[];
   /** Per signal number; signals not listed end the process (except 0, SIGCHLD, SIGCONT, SIGWINCH). */
   reactions: Map<number, SignalReaction>;
+  /** What /proc would say it uses (RSS bytes, CPU seconds); nothing when unset. */
+  usage?: { rss: number; cpuSeconds: number };
 }
 
 const HARMLESS = new Set([0, 17, 18, 28]);
@@ -59,6 +61,11 @@ export class FakeSys implements Sys {
   });
   /** Bound notify sockets: path → receiver. */
   readonly notifySockets = new Map<string, (d: Datagram) => void>();
+  /**
+   * What the next reading of the monotonic clock throws, once: every command of the daemon reads
+   * the clock first, so this stands for any unexpected failure inside the daemon.
+   */
+  clockFault: unknown = null;
   private handler: ExitHandler | null = null;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private nextTimer = 1;
@@ -68,6 +75,11 @@ export class FakeSys implements Sys {
   // ---- Sys --------------------------------------------------------------------------------------
 
   now(): number {
+    const fault = this.clockFault;
+    if (fault !== null) {
+      this.clockFault = null;
+      throw fault;
+    }
     return this.clock;
   }
 

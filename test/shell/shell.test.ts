@@ -312,25 +312,68 @@ describe("waits and events", () => {
     t = await testDaemon({ files: { c: "exec: crash\n" } });
     const seen: string[] = [];
     const { snapshot, unsubscribe } = t.daemon.subscribeEvents((e) =>
-      seen.push(`${e.state} ${e.reason}`),
+      seen.push(e.event === "change" ? `${e.time} ${e.state} ${e.reason}` : `${e.time} ${e.event}`),
     );
-    expect(snapshot.map((e) => `${e.name} ${e.state}`)).toEqual(["c Running"]);
+    const start = t.sys.wall;
+    expect(snapshot.map((e) => `${e.time} ${e.name} ${e.state}`)).toEqual([`${start} c Running`]);
     for (let i = 0; i < 3; i++) {
       t.sys.exit(t.sys.find("crash").pid, { kind: "exited", code: 1 });
       await t.sys.advance(1_000);
     }
+    await t.settle(t.daemon.stop("c"));
+    t.daemon.forget("c");
     unsubscribe();
+    // Stamped with the wall clock of the moment the shell carried each change out.
+    const at = (ms: number) => start + ms;
     expect(seen).toEqual([
-      "Error(Exited(Pid(100), 1)) exited with code 1; restarting",
-      "Error(Exited(Pid(100), 1)) starting",
-      "Running ready",
-      "Error(Exited(Pid(101), 1)) exited with code 1; restarting in 100 ms",
-      "Error(Exited(Pid(101), 1)) starting",
-      "Running ready",
-      "Error(Exited(Pid(102), 1)) exited with code 1; restarting in 200 ms",
-      "Error(Exited(Pid(102), 1)) starting",
-      "Running ready",
+      `${at(0)} Error(Exited(Pid(100), 1)) exited with code 1; restarting`,
+      `${at(0)} Error(Exited(Pid(100), 1)) starting`,
+      `${at(0)} Running ready`,
+      `${at(1000)} Error(Exited(Pid(101), 1)) exited with code 1; restarting in 100 ms`,
+      `${at(1100)} Error(Exited(Pid(101), 1)) starting`,
+      `${at(1100)} Running ready`,
+      `${at(2000)} Error(Exited(Pid(102), 1)) exited with code 1; restarting in 200 ms`,
+      `${at(2200)} Error(Exited(Pid(102), 1)) starting`,
+      `${at(2200)} Running ready`,
+      `${at(3000)} Running stopping`,
+      `${at(3000)} Error(Signaled(Pid(103), SIGTERM, false)) stopping`,
+      `${at(3000)} Error(Signaled(Pid(103), SIGTERM, false)) stopped`,
+      `${at(3000)} forgotten`,
     ]);
+  });
+
+  test("current(): what subscribers were last told of each service, later", async () => {
+    t = await testDaemon({ files: { a: "exec: a\n" } });
+    const { snapshot, current, unsubscribe } = t.daemon.subscribeEvents(() => {});
+    expect(snapshot.map((v) => `${v.name} ${v.state}`)).toEqual(["a Running"]);
+    t.write("b", "exec: b\n");
+    await t.daemon.monitor("b");
+    await t.settle(t.daemon.stop("a"));
+    expect(current().map((v) => `${v.name} ${v.state} ${v.target}`)).toEqual([
+      "a Error(Signaled(Pid(100), SIGTERM, false)) Down",
+      "b Running Up",
+    ]);
+    unsubscribe();
+  });
+
+  test("a wait ends when its service is forgotten, or when its client goes away", async () => {
+    t = await testDaemon({ files: { job: "exec: job\noneshot: true\n", b: "exec: b\n" } });
+    t.sys.exit(t.sys.find("job").pid, { kind: "exited", code: 0 });
+    await t.sys.flush();
+    // A oneshot that succeeded has not failed, and never will on its own.
+    const never = t.daemon.wait(["job"], "failed", 0);
+    await t.settle(t.daemon.stop("job"));
+    t.daemon.forget("job");
+    expect(await never).toEqual({
+      ok: false,
+      why: "failed",
+      services: { job: { state: "Unknown", met: false, reason: "forgotten" } },
+    });
+    const cancel = new AbortController();
+    const abandoned = t.daemon.wait(["b"], "stopped", 0, cancel.signal);
+    cancel.abort(new Error("client gone"));
+    await expect(abandoned).rejects.toThrow("client gone");
+    await expect(t.daemon.wait(["b"], "stopped", 0, cancel.signal)).rejects.toThrow("client gone");
   });
 });
 
