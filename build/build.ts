@@ -5,7 +5,7 @@
 //                                 JSON Schema (dist/service.schema.json) and dist/SHA256SUMS
 //
 // Every artifact is smoke-run where this machine can run it, because a broken `--bytecode` build
-// still exits 0 (bun-platform.md §1). Release runtimes come from the exact @oven/bun-* tarballs
+// still exits 0 (docs/runtime.md). Release runtimes come from the exact @oven/bun-* tarballs
 // pinned by package-lock.json, so a release build never lets bun download anything itself.
 
 import {

@@ -1,4 +1,4 @@
-// JSON-RPC error objects as upstream v0.2.28 sends them (zinit-upstream.md §7.3): the code says
+// JSON-RPC error objects as upstream v0.2.28 sends them (docs/upstream.md): the code says
 // what went wrong, the message is "<action>: <detail>", and `data` carries the machine-readable
 // rest. Protocol errors (parse, invalid request, unknown method, bad params) use jsonrpsee's texts.
 

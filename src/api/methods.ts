@@ -1,6 +1,6 @@
 // The JSON-RPC method table: the one way from every transport (unix socket, HTTP, WebSocket) and
 // the CLI into the daemon. Each method decodes its params the way upstream's jsonrpsee macros do
-// (positional array or named object, zinit-upstream.md §7.1), checks names before touching the
+// (positional array or named object; docs/upstream.md), checks names before touching the
 // daemon or the disk, calls `Control`, and shapes the result and errors as upstream v0.2.28 does.
 
 import { serviceNameError } from "../config/names.ts";

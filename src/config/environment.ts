@@ -1,5 +1,5 @@
 // The environment of a service: zinit's own, overlaid by /etc/environment, overlaid by the
-// service's `env` (zinit-upstream.md §4.2).
+// service's `env`, as upstream does (docs/upstream.md, "Service environment").
 
 import { fsErrorText, readConfigFile } from "./file.ts";
 
