@@ -10,6 +10,7 @@ const SYMBOLS = {
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.ptr },
   getpid: { args: [], returns: FFIType.i32 },
+  getsid: { args: [FFIType.i32], returns: FFIType.i32 },
   getpgrp: { args: [], returns: FFIType.i32 },
   kill: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },

@@ -1,6 +1,6 @@
 // Signals, identity and power control of processes.
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { EINVAL, errno, libc, RLIMIT_NOFILE } from "./libc.ts";
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -59,13 +59,32 @@ export function raisePriority(nice: number): number {
   }
   if (libc.setpriority(PRIO_PROCESS, 0, nice) !== 0) return errno();
   // With the kernel's autogroups, nice counts only within a session, and every service is a
-  // session of its own: our session (autogroup) needs the same weight among them.
+  // session of its own: our session (autogroup) needs the same weight among them. Not when zinit
+  // was started from a terminal (`npm run demo`, `unshare … zinit init` typed in a shell): that
+  // session is the user's, whose priority is not ours to raise.
+  if (inTerminalSession()) return 0;
   try {
     writeFileSync("/proc/self/autogroup", String(nice));
   } catch {
     // No autogroups (off, or not built in): the thread's nice is all there is.
   }
   return 0;
+}
+
+/** We share a session that has a controlling terminal, and do not lead it. */
+function inTerminalSession(): boolean {
+  if (libc.getsid(0) === libc.getpid()) return false;
+  try {
+    const stat = readFileSync("/proc/self/stat", "latin1");
+    // tty_nr is field 7 of stat(5), the 5th after the comm's closing parenthesis.
+    const ttyNr = stat
+      .slice(stat.lastIndexOf(")") + 1)
+      .trim()
+      .split(/\s+/)[4];
+    return ttyNr !== undefined && ttyNr !== "0";
+  } catch {
+    return false;
+  }
 }
 
 const SIG_BLOCK = 0;

@@ -3,7 +3,7 @@
 // fresh PID namespace (root).
 
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
 
@@ -138,7 +138,7 @@ describe("resources", () => {
 });
 
 describe("priorities", () => {
-  test("zinit's event loop runs at nice -10; every service starts at nice 0", async () => {
+  test("zinit's event loop and its session run at nice -10; every service starts at nice 0", async () => {
     z = await Zinit.boot({
       services: { "nice.yaml": "exec: sh -c 'cut -d\" \" -f19 /proc/self/stat; sleep 1000'\n" },
     });
@@ -151,6 +151,17 @@ describe("priorities", () => {
     expect(lines.at(-1)).toBe("[+] nice: 0");
     const stat = readFileSync(`/proc/${z.hostPid()}/stat`, "utf8");
     expect(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]).toBe("-10");
+    // Autogroups (when the kernel has them): each service is a session, so an autogroup, of its
+    // own; nice counts only inside one, so zinit's own session must be weighted too.
+    const sleeper = z.namespaceProcs().find((p) => p.comm === "sleep");
+    const autogroup = (pid: number) => readFileSync(`/proc/${pid}/autogroup`, "utf8").trim();
+    if (sleeper && existsSync(`/proc/${sleeper.pid}/autogroup`)) {
+      expect(autogroup(z.hostPid())).toEndWith(" nice -10");
+      expect(autogroup(sleeper.pid)).toEndWith(" nice 0");
+      expect(autogroup(sleeper.pid).split(" ")[0]).not.toBe(autogroup(z.hostPid()).split(" ")[0]);
+    } else {
+      expect(sleeper).toBeDefined();
+    }
   });
 });
 
