@@ -4,6 +4,7 @@
 // and subscriptions answer with an id and then push `{"method","params":{subscription,result}}`.
 // Transports own the bytes (framing, newlines, back-pressure); this owns everything after.
 
+import { isRecord } from "../values.ts";
 import {
   ApiError,
   batchReplyTooBig,
@@ -48,9 +49,6 @@ export interface BatchLimits {
   /** Largest reply to one batch, in characters of its JSON text. */
   maxBatchReply: number;
 }
-
-const isMap = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const isId = (value: unknown): value is Id =>
   value === null ||
@@ -202,7 +200,7 @@ export class RpcSession {
 
   /** One request object; null when nothing is to be answered (a notification). */
   private async execute(req: unknown): Promise<Outcome | null> {
-    if (!isMap(req)) return { reply: failure(null, invalidRequest()) };
+    if (!isRecord(req)) return { reply: failure(null, invalidRequest()) };
     const hasId = Object.hasOwn(req, "id");
     if (hasId && !isId(req.id)) return { reply: failure(null, invalidRequest()) };
     const id = hasId ? (req.id as Id) : null;
@@ -325,7 +323,7 @@ export class RpcSession {
   private unsubscribe(def: UnsubscribeMethod, params: unknown): boolean {
     const subId = Array.isArray(params)
       ? params[0]
-      : isMap(params)
+      : isRecord(params)
         ? params.subscription
         : undefined;
     if (typeof subId !== "number") return false;
@@ -355,7 +353,7 @@ export class RpcSession {
       return JSON.stringify(message);
     } catch (err) {
       // A result that can't be serialised still gets an answer instead of silence.
-      const id = isMap(message) && isId(message.id) ? message.id : null;
+      const id = isRecord(message) && isId(message.id) ? message.id : null;
       return JSON.stringify(
         failure(id, internalError(err instanceof Error ? err.message : String(err))),
       );

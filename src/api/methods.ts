@@ -11,6 +11,7 @@ import { parseSignal } from "../core/signals.ts";
 import { compileGrep, GrepError } from "../log/grep.ts";
 import { type LogQuery, PAGE_RECORDS } from "../log/query.ts";
 import type { RecordFilter } from "../log/ring.ts";
+import { isRecord } from "../values.ts";
 import type {
   Control,
   HttpAccessChange,
@@ -97,9 +98,6 @@ function serdeKind(value: unknown): string {
   return "map";
 }
 
-const isMap = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-
 /** Reads params in declaration order: positional by index, named by key (snake or camel). */
 class Params {
   private index = 0;
@@ -113,7 +111,7 @@ class Params {
     } else if (Array.isArray(raw)) {
       this.list = raw;
       this.named = null;
-    } else if (isMap(raw)) {
+    } else if (isRecord(raw)) {
       this.list = null;
       this.named = raw;
     } else {
@@ -163,7 +161,7 @@ class Params {
   optionalMap(name: string): Record<string, unknown> | undefined {
     const value = this.take(name);
     if (value === undefined || value === null) return undefined;
-    if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
+    if (!isRecord(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
     return value;
   }
 
@@ -203,7 +201,7 @@ class Params {
   map(name: string): Record<string, unknown> {
     const value = this.take(name);
     if (value === undefined) this.missing(name);
-    if (!isMap(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
+    if (!isRecord(value)) throw invalidParams(`invalid type: ${serdeKind(value)}, expected a map`);
     return value;
   }
 

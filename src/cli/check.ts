@@ -6,10 +6,11 @@
 
 import { statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { fsErrorText, readConfigFile } from "../config/file.ts";
+import { readConfigFile } from "../config/file.ts";
 import { suggest } from "../config/keys.ts";
 import { ServiceStore, serviceStem } from "../config/store.ts";
 import { readYaml } from "../config/yaml.ts";
+import { fsErrorText } from "../core/errors.ts";
 import { findCycles } from "../core/graph.ts";
 import type { ServiceConfig } from "../core/types.ts";
 import type { ClientInvocation } from "./args.ts";

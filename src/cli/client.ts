@@ -4,6 +4,7 @@
 
 import { getSystemErrorMessage } from "node:util";
 import type { Socket } from "bun";
+import { isRecord } from "../values.ts";
 
 /** An error object the daemon answered with; `message` is what the user sees. */
 export class DaemonError extends Error {
@@ -72,9 +73,6 @@ function connectMessage(path: string, err: unknown): string {
   const hint = code === "ENOENT" || code === "ECONNREFUSED" ? " (is zinit init running?)" : "";
   return `cannot connect to ${path}: ${systemErrorText(err)}${hint}`;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class RpcClient {
   private socket: Socket<undefined> | null = null;
@@ -217,7 +215,7 @@ export class RpcClient {
       this.fail(new TransportError("protocol", `invalid JSON from zinit: ${line.slice(0, 200)}`));
       return;
     }
-    if (!isObject(message)) {
+    if (!isRecord(message)) {
       this.fail(
         new TransportError("protocol", `unexpected message from zinit: ${line.slice(0, 200)}`),
       );
@@ -241,7 +239,7 @@ export class RpcClient {
     if (!pending) return;
     this.pending.delete(message.id);
     clearTimeout(pending.timer);
-    if (isObject(message.error)) {
+    if (isRecord(message.error)) {
       const { code, message: text, data } = message.error;
       pending.reject(
         new DaemonError(
@@ -257,7 +255,7 @@ export class RpcClient {
 
   private onNotification(method: string, params: unknown): void {
     const sub = this.subscription;
-    if (!sub || sub.method !== method || !isObject(params)) return;
+    if (!sub || sub.method !== method || !isRecord(params)) return;
     if (sub.id !== undefined && params.subscription !== sub.id) return;
     sub.onItem(params.result);
   }

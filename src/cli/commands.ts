@@ -1,5 +1,6 @@
 // The client verbs: each one talks JSON-RPC to the daemon and prints what upstream prints.
 
+import { isRecord } from "../values.ts";
 import { type ClientInvocation, UsageError } from "./args.ts";
 import { DaemonError, RpcClient, TransportError } from "./client.ts";
 import { followEvents } from "./events.ts";
@@ -15,9 +16,6 @@ const DEFAULT_TIMEOUT_S = 60;
 const SERVICE_IS_UP = -32002;
 /** upstream's ConfigError: its message names the file, only its cause_chain says what is wrong. */
 const CONFIG_ERROR = -32005;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function timeoutFromEnv(value: string | undefined): number {
   if (value === undefined || value.trim() === "") return DEFAULT_TIMEOUT_S * 1000;
@@ -46,8 +44,8 @@ function sortedObject(value: Record<string, unknown>): Record<string, unknown> {
 
 /** `status`: upstream's struct order, `after` sorted (upstream prints it in HashMap order). */
 export function statusYaml(status: unknown): string {
-  if (!isObject(status)) return toYaml(fromJson(status));
-  const after = isObject(status.after) ? sortedMap(status.after) : fromJson(status.after);
+  if (!isRecord(status)) return toYaml(fromJson(status));
+  const after = isRecord(status.after) ? sortedMap(status.after) : fromJson(status.after);
   return toYaml(
     new Map<string, YamlValue>([
       ["name", fromJson(status.name)],
@@ -70,9 +68,9 @@ function processStats(stats: Record<string, unknown>): Array<[string, YamlValue]
 
 /** `stats`: `cpu_usage` is an f32 upstream, so it always prints as a float (`0.0`). */
 export function statsYaml(stats: unknown): string {
-  if (!isObject(stats)) return toYaml(fromJson(stats));
+  if (!isRecord(stats)) return toYaml(fromJson(stats));
   const children = Array.isArray(stats.children)
-    ? stats.children.map((c) => (isObject(c) ? new Map(processStats(c)) : fromJson(c)))
+    ? stats.children.map((c) => (isRecord(c) ? new Map(processStats(c)) : fromJson(c)))
     : fromJson(stats.children);
   return toYaml(
     new Map<string, YamlValue>([
@@ -123,7 +121,7 @@ async function bindAddress(address: string): Promise<{ ip: string; text: string 
  * web.yaml:2:10: oneshot: expected true or false, got "maybe"`); any other error as it is.
  */
 export function withCause(err: unknown): unknown {
-  if (!(err instanceof DaemonError) || err.code !== CONFIG_ERROR || !isObject(err.data)) return err;
+  if (!(err instanceof DaemonError) || err.code !== CONFIG_ERROR || !isRecord(err.data)) return err;
   const chain = err.data.cause_chain;
   const causes = Array.isArray(chain) ? chain.filter((c) => typeof c === "string") : [];
   if (causes.length === 0) return err;
@@ -175,7 +173,7 @@ async function runVerb(inv: ClientInvocation): Promise<number> {
     switch (inv.verb) {
       case "list": {
         const result = await client.call("service_list");
-        if (!isObject(result))
+        if (!isRecord(result))
           throw new TransportError("protocol", "unexpected reply to service_list");
         print(inv.json ? `${JSON.stringify(sortedObject(result))}\n` : toYaml(sortedMap(result)));
         return 0;
@@ -230,8 +228,8 @@ async function detailOf(client: RpcClient, name: string): Promise<unknown> {
 
 /** The detail as YAML: upstream's status fields first (`after` sorted), then the rest. */
 function detailYaml(detail: unknown): string {
-  if (!isObject(detail)) return toYaml(fromJson(detail));
-  const after = isObject(detail.after) ? sortedMap(detail.after) : fromJson(detail.after);
+  if (!isRecord(detail)) return toYaml(fromJson(detail));
+  const after = isRecord(detail.after) ? sortedMap(detail.after) : fromJson(detail.after);
   const first = ["name", "pid", "state", "target", "after"];
   return toYaml(
     new Map<string, YamlValue>([
@@ -250,7 +248,7 @@ function detailYaml(detail: unknown): string {
 async function status(client: RpcClient, inv: ClientInvocation): Promise<number> {
   if (inv.name === undefined) {
     const list = await client.call("service_list");
-    if (!isObject(list)) throw new TransportError("protocol", "unexpected reply to service_list");
+    if (!isRecord(list)) throw new TransportError("protocol", "unexpected reply to service_list");
     const details = await Promise.all(
       Object.keys(list)
         .sort()
@@ -267,7 +265,7 @@ async function status(client: RpcClient, inv: ClientInvocation): Promise<number>
   }
   const result = await client.call("service_status", [name]);
   print(statusYaml(result));
-  if (isObject(result) && result.state !== "Running") {
+  if (isRecord(result) && result.state !== "Running") {
     const why = await whyNotRunning(client, name);
     if (why) printError(`${name} is not running: ${why}`);
   }
@@ -278,7 +276,7 @@ async function status(client: RpcClient, inv: ClientInvocation): Promise<number>
 async function whyNotRunning(client: RpcClient, name: string): Promise<string> {
   try {
     const detail = await client.call("service_inspect", [name]);
-    if (!isObject(detail)) return "";
+    if (!isRecord(detail)) return "";
     const failure = typeof detail.check_failure === "string" ? detail.check_failure : "";
     return failure || (typeof detail.reason === "string" ? detail.reason : "");
   } catch (err) {
@@ -299,9 +297,9 @@ async function forget(client: RpcClient, name: string): Promise<unknown> {
     let why = "";
     try {
       const status = await client.call("service_status", [name]);
-      if (isObject(status) && status.target === "Up") {
+      if (isRecord(status) && status.target === "Up") {
         why = `its target is Up; \`zinit stop ${name}\` first`;
-      } else if (isObject(status) && typeof status.pid === "number" && status.pid !== 0) {
+      } else if (isRecord(status) && typeof status.pid === "number" && status.pid !== 0) {
         why = `it is still stopping (pid ${status.pid}); wait for \`zinit stop ${name}\` to return`;
       }
     } catch {
@@ -382,7 +380,7 @@ async function readAccess(client: RpcClient): Promise<AccessState | null> {
 }
 
 function accessState(state: unknown): AccessState | null {
-  if (!isObject(state)) return null;
+  if (!isRecord(state)) return null;
   return {
     address: typeof state.address === "string" ? state.address : null,
     token: state.token === true,

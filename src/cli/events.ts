@@ -1,19 +1,17 @@
 // `zinit events`: the daemon's event subscription printed as it comes, one line per service
 // change (or, with --json, each item as the daemon sent it), until Ctrl-C.
 
+import { isRecord } from "../values.ts";
 import type { RpcClient } from "./client.ts";
 import { print } from "./output.ts";
 
 /** How a follower's wait ended: Ctrl-C (or SIGTERM), or the daemon went away. */
 export type Ending = { kind: "signal" } | { kind: "closed"; error: Error };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** `2026-01-01T00:00:01.500Z web Running target=Up pid=123 ready`. */
 function serviceLine(s: Record<string, unknown>): string {
   const time = typeof s.time === "number" ? new Date(s.time).toISOString() : "-";
-  const exit = isObject(s.exit)
+  const exit = isRecord(s.exit)
     ? s.exit.code !== null
       ? ` exit=${s.exit.code}`
       : ` signal=${s.exit.signal}`
@@ -22,11 +20,11 @@ function serviceLine(s: Record<string, unknown>): string {
 }
 
 const services = (item: Record<string, unknown>) =>
-  (Array.isArray(item.services) ? item.services : []).filter(isObject);
+  (Array.isArray(item.services) ? item.services : []).filter(isRecord);
 
 /** The lines of one item of stream_subscribeEvents. */
 function eventText(item: unknown): string {
-  if (!isObject(item)) return "";
+  if (!isRecord(item)) return "";
   switch (item.event) {
     case "snapshot":
       return services(item).map(serviceLine).join("");

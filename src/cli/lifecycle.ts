@@ -2,6 +2,7 @@
 // order, stop dependents first), and the waits scripts can use: `--wait`, `zinit wait`,
 // `zinit ready`. Every wait happens in the daemon (service_wait, system_ready): no polling here.
 
+import { isRecord } from "../values.ts";
 import type { ClientInvocation, WaitFor } from "./args.ts";
 import { DaemonError, type RpcClient, TransportError } from "./client.ts";
 import { dependencyWaves } from "./order.ts";
@@ -21,9 +22,6 @@ const KILL_GRACE_S = 5;
 const STOP_MARGIN_S = 5;
 /** service_wait takes at most this many names at once (its MAX_NAMES). */
 const WAIT_CHUNK = 1024;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 interface WaitOutcome {
   ok: boolean;
@@ -55,7 +53,7 @@ async function stopWait(client: RpcClient, name: string, timeoutMs: number): Pro
   let seconds: number | null = null;
   try {
     const detail = await client.call("service_inspect", [name]);
-    if (isObject(detail) && typeof detail.shutdown_timeout === "number") {
+    if (isRecord(detail) && typeof detail.shutdown_timeout === "number") {
       seconds = detail.shutdown_timeout;
     }
   } catch (err) {
@@ -70,7 +68,7 @@ async function stopWait(client: RpcClient, name: string, timeoutMs: number): Pro
 async function fileTimeout(client: RpcClient, name: string): Promise<number | null> {
   try {
     const file = await client.call("service_get", [name]);
-    const value = isObject(file) ? file.shutdown_timeout : undefined;
+    const value = isRecord(file) ? file.shutdown_timeout : undefined;
     // Upstream's default when the file has none.
     return typeof value === "number" ? value : 10;
   } catch {
@@ -118,7 +116,7 @@ async function waves(client: RpcClient, inv: ClientInvocation): Promise<string[]
   let names = inv.names ?? [];
   if (inv.all) {
     const list = await client.call("service_list");
-    if (!isObject(list)) throw new TransportError("protocol", "unexpected reply to service_list");
+    if (!isRecord(list)) throw new TransportError("protocol", "unexpected reply to service_list");
     names = Object.keys(list);
   }
   if (names.length <= 1) return names.length === 0 ? [] : [names];
@@ -127,7 +125,7 @@ async function waves(client: RpcClient, inv: ClientInvocation): Promise<string[]
   const after = new Map<string, string[]>();
   unique.forEach((name, i) => {
     const s = statuses[i];
-    after.set(name, isObject(s) && isObject(s.after) ? Object.keys(s.after) : []);
+    after.set(name, isRecord(s) && isRecord(s.after) ? Object.keys(s.after) : []);
   });
   return dependencyWaves(after);
 }
@@ -234,7 +232,7 @@ async function serviceWait(
   const outcomes = await Promise.all(
     chunks.map(async (chunk) => {
       const result = await client.call("service_wait", [chunk, condition, seconds], callTimeout);
-      if (!isObject(result) || !isObject(result.services)) {
+      if (!isRecord(result) || !isRecord(result.services)) {
         throw new TransportError("protocol", "unexpected reply to service_wait");
       }
       return result as unknown as WaitOutcome;
@@ -272,7 +270,7 @@ function report(inv: ClientInvocation, outcome: WaitOutcome, condition: WaitFor)
 export async function readyCommand(client: RpcClient, inv: ClientInvocation): Promise<number> {
   const names = inv.names ?? [];
   const report = await client.call("system_ready", names.length > 0 ? [names] : []);
-  if (!isObject(report) || typeof report.ready !== "boolean") {
+  if (!isRecord(report) || typeof report.ready !== "boolean") {
     throw new TransportError("protocol", "unexpected reply to system_ready");
   }
   if (inv.json) print(`${JSON.stringify(report)}\n`);
@@ -284,7 +282,7 @@ export async function readyCommand(client: RpcClient, inv: ClientInvocation): Pr
 function notReadyText(report: Record<string, unknown>): string {
   if (report.shutting_down === true) return "zinit is shutting down";
   const listed = (Array.isArray(report.not_ready) ? report.not_ready : []).map((s) =>
-    isObject(s) ? `${s.name} (${s.state}: ${s.reason})` : String(s),
+    isRecord(s) ? `${s.name} (${s.state}: ${s.reason})` : String(s),
   );
   if (typeof report.more === "number" && report.more > 0) listed.push(`and ${report.more} more`);
   return listed.join(", ");

@@ -6,6 +6,7 @@
 // Against a daemon without these methods (upstream zinit), the plain forms fall back to
 // stream_currentLogs and stream_subscribeLogs.
 
+import { isRecord } from "../values.ts";
 import type { ClientInvocation, LogInvocation } from "./args.ts";
 import { DaemonError, type RpcClient, TransportError } from "./client.ts";
 import { type Ending, untilInterrupted } from "./interrupt.ts";
@@ -31,11 +32,8 @@ interface Page {
   to: number;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 function asPage(value: unknown): Page {
-  if (!isObject(value) || !Array.isArray(value.records) || typeof value.to !== "number") {
+  if (!isRecord(value) || !Array.isArray(value.records) || typeof value.to !== "number") {
     throw new TransportError("protocol", "unexpected reply to stream_queryLogs");
   }
   return value as unknown as Page;
@@ -120,7 +118,7 @@ async function queryLog(
   };
   if (ending) {
     await client.subscribe("stream_followLogs", filter, (item) => {
-      if (!isObject(item)) return;
+      if (!isRecord(item)) return;
       if (held) held.push(item as unknown as LogRecord);
       else live(item as unknown as LogRecord);
     });

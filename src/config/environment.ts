@@ -1,7 +1,8 @@
 // The environment of a service: zinit's own, overlaid by /etc/environment, overlaid by the
 // service's `env`, as upstream does (docs/upstream.md, "Service environment").
 
-import { fsErrorText, readConfigFile } from "./file.ts";
+import { fsErrorText } from "../core/errors.ts";
+import { readConfigFile } from "./file.ts";
 
 export const ETC_ENVIRONMENT = "/etc/environment";
 

@@ -7,6 +7,7 @@ import * as v from "valibot";
 import { parseProbeAddress, parseProbeUrl } from "../core/probe.ts";
 import { parseSignal, signalName } from "../core/signals.ts";
 import type { Command } from "../core/types.ts";
+import { isRecord } from "../values.ts";
 import { serviceNameError } from "./names.ts";
 import { ShlexError, splitWords } from "./shlex.ts";
 
@@ -24,9 +25,6 @@ export class Invalid {
 }
 
 export type Parse<T> = (raw: unknown) => T | Invalid;
-
-export const isMap = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const isScalar = (value: unknown): value is string | number | boolean =>
   typeof value === "string" || typeof value === "number" || typeof value === "boolean";
@@ -94,7 +92,7 @@ export function mapOf<S extends v.GenericSchema<unknown, Record<string, unknown>
     v.unknown(),
     v.metadata({ jsonSchemaOf: object }),
     v.rawTransform<unknown, Record<string, unknown>>(({ dataset, addIssue, NEVER }) => {
-      if (isMap(dataset.value)) return dataset.value;
+      if (isRecord(dataset.value)) return dataset.value;
       addIssue({ message: `expected ${what}, got ${describe(dataset.value)}` });
       return NEVER;
     }),

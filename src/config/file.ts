@@ -64,14 +64,3 @@ export function readConfigFile(path: string, limit = MAX_CONFIG_BYTES): string {
     closeSync(fd);
   }
 }
-
-/** "ENOENT: no such file or directory" rather than Node's message with the path repeated. */
-export function fsErrorText(err: unknown): string {
-  if (err instanceof UnreadableFileError) return err.message;
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const syscallText = err.message.replace(/,\s*\w+\s+'.*'$/, "");
-    return code && syscallText.startsWith(code) ? syscallText : err.message;
-  }
-  return String(err);
-}

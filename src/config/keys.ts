@@ -2,6 +2,7 @@
 // loading, and a file written for us must keep loading on 0.2), but a misspelt key silently
 // means its default: each one is reported, with the known key it was probably meant to be.
 
+import { isRecord } from "../values.ts";
 import type { PathKey } from "./yaml.ts";
 
 /** The keys a map may hold; a key with a nested tree holds a map checked the same way. */
@@ -17,9 +18,6 @@ export interface UnknownKey {
   path: PathKey[];
   suggestion: string | null;
 }
-
-const isMap = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
  * Every key of `value` (and of its nested maps) that `tree` does not know, in the order they are
@@ -43,7 +41,7 @@ export function unknownKeys(
       found.push({ path, suggestion: suggest(path.at(-1) as string, known, hints) });
       continue;
     }
-    if (!isMap(step.map)) continue;
+    if (!isRecord(step.map)) continue;
     const next: Step[] = [];
     for (const key of Object.keys(step.map)) {
       const path = [...step.path, key];

@@ -28,6 +28,7 @@ import type {
   ProbeCheck,
   ServiceConfig,
 } from "../core/types.ts";
+import { isRecord } from "../values.ts";
 import {
   COMMAND_JSON,
   checkedTransform,
@@ -37,7 +38,6 @@ import {
   ifThen,
   int,
   intJson,
-  isMap,
   type JsonSchema,
   MAX_PATTERN_LENGTH,
   mapOf,
@@ -143,7 +143,7 @@ const env = field(
     propertyNames: { pattern: "^[^=\\u0000]+$" },
   },
   (raw): Record<string, string> | Invalid => {
-    if (!isMap(raw)) return new Invalid(`expected a map of NAME: value, got ${describe(raw)}`);
+    if (!isRecord(raw)) return new Invalid(`expected a map of NAME: value, got ${describe(raw)}`);
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(raw)) {
       const badName =

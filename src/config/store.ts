@@ -20,8 +20,9 @@ import {
 } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { stringify } from "yaml";
+import { fsErrorText } from "../core/errors.ts";
 import type { ServiceConfig } from "../core/types.ts";
-import { fsErrorText, readConfigFile } from "./file.ts";
+import { readConfigFile } from "./file.ts";
 import { serviceNameError } from "./names.ts";
 import {
   ConfigFileError,

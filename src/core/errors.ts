@@ -46,3 +46,19 @@ export const shuttingDown = () => new ZinitError("ShuttingDown", "system is shut
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A file system error as one short phrase, `ENOSPC: no space left on device`: node's text without
+ * the syscall and path it appends (the caller names the file its own way).
+ */
+export function fsErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (
+    typeof e?.code === "string" &&
+    typeof e.message === "string" &&
+    e.message.startsWith(`${e.code}: `)
+  ) {
+    return e.message.replace(/, \w+(?: '.*')?$/s, "");
+  }
+  return errorText(err);
+}

@@ -20,6 +20,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { fsErrorText } from "../core/errors.ts";
 import { type LineBatch, lineStart, lineText, type Stream } from "./lines.ts";
 import { formatLines } from "./native.ts";
 
@@ -59,15 +60,6 @@ export function filePrefix(time: number, label: string, stream: Stream): string 
 const encoder = new TextEncoder();
 /** Formatting space shared by every file: a batch is formatted and written before the next. */
 let scratch = new Uint8Array(1024 * 1024);
-
-/** `ENOSPC: no space left on device` (node's text without the syscall and path it appends). */
-function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e?.code === "string" && e.message.startsWith(`${e.code}: `)) {
-    return e.message.replace(/, \w+(?: '.*')?$/s, "");
-  }
-  return err instanceof Error ? err.message : String(err);
-}
 
 function countLines(bytes: Uint8Array, from: number, to: number): number {
   let n = 0;
@@ -314,7 +306,7 @@ export class LogFile {
   }
 
   private fail(err: unknown, lost: number, midLine: boolean): void {
-    const error = errorText(err);
+    const error = fsErrorText(err);
     const first = this.failure === null;
     const f: Failure = this.failure ?? { error, lastTry: 0, lost: 0, midLine: false };
     f.error = error;
