@@ -2,15 +2,11 @@
 // file with their timestamp prefix. Done per line in JavaScript they cost ~100 ns a line (a native
 // call or a subarray per line), which caps a 64-byte-line flood far below what a pipe delivers; in
 // C over libc's memchr/memcpy they run at several GB/s. The C is compiled at start-up by bun:ffi's
-// TinyCC, as src/sys/sigpwr.ts does (tcc cannot read the compiled binary's embedded files and a
-// scratch image has no libc for it to link, so the source goes to a scratch directory, is built
-// with -nostdlib, and receives memchr/memcpy as pointers from dlsym). Where that fails, the same
+// TinyCC (src/sys/tcc.ts), with memchr/memcpy handed over as pointers. Where that fails, the same
 // algorithms run in JavaScript: same results, slower.
 
-import { cc, dlopen, FFIType, type Pointer } from "bun:ffi";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { FFIType, type Library } from "bun:ffi";
+import { compileC, libcPointers } from "../sys/tcc.ts";
 
 const SOURCE = `
 typedef void *(*memchr_fn)(const void *, int, unsigned long);
@@ -81,7 +77,7 @@ const SYMBOLS = {
   },
 } as const;
 
-type Compiled = ReturnType<typeof cc<typeof SYMBOLS>>;
+type Compiled = Library<typeof SYMBOLS>;
 
 /** The start of the next piece when a line is cut at `s + max`: never inside a UTF-8 sequence. */
 function cutAt(src: Uint8Array, s: number, max: number): number {
@@ -163,12 +159,12 @@ export function loadNative(): boolean {
     enabled = true;
     return true;
   }
-  const pointers = libcPointers();
+  const pointers = libcPointers(["memchr", "memcpy"]);
   if (typeof pointers === "string") {
     status = pointers;
     return false;
   }
-  const lib = compile();
+  const lib = compileC("the line scanner", "lines.c", SOURCE, SYMBOLS);
   if (typeof lib === "string") {
     status = lib;
     return false;
@@ -209,66 +205,4 @@ export function formatLines(
     return compiled.symbols.zl_format(src, ends, first, last, prefix, prefix.length, dst, at, cap);
   }
   return formatJs(src, ends, first, last, prefix, dst, at, cap);
-}
-
-const DL_NAMES = [
-  "libc.so.6",
-  "libdl.so.2",
-  "libc.musl-x86_64.so.1",
-  "libc.musl-aarch64.so.1",
-] as const;
-
-function libcPointers(): { memchr: Pointer; memcpy: Pointer } | string {
-  const failures: string[] = [];
-  for (const name of DL_NAMES) {
-    let dl: ReturnType<typeof openDl>;
-    try {
-      dl = openDl(name);
-    } catch (err) {
-      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
-      continue;
-    }
-    try {
-      // RTLD_DEFAULT is the null handle on glibc and musl.
-      const find = (symbol: string) => {
-        const p = dl.symbols.dlsym(null, Buffer.from(`${symbol}\0`));
-        return typeof p === "number" && p !== 0 ? (p as Pointer) : null;
-      };
-      const memchr = find("memchr");
-      const memcpy = find("memcpy");
-      if (memchr === null || memcpy === null) return "dlsym cannot find memchr or memcpy";
-      return { memchr, memcpy };
-    } finally {
-      dl.close();
-    }
-  }
-  return `cannot load dlsym (${failures.join("; ")})`;
-}
-
-function openDl(name: string) {
-  return dlopen(name, { dlsym: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.ptr } });
-}
-
-function compile(): Compiled | string {
-  const failures: string[] = [];
-  for (const base of [...new Set([tmpdir(), "/run", "/tmp", "/var/run", "/dev/shm"])]) {
-    let dir: string;
-    try {
-      dir = mkdtempSync(join(base, "zinit-lines-"));
-    } catch (err) {
-      failures.push(`${base}: ${err instanceof Error ? err.message : String(err)}`);
-      continue;
-    }
-    try {
-      const source = join(dir, "lines.c");
-      writeFileSync(source, SOURCE);
-      return cc({ source, library: [], flags: ["-nostdlib"], symbols: SYMBOLS });
-    } catch (err) {
-      // A compiler error does not depend on the directory; another would fail the same way.
-      return `tcc: ${err instanceof Error ? err.message : String(err)}`;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return `no writable directory for the compiler (${failures.join("; ")})`;
 }

@@ -12,21 +12,17 @@
 //   thousands of services that walk, twice per exit, made a shutdown quadratic. With the pid, the
 //   child is reaped with waitid(P_PID) in constant time.
 //
-// tcc cannot read `/$bunfs` inside a compiled binary and a scratch image has neither headers nor
-// a libc for it to link, so the source is written to a writable directory, compiled with
-// -nostdlib, and gets `sigaction`, `write` and `__errno_location` as pointers from dlsym. The
+// The C gets `sigaction`, `write` and `__errno_location` as pointers (src/sys/tcc.ts). The
 // layouts are the same for glibc and musl on x86_64 and aarch64: `struct sigaction` is handler,
 // sa_mask (128 bytes), int sa_flags, sa_restorer; `siginfo_t` has si_code at offset 8 and si_pid
 // at 16.
 
-import { cc, dlopen, FFIType, type Library, type Pointer } from "bun:ffi";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { FFIType, type Library } from "bun:ffi";
 import { errno, F_GETFL, F_SETFL, libc, O_NONBLOCK, osError } from "./libc.ts";
 import { close, pipe } from "./pipe.ts";
 import type { ChunkSink } from "./port.ts";
 import { pump } from "./stream.ts";
+import { compileC, libcPointers } from "./tcc.ts";
 
 const SOURCE = `
 struct zsa { void *handler; unsigned long mask[16]; int flags; void *restorer; };
@@ -116,13 +112,6 @@ int zinit_sigchld_uninstall(void) {
 }
 `;
 
-const DL_NAMES = [
-  "libc.so.6",
-  "libdl.so.2",
-  "libc.musl-x86_64.so.1",
-  "libc.musl-aarch64.so.1",
-] as const;
-
 const NATIVE_SYMBOLS = {
   zinit_native_init: {
     args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.i32],
@@ -143,17 +132,17 @@ let sigchld: { read: number; write: number } | null = null;
 /** The compiled library, made once; or why it cannot be made here. */
 function library(): NativeLibrary | string {
   if (native !== null) return native;
-  const pointers = lookup();
+  const pointers = libcPointers(["sigaction", "write", "__errno_location"]);
   if (typeof pointers === "string") {
     native = pointers;
     return native;
   }
-  const lib = compile();
+  const lib = compileC("the signal handlers", "signals.c", SOURCE, NATIVE_SYMBOLS);
   if (typeof lib !== "string") {
     lib.symbols.zinit_native_init(
       pointers.sigaction,
       pointers.write,
-      pointers.errnoLocation,
+      pointers.__errno_location,
       libc.getpid(),
     );
   }
@@ -255,76 +244,4 @@ function pidSink(onPids: (pids: number[]) => void): ChunkSink {
     },
     end() {},
   };
-}
-
-interface LibcPointers {
-  sigaction: Pointer;
-  write: Pointer;
-  errnoLocation: Pointer;
-}
-
-/** The libc functions the handler calls, found in the global symbol scope, or why they were not. */
-function lookup(): LibcPointers | string {
-  const failures: string[] = [];
-  for (const libName of DL_NAMES) {
-    let dl: ReturnType<typeof openDl>;
-    try {
-      dl = openDl(libName);
-    } catch (err) {
-      failures.push(`${libName}: ${err instanceof Error ? err.message : String(err)}`);
-      continue;
-    }
-    try {
-      const find = (name: string): Pointer | null => {
-        // RTLD_DEFAULT is the null handle on glibc and musl.
-        const found = dl.symbols.dlsym(null, Buffer.from(`${name}\0`));
-        return typeof found === "number" && found !== 0 ? found : null;
-      };
-      const sigaction = find("sigaction");
-      const write = find("write");
-      const errnoLocation = find("__errno_location");
-      if (sigaction === null || write === null || errnoLocation === null) {
-        return "dlsym cannot find sigaction, write or __errno_location";
-      }
-      return { sigaction, write, errnoLocation };
-    } finally {
-      dl.close();
-    }
-  }
-  return `cannot load dlsym (${failures.join("; ")})`;
-}
-
-function openDl(name: string) {
-  return dlopen(name, { dlsym: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.ptr } });
-}
-
-/** The handlers compiled by TinyCC from a scratch copy of the source, or why they could not be. */
-function compile(): NativeLibrary | string {
-  const failures: string[] = [];
-  for (const base of [...new Set([tmpdir(), "/run", "/tmp", "/var/run", "/dev/shm"])]) {
-    let dir: string;
-    try {
-      dir = mkdtempSync(join(base, "zinit-native-"));
-    } catch (err) {
-      failures.push(`${base}: ${err instanceof Error ? err.message : String(err)}`);
-      continue;
-    }
-    const source = join(dir, "signals.c");
-    try {
-      writeFileSync(source, SOURCE);
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      failures.push(`${base}: ${err instanceof Error ? err.message : String(err)}`);
-      continue;
-    }
-    try {
-      return cc({ source, library: [], flags: ["-nostdlib"], symbols: NATIVE_SYMBOLS });
-    } catch (err) {
-      // A compiler error does not depend on the directory; another one would fail the same way.
-      return `cannot compile the signal handlers: ${err instanceof Error ? err.message : String(err)}`;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return `no writable directory for the signal handlers' source (${failures.join("; ")})`;
 }
