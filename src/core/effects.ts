@@ -39,8 +39,11 @@ export interface SpawnSpec {
   notify: Notify | null;
   /** With `notify: systemd` and a watchdog: WATCHDOG_USEC for the service. */
   watchdogMs: number | null;
-  /** A `health.*` log probe: the pattern the shell watches the output for. */
-  watch: { level: ProbeLevel; pattern: string } | null;
+  /**
+   * The `health.ready` and `health.live` log probes: the patterns the shell matches every line of
+   * the main process's output against (empty: none).
+   */
+  watch: Array<{ level: ProbeLevel; pattern: string }>;
 }
 
 /** A probe the shell carries out itself and answers with a `probeDone` event within `timeoutMs`. */

@@ -263,6 +263,49 @@ describe("readiness by probes and notification", () => {
     await t.sys.flush();
     expect(t.daemon.list()).toEqual({ app: "Running" });
   });
+
+  test("log probes at both levels: each its own pattern; liveness needs a match per period", async () => {
+    t = await testDaemon();
+    monitor(t, "app", {
+      ready: { check: { kind: "log", pattern: "^ready$" }, intervalMs: null, timeoutMs: 1000 },
+      live: {
+        check: { kind: "log", pattern: "heartbeat \\d+" },
+        intervalMs: 1_000,
+        timeoutMs: 1_000,
+        failureThreshold: 2,
+      },
+      stabilityPeriodMs: 0,
+    });
+    await t.sys.flush();
+    const first = t.sys.find("app").pid;
+    // A heartbeat does not make it ready; it still counts for the first liveness check.
+    t.sys.write(first, "stdout", "heartbeat 1\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Spawned" });
+    t.sys.write(first, "stdout", "ready\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Running" });
+    await t.sys.advance(1_000);
+    expect(t.daemon.inspect("app").probes.live.failures).toBe(0);
+    // Lines that match only the readiness pattern do not keep it alive.
+    t.sys.write(first, "stdout", "ready\n");
+    await t.sys.advance(1_000);
+    expect(t.daemon.inspect("app").probes.live.failures).toBe(1);
+    expect(t.said).toContain(
+      "WARN service app: liveness check: no output line matched since the previous check (1 of 2)",
+    );
+    t.sys.write(first, "stderr", "heartbeat 2\n");
+    await t.sys.advance(1_000);
+    expect(t.daemon.inspect("app").probes.live.failures).toBe(1);
+    // Two silent periods in a row: the run ends and the service starts again.
+    await t.sys.advance(2_000);
+    expect(t.said).toContain(
+      "WARN service app: liveness check: no output line matched since the previous check (2 of 2 in a row); stopping it",
+    );
+    const second = t.sys.find("app").pid;
+    expect(second).not.toBe(first);
+    expect(t.daemon.list()).toEqual({ app: "Spawned" });
+  });
 });
 
 describe("waits and events", () => {
