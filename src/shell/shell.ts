@@ -260,6 +260,12 @@ export class Shell {
       case "cancelSpawn":
         // Handled when queued (see enqueue).
         return;
+      case "confirmMain":
+        // Reaped by its own parent, its exit would never reach us: that parent's stands for it.
+        if (!this.tracker.alive(effect.name, effect.pid)) {
+          this.post({ type: "exited", pid: effect.pid, status: effect.status });
+        }
+        return;
       case "cancelProbe":
         this.probes.delete(`${effect.level}\0${effect.name}`);
         if (effect.level === "ready") {
@@ -363,7 +369,10 @@ export class Shell {
     return path;
   }
 
-  /** A datagram on a service's notify socket: taken only from a process of that service. */
+  /**
+   * A datagram on a service's notify socket: taken only from a process of that service, and a
+   * `MAINPID=` only when it names one too.
+   */
   private notified(name: string, pid: number, text: string): void {
     if (!this.tracker.owns(name, pid)) {
       this.opts.say(
@@ -372,7 +381,21 @@ export class Shell {
       );
       return;
     }
-    this.post({ type: "notify", name, pid, fields: parseNotify(text) });
+    const fields = parseNotify(text);
+    const mainPid = fields.MAINPID;
+    if (mainPid !== undefined) {
+      const main = /^[1-9][0-9]{0,9}$/.test(mainPid) ? Number(mainPid) : 0;
+      if (main !== 0 && this.tracker.owns(name, main)) {
+        this.tracker.adopt(name, main);
+      } else {
+        this.opts.say(
+          "warn",
+          `service ${name}: ignored MAINPID=${JSON.stringify(mainPid.slice(0, 32))} from pid ${pid}: not one of its processes`,
+        );
+        delete fields.MAINPID;
+      }
+    }
+    this.post({ type: "notify", name, pid, fields });
   }
 
   /** A newline on the notify fd means READY=1 (s6 / dinit style). */

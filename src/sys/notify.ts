@@ -48,7 +48,13 @@ const control = Buffer.alloc(256);
 const iov = Buffer.alloc(16);
 const msg = Buffer.alloc(56);
 
-function drainAll(): void {
+/**
+ * Hands every datagram waiting on any notify socket to its receiver. The reaper calls it before
+ * it reaps: what a process sent before it exited (READY=1, MAINPID= from a parent that then
+ * exits) is then handled before its exit, whichever signal the runtime delivers first, and
+ * while its sender's /proc entry is still there for the ownership check.
+ */
+export function drainNotifySockets(): void {
   for (const [fd, receive] of receivers) {
     for (let d = receiveOne(fd); d !== null; d = receiveOne(fd)) {
       if (d === "skip") continue;
@@ -147,7 +153,7 @@ export function openNotifySocket(path: string, receive: Receiver): NotifySocket 
   }
   if (!handlerInstalled) {
     // Before any socket asks for SIGIO: its default action would end the process.
-    process.on("SIGIO", drainAll);
+    process.on("SIGIO", drainNotifySockets);
     handlerInstalled = true;
   }
   receivers.set(fd, receive);
@@ -161,7 +167,7 @@ export function openNotifySocket(path: string, receive: Receiver): NotifySocket 
     return fail("fcntl(O_ASYNC)", errno());
   }
   // Datagrams that arrived before O_ASYNC raised nothing.
-  drainAll();
+  drainNotifySockets();
   return {
     ok: true,
     close() {
