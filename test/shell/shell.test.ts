@@ -240,6 +240,11 @@ describe("readiness by probes and notification", () => {
     t.sys.sendNotify(path, wrapper.pid, `READY=1\nMAINPID=${daemon.pid}`);
     await t.sys.flush();
     expect(t.daemon.status("w")).toMatchObject({ pid: daemon.pid, state: "Running" });
+    // kill signals the main process's group; this one leads none, so it gets the signal itself.
+    daemon.reactions.set(10, "ignore");
+    t.daemon.kill("w", "SIGUSR1");
+    expect(daemon.signals).toEqual([10]);
+    expect(wrapper.signals).toEqual([]);
     // The fake reaps a child whose parent lives on out of our sight, as its parent would.
     t.sys.exit(daemon.pid, { kind: "exited", code: 5 });
     await t.sys.flush();
