@@ -81,9 +81,13 @@ export class Supervisor {
   private readonly services = new Map<string, Service>();
   /**
    * Every process of ours the core knows: main processes, probe commands, stop commands.
-   * `superseded`: a main process that a `MAINPID=` replaced, which may still be running.
+   * `announced`: a main process that a `MAINPID=` named; `superseded`: one that a `MAINPID=`
+   * replaced, which may still be running.
    */
-  private readonly owners = new Map<number, { name: string; role: Role; superseded?: boolean }>();
+  private readonly owners = new Map<
+    number,
+    { name: string; role: Role; announced?: boolean; superseded?: boolean }
+  >();
   /** Name → the services whose `after` names it (also for names not monitored yet). */
   private readonly dependents = new Map<string, Set<string>>();
   /** The last view reported in a `changed` effect, per service. */
@@ -232,6 +236,12 @@ export class Supervisor {
     const svc = this.get(name);
     if (svc.pid === 0) throw isDown(name);
     return svc.pid;
+  }
+
+  /** Whether the main process is one that a `MAINPID=` named, not the one zinit spawned. */
+  announcedMain(name: string): boolean {
+    const svc = this.get(name);
+    return svc.pid !== 0 && this.owners.get(svc.pid)?.announced === true;
   }
 
   // ---- commands (they throw ZinitError before changing anything) --------------------------------
@@ -521,7 +531,7 @@ export class Supervisor {
     }
     const old = this.owners.get(svc.pid);
     if (old) old.superseded = true;
-    this.owners.set(pid, { name: svc.name, role: "main" });
+    this.owners.set(pid, { name: svc.name, role: "main", announced: true });
     this.log(
       "info",
       `service ${svc.name}: main process is now pid ${pid} (MAINPID=; was ${svc.pid})`,

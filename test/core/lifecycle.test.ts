@@ -333,7 +333,9 @@ describe("MAINPID", () => {
     const c = new Core();
     c.monitor({ d: { notify: { kind: "systemd" }, stabilityPeriodMs: 0 } });
     c.spawned("d", 10, 0);
+    expect(c.s.announcedMain("d")).toBe(false);
     const eff = notify(c, 10, { MAINPID: "11", READY: "1" }, 5);
+    expect(c.s.announcedMain("d")).toBe(true);
     expect(logs(eff)).toContain("service d: main process is now pid 11 (MAINPID=; was 10)");
     expect(ofType(eff, "changed").at(-1)?.change).toMatchObject({ pid: 11, state: "Running" });
     expect(c.s.status("d").pid).toBe(11);
