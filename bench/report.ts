@@ -46,7 +46,8 @@ export function machineInfo(): Record<string, string> {
 
 export const QUICK_NOTE =
   "Quick mode scales the workloads down; labels keep the full-run sizes: N 100 → 10, 1000 → 50, " +
-  "200 MB → 5 MB, 1000 orphans → 100, 20 restart samples → 5, 30 s idle window → 3 s.";
+  "200 MB → 5 MB, 1000 orphans → 100, 20 restart samples → 5, 30 s idle window → 3 s, " +
+  "30 notified readiness samples → 5 and 12 polled → 3.";
 
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);

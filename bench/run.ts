@@ -27,13 +27,24 @@ import {
 import { control } from "./workloads/control.ts";
 import { idleCpu, memory, startup } from "./workloads/fleet.ts";
 import { logs } from "./workloads/logs.ts";
+import { readiness } from "./workloads/readiness.ts";
 import { reaping } from "./workloads/reaping.ts";
 import { restart } from "./workloads/restart.ts";
 import { shutdown } from "./workloads/shutdown.ts";
 import type { Cell, Context } from "./workloads/types.ts";
 
 const PEERS: Peer[] = [zinit, runit, s6, supervisord, pm2, tini];
-const ALL_WORKLOADS = [restart, startup, memory, idleCpu, control, logs, reaping, shutdown];
+const ALL_WORKLOADS = [
+  restart,
+  startup,
+  memory,
+  idleCpu,
+  control,
+  readiness,
+  logs,
+  reaping,
+  shutdown,
+];
 const BENCH_DIR = import.meta.dir;
 const README_START = "<!-- latest-results:start -->";
 const README_END = "<!-- latest-results:end -->";

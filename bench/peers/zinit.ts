@@ -13,7 +13,8 @@ import type { LogReader, Peer } from "./types.ts";
 export const ZINIT_BIN =
   process.env.ZINIT_BIN || resolve(import.meta.dir, "..", "..", "dist", "zinit");
 export const zinitSocket = (dir: string) => join(dir, "zinit.sock");
-const confDir = (dir: string) => join(dir, "services");
+/** Where the service files of a run in `dir` go. */
+export const zinitConfDir = (dir: string) => join(dir, "services");
 
 const logDir = (dir: string) => join(dir, "logs");
 
@@ -31,7 +32,7 @@ export const zinit: Peer = {
   healthyAfterMs: DEFAULT_STABILITY_PERIOD_MS,
   restartDelayNote: `not settable; immediate after ${DEFAULT_STABILITY_PERIOD_MS / 1000} s up, else 100 ms doubling to 2 s`,
   write(dir, services) {
-    const conf = confDir(dir);
+    const conf = zinitConfDir(dir);
     mkdirSync(conf, { recursive: true });
     for (const svc of services) {
       const lines = [`exec: ${JSON.stringify(svc.argv.join(" "))}`];
@@ -49,7 +50,7 @@ export const zinit: Peer = {
       zinitSocket(dir),
       "init",
       "-c",
-      confDir(dir),
+      zinitConfDir(dir),
       "--container",
       // Rotated at 10 MB, 50 files kept: room for the whole payload.
       ...(existsSync(logDir(dir))

@@ -39,8 +39,11 @@ export interface SpawnSpec {
   notify: Notify | null;
   /** With `notify: systemd` and a watchdog: WATCHDOG_USEC for the service. */
   watchdogMs: number | null;
-  /** A `health.*` log probe: the pattern the shell watches the output for. */
-  watch: { level: ProbeLevel; pattern: string } | null;
+  /**
+   * The `health.ready` and `health.live` log probes: the patterns the shell matches every line of
+   * the main process's output against (empty: none).
+   */
+  watch: Array<{ level: ProbeLevel; pattern: string }>;
 }
 
 /** A probe the shell carries out itself and answers with a `probeDone` event within `timeoutMs`. */
@@ -78,6 +81,12 @@ export type Effect =
   | { type: "killGroup"; name: string; role: Role; pid: number; signal: number }
   /** Run a tcp/http probe or watch the output for a log probe; answer with `probeDone`. */
   | { type: "probe"; name: string; level: ProbeLevel; check: NetProbe; timeoutMs: number }
+  /**
+   * A main process that a `MAINPID=` replaced has been reaped. `pid` is the main process now: if
+   * it is gone without having been reaped by us (that process, its parent, reaped it), answer
+   * with its `exited`, carrying `status`, the only exit status there is to go by.
+   */
+  | { type: "confirmMain"; name: string; pid: number; status: ExitStatus }
   /** Forget an unanswered probe: its answer, if any, is not wanted any more. */
   | { type: "cancelProbe"; name: string; level: ProbeLevel }
   | { type: "timer"; name: string; kind: TimerKind; ms: number }

@@ -253,7 +253,7 @@ function attempt(svc: HealthSubject, level: ProbeLevel, probe: Probe, ctx: Healt
       label: `${svc.name}/${level === "ready" ? "test" : "live"}`,
       notify: null,
       watchdogMs: null,
-      watch: null,
+      watch: [],
     };
     ctx.fx.push({ type: "spawn", name: svc.name, role, spec });
     return;

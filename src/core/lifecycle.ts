@@ -237,7 +237,6 @@ function startFresh(svc: Service, ev: unknown, ctx: LifecycleContext): void {
 
 function mainSpec(svc: Service): SpawnSpec {
   const c = svc.config;
-  const logProbe = c.ready?.check.kind === "log" ? c.ready.check : null;
   return {
     argv: c.argv,
     env: c.env,
@@ -246,8 +245,16 @@ function mainSpec(svc: Service): SpawnSpec {
     label: svc.name,
     notify: c.notify,
     watchdogMs: c.notify?.kind === "systemd" ? c.watchdogMs : null,
-    watch: logProbe ? { level: "ready", pattern: logProbe.pattern } : null,
+    watch: logWatches(c),
   };
+}
+
+/** The log probes among the service's probes, whichever level they check. */
+function logWatches(c: ServiceConfig): SpawnSpec["watch"] {
+  const watch: SpawnSpec["watch"] = [];
+  if (c.ready?.check.kind === "log") watch.push({ level: "ready", pattern: c.ready.check.pattern });
+  if (c.live?.check.kind === "log") watch.push({ level: "live", pattern: c.live.check.pattern });
+  return watch;
 }
 
 function spawned(svc: Service, ev: { pid: number }, ctx: LifecycleContext): void {
@@ -397,7 +404,7 @@ function beginStop(svc: Service, _ev: unknown, ctx: LifecycleContext): void {
         label: `${svc.name}/stop`,
         notify: null,
         watchdogMs: null,
-        watch: null,
+        watch: [],
       },
     });
     return;

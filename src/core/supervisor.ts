@@ -79,8 +79,15 @@ const LIFECYCLE_TIMERS = new Set(["restart", "kill", "giveUp", "startTimeout"]);
 
 export class Supervisor {
   private readonly services = new Map<string, Service>();
-  /** Every process of ours the core knows: main processes, probe commands, stop commands. */
-  private readonly owners = new Map<number, { name: string; role: Role }>();
+  /**
+   * Every process of ours the core knows: main processes, probe commands, stop commands.
+   * `announced`: a main process that a `MAINPID=` named; `superseded`: one that a `MAINPID=`
+   * replaced, which may still be running.
+   */
+  private readonly owners = new Map<
+    number,
+    { name: string; role: Role; announced?: boolean; superseded?: boolean }
+  >();
   /** Name → the services whose `after` names it (also for names not monitored yet). */
   private readonly dependents = new Map<string, Set<string>>();
   /** The last view reported in a `changed` effect, per service. */
@@ -229,6 +236,12 @@ export class Supervisor {
     const svc = this.get(name);
     if (svc.pid === 0) throw isDown(name);
     return svc.pid;
+  }
+
+  /** Whether the main process is one that a `MAINPID=` named, not the one zinit spawned. */
+  announcedMain(name: string): boolean {
+    const svc = this.get(name);
+    return svc.pid !== 0 && this.owners.get(svc.pid)?.announced === true;
   }
 
   // ---- commands (they throw ZinitError before changing anything) --------------------------------
@@ -460,7 +473,13 @@ export class Supervisor {
     this.touched.add(svc);
     switch (owner.role) {
       case "main":
-        if (svc.pid !== pid) return;
+        if (svc.pid !== pid) {
+          // The run goes on with the process MAINPID= named, unless that one is gone too.
+          if (owner.superseded && svc.pid !== 0) {
+            this.fx.push({ type: "confirmMain", name: svc.name, pid: svc.pid, status });
+          }
+          return;
+        }
         this.exits.set(svc, status);
         this.work.push([svc, { kind: "exited", status }]);
         return;
@@ -491,7 +510,33 @@ export class Supervisor {
       this.fx.push({ type: "timer", name: svc.name, kind: "startTimeout", ms });
     }
     if (fields.STOPPING === "1") svc.health.status ||= "stopping";
+    if (fields.MAINPID !== undefined) this.newMain(svc, fields.MAINPID);
     this.verdict(svc, health.notified(svc, fields, this.ctx));
+  }
+
+  /**
+   * `MAINPID=`: the service's main process is now another of its processes (the shell checked
+   * that it is one), e.g. the child a daemon forked before its parent exits. From now on that
+   * pid is the one whose exit ends the run, that is signalled and shown; the exit of the one
+   * it replaces does not end the run.
+   */
+  private newMain(svc: Service, text: string): void {
+    const pid = /^[1-9][0-9]{0,9}$/.test(text) ? Number(text) : 0;
+    if (pid === 0 || pid === svc.pid || svc.phase !== "running") return;
+    const owner = this.owners.get(pid);
+    if (owner && owner.role !== "main") {
+      const what = owner.role === "stop" ? "stop command" : `${owner.role} check`;
+      this.log("warn", `service ${svc.name}: ignored MAINPID=${pid}: that is its ${what}`);
+      return;
+    }
+    const old = this.owners.get(svc.pid);
+    if (old) old.superseded = true;
+    this.owners.set(pid, { name: svc.name, role: "main", announced: true });
+    this.log(
+      "info",
+      `service ${svc.name}: main process is now pid ${pid} (MAINPID=; was ${svc.pid})`,
+    );
+    svc.pid = pid;
   }
 
   private verdict(svc: Service, verdict: health.Verdict): void {

@@ -152,7 +152,10 @@ export class Daemon implements Control {
       throw new ZinitError("InvalidSignal", `invalid signal '${signal}'`, { signal });
     }
     const pid = this.core.requireRunning(name);
-    const errno = this.opts.sys.killGroup(pid, num);
+    // Upstream signals the main process's group, which a spawned main process leads (ESRCH if
+    // it left it, as upstream); one that MAINPID= named may lead none: it gets the signal itself.
+    const group = !this.core.announcedMain(name) || this.opts.sys.proc(pid)?.pgid === pid;
+    const errno = group ? this.opts.sys.killGroup(pid, num) : this.opts.sys.kill(pid, num);
     if (errno !== 0) {
       throw new ZinitError("InternalError", errnoText(errno), { service: name });
     }

@@ -53,6 +53,9 @@ interface Watch {
   armed: boolean;
 }
 
+/** The log probes of one run of a service, by level: each sees every line of its output. */
+type Watches = Partial<Record<ProbeLevel, Watch>>;
+
 export class Shell {
   readonly core: Supervisor;
   private readonly sys: Sys;
@@ -75,7 +78,7 @@ export class Shell {
   /** tcp/http probes in flight, per service and level: answers of cancelled ones are dropped. */
   private readonly probes = new Map<string, number>();
   private probeSerial = 0;
-  private readonly watches = new Map<string, Watch>();
+  private readonly watches = new Map<string, Watches>();
   /** Per `notify: systemd` service: its socket's path, and how to close it. */
   private readonly notifySockets = new Map<string, { path: string; close(): void }>();
   private notifySerial = 0;
@@ -257,10 +260,16 @@ export class Shell {
       case "cancelSpawn":
         // Handled when queued (see enqueue).
         return;
+      case "confirmMain":
+        // Reaped by its own parent, its exit would never reach us: that parent's stands for it.
+        if (!this.tracker.alive(effect.name, effect.pid)) {
+          this.post({ type: "exited", pid: effect.pid, status: effect.status });
+        }
+        return;
       case "cancelProbe":
         this.probes.delete(`${effect.level}\0${effect.name}`);
         if (effect.level === "ready") {
-          const w = this.watches.get(effect.name);
+          const w = this.watches.get(effect.name)?.ready;
           if (w) w.armed = false;
         }
         return;
@@ -299,10 +308,15 @@ export class Shell {
   private spawn(name: string, role: Role, spec: SpawnSpec): void {
     const env = serviceEnv(this.opts.baseEnv, this.opts.etcEnv, spec.env);
     let extraFd: { fd: number; sink: ChunkSink } | undefined;
+    let watches: Watches | undefined;
     if (role === "main") {
       this.watches.delete(name);
-      if (spec.watch)
-        this.watches.set(name, { re: new RegExp(spec.watch.pattern), seen: false, armed: false });
+      if (spec.watch.length > 0) {
+        watches = {};
+        for (const w of spec.watch)
+          watches[w.level] = { re: new RegExp(w.pattern), seen: false, armed: false };
+        this.watches.set(name, watches);
+      }
       if (spec.notify?.kind === "fd") {
         env.READY_FD = String(spec.notify.fd);
         extraFd = { fd: spec.notify.fd, sink: this.readyFdSink(name) };
@@ -316,13 +330,12 @@ export class Shell {
       }
       if (spec.watchdogMs !== null) env.WATCHDOG_USEC = String(spec.watchdogMs * 1000);
     }
-    const watch = role === "main" ? this.watches.get(name) : undefined;
     const output = this.opts.logs.open({
       label: spec.label,
       mode: spec.log,
       service: name,
       file: this.core.has(name) ? this.core.config(name).logFile : undefined,
-      onLine: watch ? (_stream, text) => this.sawLine(name, watch, text) : undefined,
+      onLine: watches ? (_stream, text) => this.sawLine(name, watches, text) : undefined,
     });
     const result = this.sys.spawn({
       argv: spec.argv,
@@ -356,7 +369,10 @@ export class Shell {
     return path;
   }
 
-  /** A datagram on a service's notify socket: taken only from a process of that service. */
+  /**
+   * A datagram on a service's notify socket: taken only from a process of that service, and a
+   * `MAINPID=` only when it names one too.
+   */
   private notified(name: string, pid: number, text: string): void {
     if (!this.tracker.owns(name, pid)) {
       this.opts.say(
@@ -365,7 +381,21 @@ export class Shell {
       );
       return;
     }
-    this.post({ type: "notify", name, pid, fields: parseNotify(text) });
+    const fields = parseNotify(text);
+    const mainPid = fields.MAINPID;
+    if (mainPid !== undefined) {
+      const main = /^[1-9][0-9]{0,9}$/.test(mainPid) ? Number(mainPid) : 0;
+      if (main !== 0 && this.tracker.owns(name, main)) {
+        this.tracker.adopt(name, main);
+      } else {
+        this.opts.say(
+          "warn",
+          `service ${name}: ignored MAINPID=${JSON.stringify(mainPid.slice(0, 32))} from pid ${pid}: not one of its processes`,
+        );
+        delete fields.MAINPID;
+      }
+    }
+    this.post({ type: "notify", name, pid, fields });
   }
 
   /** A newline on the notify fd means READY=1 (s6 / dinit style). */
@@ -381,12 +411,19 @@ export class Shell {
     };
   }
 
-  private sawLine(name: string, watch: Watch, text: string): void {
-    if (this.watches.get(name) !== watch || !watch.re.test(text)) return;
-    watch.seen = true;
-    if (watch.armed) {
-      watch.armed = false;
-      this.post({ type: "probeDone", name, level: "ready", ok: true, detail: "matched" });
+  /** A line of a run's output: each log probe that has not matched yet is tried on it. */
+  private sawLine(name: string, watches: Watches, text: string): void {
+    if (this.watches.get(name) !== watches) return; // a line of an earlier run, read late
+    const { ready, live } = watches;
+    // Once matched, a probe needs no more lines until its next check: readiness is checked
+    // once per run, liveness forgets its match at each check.
+    if (live && !live.seen && live.re.test(text)) live.seen = true;
+    if (ready && !ready.seen && ready.re.test(text)) {
+      ready.seen = true;
+      if (ready.armed) {
+        ready.armed = false;
+        this.post({ type: "probeDone", name, level: "ready", ok: true, detail: "matched" });
+      }
     }
   }
 
@@ -439,24 +476,22 @@ export class Shell {
   private probe(name: string, level: ProbeLevel, check: NetProbe, timeoutMs: number): void {
     const key = `${level}\0${name}`;
     if (check.kind === "log") {
-      const watch = this.watches.get(name);
+      const watch = this.watches.get(name)?.[level];
       if (!watch) {
         this.feed({ type: "probeDone", name, level, ok: false, detail: "no output to watch" });
         return;
       }
-      if (level === "live" || watch.seen) {
+      if (level === "live") {
+        // A line matched since the previous check (the first check: since the spawn).
         const ok = watch.seen;
-        if (level === "live") watch.seen = false;
-        this.feed({
-          type: "probeDone",
-          name,
-          level,
-          ok,
-          detail: ok ? "matched" : "no matching line",
-        });
+        watch.seen = false;
+        const detail = ok ? "matched" : "no output line matched since the previous check";
+        this.feed({ type: "probeDone", name, level, ok, detail });
         return;
       }
-      watch.armed = true;
+      if (watch.seen) this.feed({ type: "probeDone", name, level, ok: true, detail: "matched" });
+      // Else the first matching line answers (sawLine).
+      else watch.armed = true;
       return;
     }
     const serial = ++this.probeSerial;

@@ -47,6 +47,28 @@ export class ProcessTracker {
     if (info) this.remember(name, t, info);
   }
 
+  /**
+   * A process the service named its main one (`MAINPID=`): a member from now on, even once it
+   * is reparented to us; a session it leads is the service's too.
+   */
+  adopt(name: string, pid: number): void {
+    const info = this.sys.proc(pid);
+    if (!info) return;
+    const t = this.entry(name);
+    this.remember(name, t, info);
+    if (info.sid === pid) {
+      t.sessions.add(pid);
+      this.ownerBySession.set(pid, name);
+    }
+  }
+
+  /** Whether `pid` is still there (a zombie counts) and, if it is a known member, still that one. */
+  alive(name: string, pid: number): boolean {
+    const p = this.sys.proc(pid);
+    const start = this.services.get(name)?.known.get(pid);
+    return p !== null && (start === undefined || p.starttime === start);
+  }
+
   /** The service a reaped process belonged to: by its pid, else by the session it was in. */
   ownerOfExit(pid: number, info: ProcInfo | null): string | undefined {
     const name = this.ownerByPid.get(pid) ?? (info ? this.ownerBySession.get(info.sid) : undefined);

@@ -47,15 +47,27 @@ const data = Buffer.alloc(MAX_NOTIFY_BYTES + 1);
 const control = Buffer.alloc(256);
 const iov = Buffer.alloc(16);
 const msg = Buffer.alloc(56);
+/** The fds that came with the datagram being handled, closed once it has been. */
+const passedFds: number[] = [];
 
-function drainAll(): void {
+/**
+ * Hands every datagram waiting on any notify socket to its receiver. The reaper calls it before
+ * it reaps: what a process sent before it exited (READY=1, MAINPID= from a parent that then
+ * exits) is then handled before its exit, whichever signal the runtime delivers first, and
+ * while its sender's /proc entry is still there for the ownership check.
+ */
+export function drainNotifySockets(): void {
   for (const [fd, receive] of receivers) {
     for (let d = receiveOne(fd); d !== null; d = receiveOne(fd)) {
-      if (d === "skip") continue;
       try {
-        receive(d);
+        if (d !== "skip") receive(d);
       } catch {
         // The shell reports its own failures; one bad datagram must not stop the others.
+      } finally {
+        // systemd-notify's BARRIER=1 sends a pipe and exits once it is closed: closed after
+        // the datagram was handled, its sender is still there to be checked. FDSTORE is not
+        // supported; either way the fds must not stay open here.
+        for (const passed of passedFds.splice(0)) close(passed);
       }
     }
   }
@@ -89,9 +101,7 @@ function receiveOne(fd: number): Datagram | "skip" | null {
       if (level === SOL_SOCKET && type === SCM_CREDENTIALS && len >= 28) {
         pid = control.readInt32LE(off + 16);
       } else if (level === SOL_SOCKET && type === SCM_RIGHTS) {
-        // systemd-notify's BARRIER=1 sends a pipe and waits until it is closed; FDSTORE is
-        // not supported. Either way the fds must not stay open here.
-        for (let i = off + 16; i + 4 <= off + len; i += 4) close(control.readInt32LE(i));
+        for (let i = off + 16; i + 4 <= off + len; i += 4) passedFds.push(control.readInt32LE(i));
       }
       off += (len + 7) & ~7;
     }
@@ -147,7 +157,7 @@ export function openNotifySocket(path: string, receive: Receiver): NotifySocket 
   }
   if (!handlerInstalled) {
     // Before any socket asks for SIGIO: its default action would end the process.
-    process.on("SIGIO", drainAll);
+    process.on("SIGIO", drainNotifySockets);
     handlerInstalled = true;
   }
   receivers.set(fd, receive);
@@ -161,7 +171,7 @@ export function openNotifySocket(path: string, receive: Receiver): NotifySocket 
     return fail("fcntl(O_ASYNC)", errno());
   }
   // Datagrams that arrived before O_ASYNC raised nothing.
-  drainAll();
+  drainNotifySockets();
   return {
     ok: true,
     close() {

@@ -11,10 +11,14 @@
 // Each zombie is first looked at without being reaped (WNOWAIT) so its /proc entry, still there,
 // tells which session and process group it was in: that is how the exit of an orphan is traced
 // back to its service.
+//
+// Before each reaping, the datagrams waiting on the sd_notify sockets are handled (notify.ts), so
+// a notification sent before an exit is never taken after it.
 
 import type { ExitStatus } from "../core/types.ts";
 import { EINTR, errno, libc } from "./libc.ts";
 import { offSigchld, onSigchld } from "./native.ts";
+import { drainNotifySockets } from "./notify.ts";
 import type { Exit, ExitHandler } from "./port.ts";
 import { readProc } from "./proc.ts";
 
@@ -76,6 +80,7 @@ function deliver(exits: Exit[]): void {
 /** Reaps every exited child (the scan), then hands them all to the exit handler. */
 export function reapNow(): void {
   lastScan = performance.now();
+  drainNotifySockets();
   const exits: Exit[] = [];
   for (let pid = peek(0); pid > 0; pid = peek(0)) {
     const exit = reapOne(pid);
@@ -88,6 +93,8 @@ export function reapNow(): void {
 
 /** The pids SIGCHLD reported: each reaped at once, then a scan for those it did not report. */
 function reapPids(pids: number[]): void {
+  // What the exiting processes sent first is handled first (see drainNotifySockets).
+  drainNotifySockets();
   const exits: Exit[] = [];
   for (const pid of new Set(pids)) {
     if (pid <= 0 || peek(pid) !== pid) continue;

@@ -12,6 +12,7 @@ const WORKLOADS = [
   "memory",
   "idle-cpu",
   "control",
+  "readiness",
   "logs",
   "reaping",
   "shutdown",
@@ -55,6 +56,9 @@ test("bun bench/run.ts --quick --only zinit prints a numeric zinit row for every
     ["restart", "restart p50"],
     ["control", "CLI status"],
     ["control", "socket round trip p50"],
+    ["readiness", "notify: fd:N, a newline (median)"],
+    ["readiness", "notify: systemd, READY=1 (median)"],
+    ["readiness", "test polling (median)"],
     ["logs", "throughput"],
     ["shutdown", "100 services in a dependency chain"],
   ] as const) {

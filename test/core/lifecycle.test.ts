@@ -324,3 +324,77 @@ describe("liveness", () => {
     expect(logs(missed)).toContain("service d: no WATCHDOG=1 within 3000 ms; stopping it");
   });
 });
+
+describe("MAINPID", () => {
+  const notify = (c: Core, pid: number, fields: Record<string, string>, now: number) =>
+    c.event({ type: "notify", name: "d", pid, fields }, now);
+
+  test("the named process becomes the main one: shown, signalled; the old one's exit ends nothing", () => {
+    const c = new Core();
+    c.monitor({ d: { notify: { kind: "systemd" }, stabilityPeriodMs: 0 } });
+    c.spawned("d", 10, 0);
+    expect(c.s.announcedMain("d")).toBe(false);
+    const eff = notify(c, 10, { MAINPID: "11", READY: "1" }, 5);
+    expect(c.s.announcedMain("d")).toBe(true);
+    expect(logs(eff)).toContain("service d: main process is now pid 11 (MAINPID=; was 10)");
+    expect(ofType(eff, "changed").at(-1)?.change).toMatchObject({ pid: 11, state: "Running" });
+    expect(c.s.status("d").pid).toBe(11);
+    expect(c.s.requireRunning("d")).toBe(11);
+    // The forking parent exits: the run goes on, once the shell has confirmed 11 is still there.
+    const parent = c.exited(10, code(0), 6);
+    expect(ofType(parent, "confirmMain")).toEqual([
+      { type: "confirmMain", name: "d", pid: 11, status: code(0) },
+    ]);
+    expect(spawns(parent)).toEqual([]);
+    expect(c.s.status("d")).toMatchObject({ pid: 11, state: "Running" });
+    // A stop signals the new main process; its exit ends the stop.
+    expect(ofType(c.s.stop("d", 7), "signal")).toEqual([
+      { type: "signal", name: "d", pid: 11, signal: 15 },
+    ]);
+    c.exited(11, killedBy(15), 8);
+    expect(ofType(c.drained("d", 8), "stopped")).toHaveLength(1);
+    expect(c.state("d")).toBe("Error(Signaled(Pid(11), SIGTERM, false))");
+  });
+
+  test("the exit of the new main process ends the run and the restart policy applies", () => {
+    const c = new Core();
+    c.monitor({ d: { notify: { kind: "systemd" }, stabilityPeriodMs: 0 } });
+    c.spawned("d", 10, 0);
+    notify(c, 10, { MAINPID: "11", READY: "1" }, 5);
+    c.exited(10, code(0), 6);
+    const eff = c.exited(11, code(4), 1_000);
+    expect(logs(eff)).toContain("service d exited with code 4; restarting");
+    expect(spawns(eff)).toEqual(["d:main"]);
+  });
+
+  test("not a pid, the main pid already, a probe's command, or not running: nothing changes", () => {
+    const c = new Core();
+    c.monitor({
+      d: {
+        notify: { kind: "systemd" },
+        live: {
+          check: { kind: "exec", command: { line: "check", argv: ["check"] } },
+          intervalMs: 1_000,
+          timeoutMs: 1_000,
+          failureThreshold: 3,
+        },
+      },
+    });
+    c.spawned("d", 10, 0);
+    for (const bad of ["", "0", "-3", "12abc", "10", "99999999999"]) {
+      const eff = notify(c, 10, { MAINPID: bad }, 1);
+      expect(logs(eff)).toEqual([]);
+      expect(c.s.status("d").pid).toBe(10);
+    }
+    notify(c, 10, { READY: "1" }, 2);
+    c.timer("d", "live", 1_002);
+    c.spawned("d", 20, 1_002, "live");
+    expect(logs(notify(c, 10, { MAINPID: "20" }, 1_003))).toEqual([
+      "service d: ignored MAINPID=20: that is its live check",
+    ]);
+    expect(c.s.status("d").pid).toBe(10);
+    c.s.stop("d", 1_004);
+    notify(c, 10, { MAINPID: "30" }, 1_005);
+    expect(c.s.status("d").pid).toBe(10);
+  });
+});

@@ -188,6 +188,72 @@ describe("readiness by probes and notification", () => {
     expect(t.daemon.inspect("db").status_text).toBe("warming up");
   });
 
+  test("MAINPID: a forking daemon's child becomes the main process; only the service's own pids", async () => {
+    t = await testDaemon();
+    monitor(t, "d", { notify: { kind: "systemd" }, stabilityPeriodMs: 0 });
+    await t.sys.flush();
+    const parent = t.sys.find("d");
+    const path = parent.env.NOTIFY_SOCKET ?? "";
+    t.write("other", "exec: other\n");
+    await t.daemon.monitor("other");
+    await t.sys.flush();
+    const stranger = t.sys.find("other").pid;
+    t.sys.sendNotify(path, parent.pid, `MAINPID=${stranger}`);
+    t.sys.sendNotify(path, parent.pid, "MAINPID=4242\nSTATUS=still here");
+    await t.sys.flush();
+    expect(t.said).toContain(
+      `WARN service d: ignored MAINPID="${stranger}" from pid ${parent.pid}: not one of its processes`,
+    );
+    expect(t.said).toContain(
+      `WARN service d: ignored MAINPID="4242" from pid ${parent.pid}: not one of its processes`,
+    );
+    // The rest of a datagram with a refused MAINPID still counts.
+    expect(t.daemon.inspect("d")).toMatchObject({ pid: parent.pid, status_text: "still here" });
+    // The daemon forks into its own session, says so and exits: the child is the service now.
+    const child = t.sys.fork(parent.pid, { setsid: true, argv: ["d-worker"] });
+    t.sys.sendNotify(path, parent.pid, `MAINPID=${child.pid}\nREADY=1`);
+    t.sys.exit(parent.pid, { kind: "exited", code: 0 });
+    await t.sys.flush();
+    expect(t.daemon.list()).toMatchObject({ d: "Running" });
+    expect(t.daemon.status("d").pid).toBe(child.pid);
+    // Its own workers are the service's too (its session), though it left the first one.
+    const worker = t.sys.fork(child.pid, { argv: ["d-worker-2"] });
+    expect(
+      t.shell
+        .members("d")
+        .map((p) => p.pid)
+        .sort(),
+    ).toEqual([child.pid, worker.pid]);
+    t.sys.exit(child.pid, { kind: "exited", code: 2 });
+    await t.sys.flush();
+    expect(t.said).toContain("WARN service d exited with code 2; restarting");
+    expect(t.sys.find("d").pid).not.toBe(parent.pid);
+  });
+
+  test("MAINPID of a child its parent reaps (a wrapper script): the parent's exit ends the run", async () => {
+    t = await testDaemon();
+    monitor(t, "w", { notify: { kind: "systemd" }, restart: "never" });
+    await t.sys.flush();
+    const wrapper = t.sys.find("w");
+    const path = wrapper.env.NOTIFY_SOCKET ?? "";
+    const daemon = t.sys.fork(wrapper.pid, { argv: ["daemon"] });
+    t.sys.sendNotify(path, wrapper.pid, `READY=1\nMAINPID=${daemon.pid}`);
+    await t.sys.flush();
+    expect(t.daemon.status("w")).toMatchObject({ pid: daemon.pid, state: "Running" });
+    // kill signals the main process's group; this one leads none, so it gets the signal itself.
+    daemon.reactions.set(10, "ignore");
+    t.daemon.kill("w", "SIGUSR1");
+    expect(daemon.signals).toEqual([10]);
+    expect(wrapper.signals).toEqual([]);
+    // The fake reaps a child whose parent lives on out of our sight, as its parent would.
+    t.sys.exit(daemon.pid, { kind: "exited", code: 5 });
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ w: "Running" });
+    t.sys.exit(wrapper.pid, { kind: "exited", code: 5 });
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ w: `Error(Exited(Pid(${daemon.pid}), 5))` });
+  });
+
   test("tcp probe: retried until it connects, then Running", async () => {
     t = await testDaemon();
     let open = false;
@@ -262,6 +328,49 @@ describe("readiness by probes and notification", () => {
     t.sys.write(p.pid, "stderr", "listening on :8080\n");
     await t.sys.flush();
     expect(t.daemon.list()).toEqual({ app: "Running" });
+  });
+
+  test("log probes at both levels: each its own pattern; liveness needs a match per period", async () => {
+    t = await testDaemon();
+    monitor(t, "app", {
+      ready: { check: { kind: "log", pattern: "^ready$" }, intervalMs: null, timeoutMs: 1000 },
+      live: {
+        check: { kind: "log", pattern: "heartbeat \\d+" },
+        intervalMs: 1_000,
+        timeoutMs: 1_000,
+        failureThreshold: 2,
+      },
+      stabilityPeriodMs: 0,
+    });
+    await t.sys.flush();
+    const first = t.sys.find("app").pid;
+    // A heartbeat does not make it ready; it still counts for the first liveness check.
+    t.sys.write(first, "stdout", "heartbeat 1\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Spawned" });
+    t.sys.write(first, "stdout", "ready\n");
+    await t.sys.flush();
+    expect(t.daemon.list()).toEqual({ app: "Running" });
+    await t.sys.advance(1_000);
+    expect(t.daemon.inspect("app").probes.live.failures).toBe(0);
+    // Lines that match only the readiness pattern do not keep it alive.
+    t.sys.write(first, "stdout", "ready\n");
+    await t.sys.advance(1_000);
+    expect(t.daemon.inspect("app").probes.live.failures).toBe(1);
+    expect(t.said).toContain(
+      "WARN service app: liveness check: no output line matched since the previous check (1 of 2)",
+    );
+    t.sys.write(first, "stderr", "heartbeat 2\n");
+    await t.sys.advance(1_000);
+    expect(t.daemon.inspect("app").probes.live.failures).toBe(1);
+    // Two silent periods in a row: the run ends and the service starts again.
+    await t.sys.advance(2_000);
+    expect(t.said).toContain(
+      "WARN service app: liveness check: no output line matched since the previous check (2 of 2 in a row); stopping it",
+    );
+    const second = t.sys.find("app").pid;
+    expect(second).not.toBe(first);
+    expect(t.daemon.list()).toEqual({ app: "Spawned" });
   });
 });
 

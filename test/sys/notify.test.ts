@@ -2,7 +2,7 @@
 // fd), and many datagrams in a burst, all woken by SIGIO with no polling.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openNotifySocket } from "../../src/sys/notify.ts";
@@ -20,6 +20,17 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(5);
   }
+}
+
+/** What each of our fds is (`pipe:[123]`, a path…). */
+function openFiles(): string[] {
+  return readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      return [readlinkSync(`/proc/self/fd/${fd}`)];
+    } catch {
+      return []; // the directory's own fd, closed by now
+    }
+  });
 }
 
 const PY_SEND = `
@@ -67,6 +78,43 @@ describe("notify socket", () => {
     expect(performance.now() - started).toBeLessThan(3_000);
     await until("its notification", () => got.some((d) => d.text.includes("READY=1")));
     expect(got.find((d) => d.text.includes("READY=1"))?.text).toContain("STATUS=hello");
+    sock.close();
+  });
+
+  test("a barrier's pipe is closed after its datagram was handled, not before", async () => {
+    // What the process had open while the receiver ran: a sender waiting on the pipe
+    // (systemd-notify) cannot have exited then, so it is still there to be checked.
+    const openWhileHandled: string[][] = [];
+    const path = join(dir, "barrier.sock");
+    const sock = openNotifySocket(path, (d) => {
+      if (d.text !== "BARRIER=1") return;
+      openWhileHandled.push(openFiles());
+    });
+    if (!sock.ok) throw new Error(sock.error);
+    const sender = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        `
+import array, os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+r, w = os.pipe()
+print(os.fstat(w).st_ino, flush=True)
+s.sendmsg([b"BARRIER=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))], 0, sys.argv[1])
+os.close(w)
+os.read(r, 1)  # returns once every copy of w is closed
+`,
+        path,
+      ],
+      { stdout: "pipe" },
+    );
+    // It returns only once our copy is closed.
+    expect(await sender.exited).toBe(0);
+    const ino = (await new Response(sender.stdout).text()).trim();
+    expect(openWhileHandled).toHaveLength(1);
+    expect(openWhileHandled[0]).toContain(`pipe:[${ino}]`);
+    // And closed it is, after.
+    expect(openFiles()).not.toContain(`pipe:[${ino}]`);
     sock.close();
   });
 
