@@ -1,9 +1,11 @@
 // The compiled daemon as PID 1 of a fresh PID namespace: real processes, signals and sockets.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReplyError, Zinit } from "../helpers/zinit.ts";
+import { outputMatches } from "./lib.ts";
 
 let z: Zinit | null = null;
 afterEach(async () => {
@@ -57,20 +59,25 @@ describe("daemon as PID 1", () => {
   });
 
   test("test gates Spawned -> Running; dependents wait for it", async () => {
-    z = await Zinit.boot({
-      services: {
-        "gated.yaml":
-          "exec: sh -c 'sleep 1; touch ready; sleep 1000'\ndir: /tmp\ntest: test -e /tmp/ready\n",
-        "after-gated.yaml": "exec: sleep 1000\nafter: [gated]\n",
-      },
-    });
-    Bun.spawnSync(["rm", "-f", "/tmp/ready"]);
-    // Note: /tmp is shared with the host; the service creates the marker after 1 s.
-    await z.waitState("gated", "Spawned");
-    expect((await z.list())["after-gated"]).toBe("Blocked");
-    await z.waitState("gated", "Running");
-    await z.waitState("after-gated", "Running");
-    Bun.spawnSync(["rm", "-f", "/tmp/ready"]);
+    const dir = mkdtempSync(join(tmpdir(), "zinit-gate-"));
+    try {
+      z = await Zinit.boot({
+        services: {
+          "gated.yaml": `exec: sleep 1000\ntest: test -e ${dir}/ready\n`,
+          "after-gated.yaml": "exec: sleep 1000\nafter: [gated]\n",
+        },
+      });
+      await z.waitState("gated", "Spawned");
+      expect((await z.list())["after-gated"]).toBe("Blocked");
+      // Its test fails, and is retried, until the marker exists.
+      await outputMatches(z, /service gated: test exited with code 1 \(attempt 1\); retrying in/);
+      expect(await z.list()).toMatchObject({ gated: "Spawned", "after-gated": "Blocked" });
+      writeFileSync(join(dir, "ready"), "");
+      await z.waitState("gated", "Running");
+      await z.waitState("after-gated", "Running");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("crash -> restart with a new pid; exit codes in upstream's state strings", async () => {

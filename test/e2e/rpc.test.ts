@@ -39,8 +39,9 @@ beforeAll(async () => {
       "once.yaml": "exec: 'true'\noneshot: true\n",
       "sig.yaml": trapper("sig"),
       "sig2.yaml": trapper("sig2"),
+      // Ready (a newline on fd 3) only once its trap is set, so a stop can never beat the trap.
       "slowstop.yaml":
-        "exec: sh -c 'trap \"sleep 0.5; exit 0\" TERM; sleep 1000 & wait'\nshutdown_timeout: 10\n",
+        "exec: sh -c 'trap \"sleep 0.5; exit 0\" TERM; echo >&3; sleep 1000 & wait'\nnotify: fd:3\nshutdown_timeout: 10\n",
       "tree.yaml": `exec: sh -c '(sleep 1000 & echo $! > ${work}/grandchild; wait) & wait'\n`,
     },
   });
