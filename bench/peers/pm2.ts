@@ -30,9 +30,8 @@ export const pm2: Peer = {
   maxServices: Number.POSITIVE_INFINITY,
   dependencies: false,
   supervises: true,
-  // min_uptime (1 s): an earlier exit counts as unstable.
-  healthyAfterMs: 1_000,
-  restartDelayNote: "restart_delay, default 0 ms (already the minimum)",
+  restartDelayNote:
+    "restart_delay, default 0 ms (already the minimum); a run shorter than min_uptime, 1 s, is unstable, and after max_restarts of them the app is errored",
   write(dir, services) {
     const apps = services.map((svc) => {
       const app: Record<string, unknown> = {

@@ -17,8 +17,6 @@ export const runit: Peer = {
   maxServices: Number.POSITIVE_INFINITY,
   dependencies: false,
   supervises: true,
-  // runsv pauses 1 s before restarting a run that lasted less than a second.
-  healthyAfterMs: 1_000,
   restartDelayNote: "not settable (1 s pause only after a run shorter than 1 s)",
   write(dir, services) {
     writeScanDir(scan(dir), services, () => "exec svlogd main");

@@ -19,9 +19,8 @@ export const supervisord: Peer = {
   maxServices: Number.POSITIVE_INFINITY,
   dependencies: false,
   supervises: true,
-  // startsecs=1: a process that dies sooner counts as a failed start (backoff).
-  healthyAfterMs: 1_000,
-  restartDelayNote: "not settable (restarts from its 1 s event loop tick)",
+  restartDelayNote:
+    "not settable (restarts from its 1 s event loop tick; a run shorter than startsecs, 1 s, is a failed start: backed off, FATAL after startretries, 3)",
   write(dir, services) {
     mkdirSync(join(dir, "childlogs"));
     const lines = [

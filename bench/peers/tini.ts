@@ -14,7 +14,6 @@ export const tini: Peer = {
   maxServices: 1,
   dependencies: false,
   supervises: false,
-  healthyAfterMs: 0,
   restartDelayNote: "never restarts",
   write(dir, services) {
     if (services.length !== 1)

@@ -45,11 +45,6 @@ export interface Peer {
   supervises: boolean;
   /** Whether `ServiceSpec.after` is honoured. */
   dependencies: boolean;
-  /**
-   * How long a service must have been up before a crash is restarted without throttling; the
-   * restart workload waits this long so every peer is measured at its best case.
-   */
-  healthyAfterMs: number;
   /** What the peer offers to shorten its restart delay (shown in the report). */
   restartDelayNote: string;
   /** Writes the configuration for `services` into the empty directory `dir`. */

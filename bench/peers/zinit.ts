@@ -3,7 +3,11 @@
 
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DEFAULT_STABILITY_PERIOD_MS } from "../../src/core/policy.ts";
+import {
+  DEFAULT_RESTART_DELAY_MAX_MS,
+  DEFAULT_RESTART_DELAY_MS,
+  DEFAULT_STABILITY_PERIOD_MS,
+} from "../../src/core/policy.ts";
 import { DirLogReader, type LogCheck } from "../lib/logs.ts";
 import { RpcClient } from "../lib/rpc.ts";
 import { probe } from "./common.ts";
@@ -29,8 +33,7 @@ export const zinit: Peer = {
   maxServices: Number.POSITIVE_INFINITY,
   dependencies: true,
   supervises: true,
-  healthyAfterMs: DEFAULT_STABILITY_PERIOD_MS,
-  restartDelayNote: `not settable; immediate after ${DEFAULT_STABILITY_PERIOD_MS / 1000} s up, else 100 ms doubling to 2 s`,
+  restartDelayNote: `restart_delay_ms, restart_delay_max_ms, stability_period_ms; by default immediate for the first exit and after a run of ${DEFAULT_STABILITY_PERIOD_MS / 1000} s or more, else ${DEFAULT_RESTART_DELAY_MS} ms doubling to ${DEFAULT_RESTART_DELAY_MAX_MS / 1000} s`,
   write(dir, services) {
     const conf = zinitConfDir(dir);
     mkdirSync(conf, { recursive: true });

@@ -35,10 +35,10 @@ export const above = (limit: number): Target => ({
 
 export const zero: Target = { text: "0", met: (z) => z === 0 };
 
-/** Lower than `peer`'s figure (met when that peer was not measured is not claimed). */
-export const belowPeer = (peer: string): Target => ({
-  text: `< ${peer}`,
-  met: (z, cells) => typeof cells[peer] === "number" && z < (cells[peer] as number),
+/** At most `peer`'s figure (met when that peer was not measured is not claimed). */
+export const atMostPeer = (peer: string): Target => ({
+  text: `≤ ${peer}`,
+  met: (z, cells) => typeof cells[peer] === "number" && z <= (cells[peer] as number),
 });
 
 /** At least the best figure among the other peers (higher is better). */

@@ -4,7 +4,7 @@
 // fixed 2 s unless a service file asks for it.
 
 /** `stability_period_ms`: a run at least this long resets the backoff (the next restart is immediate). */
-export const DEFAULT_STABILITY_PERIOD_MS = 10_000;
+export const DEFAULT_STABILITY_PERIOD_MS = 1_000;
 /** `restart_delay_ms` / `restart_delay_max_ms`: the backoff after quick crashes. */
 export const DEFAULT_RESTART_DELAY_MS = 100;
 export const DEFAULT_RESTART_DELAY_MAX_MS = 2_000;

@@ -53,7 +53,8 @@ test("bun bench/run.ts --quick --only zinit prints a numeric zinit row for every
   const cell = (id: string, label: string) =>
     rows.find((r) => r[0] === id && r[1]?.startsWith(label))?.[3];
   for (const [id, label] of [
-    ["restart", "restart p50"],
+    ["restart", "restart p50, settled"],
+    ["restart", "restart p50, crash loop"],
     ["control", "CLI status"],
     ["control", "socket round trip p50"],
     ["readiness", "notify: fd:N, a newline (median)"],

@@ -76,6 +76,35 @@ describe("backoff and stability", () => {
     // Up for a second: back to an immediate restart, then the backoff starts over.
     expect([crash(1_000), crash(10)]).toEqual([0, 250]);
   });
+
+  test("defaults: the first crash and every crash after a run of 1 s or more restart at once", () => {
+    const c = new Core();
+    c.monitor({ s: {} });
+    let now = 0;
+    let pid = 10;
+    const crash = (ranFor: number) => {
+      c.spawned("s", pid, now);
+      now += ranFor;
+      const eff = c.exited(pid++, code(1), now);
+      const timer = ofType(eff, "timer").find((t) => t.kind === "restart");
+      if (timer) {
+        now += timer.ms;
+        c.timer("s", "restart", now);
+      } else {
+        expect(spawns(eff)).toEqual(["s:main"]);
+      }
+      return timer?.ms ?? 0;
+    };
+    // The very first crash, however quick, is restarted at once.
+    expect(crash(5)).toBe(0);
+    // Killed 1.5 s after each restart (the peers' restart harness): never delayed.
+    expect(Array.from({ length: 15 }, () => crash(1_500))).toEqual(Array(15).fill(0));
+    // Runs just under a second are a crash loop: 100 ms, doubling, capped at 2 s.
+    expect(Array.from({ length: 7 }, () => crash(999))).toEqual([
+      100, 200, 400, 800, 1600, 2000, 2000,
+    ]);
+    expect(crash(1_000)).toBe(0);
+  });
 });
 
 describe("restart budget", () => {
