@@ -165,7 +165,7 @@ export class Supervisor {
     return {
       ...this.status(name),
       phase: svc.phase,
-      ready: svc.health.ready,
+      ready: isReady(svc),
       reason: svc.reason,
       restarts: svc.restartCount,
       restarts_left: c.maxRestarts > 0 ? Math.max(0, c.maxRestarts - inWindow) : null,
@@ -201,7 +201,7 @@ export class Supervisor {
       reason: svc.reason,
       exit: svc.lastExit,
       phase: svc.phase,
-      ready: svc.health.ready,
+      ready: isReady(svc),
     };
   }
 
@@ -382,7 +382,7 @@ export class Supervisor {
   private report(svc: Service): void {
     if (this.services.get(svc.name) !== svc) return;
     const state = stateOf(svc);
-    const view = `${state}|${svc.target}|${svc.phase}|${svc.pid}|${svc.health.ready}|${svc.reason}`;
+    const view = `${state}|${svc.target}|${svc.phase}|${svc.pid}|${isReady(svc)}|${svc.reason}`;
     if (this.views.get(svc.name) === view) return;
     this.views.set(svc.name, view);
     const exit = this.exits.get(svc) ?? null;
@@ -395,7 +395,7 @@ export class Supervisor {
       reason: svc.reason,
       exit,
       phase: svc.phase,
-      ready: svc.health.ready,
+      ready: isReady(svc),
     };
     this.fx.push({ type: "changed", change });
     this.wakeDependents(svc.name);
@@ -601,4 +601,9 @@ export class Supervisor {
     s.ended = true;
     this.fx.push({ type: "power", mode: s.mode, exitCode: s.exitCode });
   }
+}
+
+/** The current run passed its readiness check: a service with no process left is not ready. */
+function isReady(svc: Service): boolean {
+  return svc.pid !== 0 && svc.health.ready;
 }

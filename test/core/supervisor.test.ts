@@ -114,8 +114,12 @@ describe("test gating", () => {
     c.exited(22, code(0), 104);
     expect(c.state("web")).toBe("Running");
     expect(c.s.inspect("web", 104).probes.ready).toEqual({ failures: 1, last_duration_ms: 4 });
+    expect(c.s.inspect("web", 104).ready).toBe(true);
     // A new run starts its checks afresh, but the counts are since the service was monitored.
     expect(spawns(c.exited(20, code(1), 20_000))).toEqual(["web:main"]);
+    // Between runs nothing is ready, whatever the last run reached.
+    expect(c.s.inspect("web", 20_000).ready).toBe(false);
+    expect(c.s.view("web").ready).toBe(false);
     c.spawned("web", 23, 20_000);
     c.spawned("web", 24, 20_000, "ready");
     c.exited(24, code(3), 20_010);
