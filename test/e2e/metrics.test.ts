@@ -45,14 +45,18 @@ const sampleOf = (text: string, prefix: string) =>
 
 describe("metrics of real processes", () => {
   test("RSS, CPU seconds and processes from /proc; promtool accepts the page", async () => {
-    // The burner spends a moment of CPU before it sleeps.
+    // The burner spends a moment of CPU before it sleeps; failing's test fails at least once.
+    const failures = 'zinit_service_probe_failures_total{service="failing",probe="ready"}';
     await z.waitFor(
       async () => {
         const t = await (await fetch(`${base}/metrics`)).text();
-        return sampleOf(t, 'zinit_service_cpu_seconds_total{service="burner"}') > 0;
+        return (
+          sampleOf(t, 'zinit_service_cpu_seconds_total{service="burner"}') > 0 &&
+          sampleOf(t, failures) > 0
+        );
       },
       30_000,
-      "burner's CPU time",
+      "burner's CPU time and failing's first failed test",
     );
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
@@ -63,9 +67,7 @@ describe("metrics of real processes", () => {
     const sleeperRss = sampleOf(text, 'zinit_service_memory_rss_bytes{service="sleeper"}');
     expect(sleeperRss).toBeGreaterThan(100_000);
     expect(familyRss).toBeGreaterThan(sleeperRss);
-    expect(
-      sampleOf(text, 'zinit_service_probe_failures_total{service="failing",probe="ready"}'),
-    ).toBeGreaterThan(0);
+    expect(sampleOf(text, failures)).toBeGreaterThan(0);
     expect(sampleOf(text, "process_resident_memory_bytes ")).toBeGreaterThan(10_000_000);
     expect(sampleOf(text, "process_open_fds ")).toBeGreaterThan(3);
     const verdict = await promtoolCheck(text);
