@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ReplyError, Zinit } from "../helpers/zinit.ts";
+import { cli, ReplyError, Zinit } from "../helpers/zinit.ts";
 
 let z: Zinit | null = null;
 afterEach(async () => {
@@ -159,10 +159,27 @@ describe("daemon as PID 1", () => {
     );
   });
 
-  test("a service with a missing binary: Failure with the errno text, retried", async () => {
-    z = await Zinit.boot({ services: { "ghost.yaml": "exec: /nonexistent/bin/ghost --flag\n" } });
+  test("a service with a missing binary: Failure naming the file, retried", async () => {
+    z = await Zinit.boot({
+      services: {
+        "ghost.yaml": "exec: /nonexistent/bin/ghost --flag\n",
+        "nobin.yaml": "exec: no-such-binary --flag\nenv:\n  PATH: /usr/sbin:/usr/bin:/bin\n",
+      },
+    });
     await z.waitState("ghost", "Failure");
-    expect(z.output).toContain("service ghost failed to start: No such file or directory");
+    await z.waitState("nobin", "Failure");
+    expect(z.output).toContain(
+      "service ghost failed to start: '/nonexistent/bin/ghost': No such file or directory (os error 2)",
+    );
+    // A bare name: the service's own PATH, which is what was searched.
+    const why = "failed to start: 'no-such-binary' not found in PATH (/usr/sbin:/usr/bin:/bin)";
+    expect(z.output).toContain(`zinit: ERROR service nobin ${why}; restarting in`);
+    const status = await cli(z.socket, "status", "nobin");
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("state: Failure\n");
+    expect(status.stderr).toStartWith(`zinit: nobin is not running: ${why}`);
+    const log = await cli(z.socket, "log", "-s", "zinit");
+    expect(log.stdout).toContain(`[-] zinit: service nobin ${why}; restarting in`);
     await z.waitFor(
       () => (z!.output.match(/service ghost failed to start/g) ?? []).length >= 3,
       10_000,
