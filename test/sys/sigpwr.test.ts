@@ -90,7 +90,11 @@ describe("the compiled daemon", () => {
       container,
       pid1,
       services: {
-        "app.yaml": `exec: sh -c 'trap "echo stopped >> ${work}/app.stop; exit 0" TERM; true > ${work}/app.ready; sleep 1000 & wait'\n`,
+        // The ready file is written by the child, which then execs sleep: by then the trap is
+        // set in sh and the child's SIGTERM is the default. Written by sh after `sleep &`, it
+        // could come before the child's exec, when a SIGTERM to the group is caught by the trap
+        // sh's fork inherited and lost at the exec: sleep would live on until the SIGKILL.
+        "app.yaml": `exec: sh -c 'trap "echo stopped >> ${work}/app.stop; exit 0" TERM; sh -c "true > ${work}/app.ready; exec sleep 1000" & wait'\n`,
       },
     });
     // "Running" comes at spawn; a SIGTERM before the trap is set would end sh without a record.
@@ -109,6 +113,7 @@ describe("the compiled daemon", () => {
     process.kill(d.hostPid(), SIGPWR);
     expect(await d.exited).toBe(0);
     expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+    expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
     await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
   });
 
@@ -117,6 +122,7 @@ describe("the compiled daemon", () => {
     process.kill(d.hostPid(), SIGPWR);
     expect(await d.exited).toBe(0);
     expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+    expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
     await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
   });
 
@@ -128,6 +134,7 @@ describe("the compiled daemon", () => {
     expect(await d.exited).toBe(128 + 2);
     expect(d.proc.signalCode).toBe("SIGINT");
     expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+    expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
     await outputMatches(d, /received SIGPWR\n(.*\n)*.*powering off\n$/);
   });
 });
