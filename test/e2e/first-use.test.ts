@@ -1,11 +1,11 @@
 // What a new user meets first: a mistyped config directory.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../helpers/run.ts";
-import { ZINIT, Zinit } from "../helpers/zinit.ts";
+import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
 
 let z: Zinit | null = null;
@@ -37,5 +37,40 @@ describe("init -c with a directory that does not exist", () => {
     );
     expect(await z.list()).toEqual({});
     rmSync("/tmp/zinit-typo-pid1", { recursive: true, force: true });
+  });
+});
+
+describe("what the README says about config edits and log: stdout", () => {
+  test("restart keeps the loaded config; stop, forget and monitor pick up an edit", async () => {
+    z = await Zinit.boot({
+      services: { "app.yaml": "exec: sh -c 'echo version 1; exec sleep 1000'\n" },
+    });
+    const d = z;
+    const linesOf = async () => (await cli(d.socket, "log", "-s", "app")).stdout;
+    await d.waitFor(async () => (await linesOf()).includes("version 1"), 20_000, "version 1");
+    writeFileSync(join(d.configDir, "app.yaml"), "exec: sh -c 'echo version 2; exec sleep 1000'\n");
+    expect((await cli(d.socket, "restart", "app", "--wait")).code).toBe(0);
+    // The restarted process is the loaded config's: the file is not read again.
+    await d.waitFor(
+      async () => ((await linesOf()).match(/version 1/g) ?? []).length === 2,
+      20_000,
+      "the restart's line",
+    );
+    expect(await linesOf()).not.toContain("version 2");
+    for (const verb of ["stop", "forget", "monitor"]) {
+      expect(await cli(d.socket, verb, "app")).toMatchObject({ code: 0, stderr: "" });
+    }
+    await d.waitFor(async () => (await linesOf()).includes("version 2"), 20_000, "version 2");
+  });
+
+  test("log: stdout: the lines go to zinit's own output, not to the ring `zinit log` reads", async () => {
+    z = await Zinit.boot({
+      services: { "loud.yaml": "exec: sh -c 'echo to-stdout-xyz; exec sleep 1000'\nlog: stdout\n" },
+    });
+    await outputMatches(z, /^to-stdout-xyz$/m);
+    const log = await cli(z.socket, "log", "-s");
+    expect(log.code).toBe(0);
+    expect(log.stdout).not.toContain("to-stdout-xyz");
+    expect(log.stdout).not.toContain("[-] loud:");
   });
 });
