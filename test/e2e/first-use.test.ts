@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { run } from "../helpers/run.ts";
 import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
@@ -29,7 +30,7 @@ describe("init -c with a directory that does not exist", () => {
     expect(existsSync(missing)).toBe(false);
   });
 
-  test("as PID 1: created, with a loud warning, and zinit runs", async () => {
+  AS_ROOT.test("as PID 1: created, with a loud warning, and zinit runs", async () => {
     z = await Zinit.boot({ extraArgs: ["-c", "/tmp/zinit-typo-pid1/zinti"] });
     await outputMatches(
       z,
@@ -40,7 +41,7 @@ describe("init -c with a directory that does not exist", () => {
   });
 });
 
-describe("what the README says about config edits and log: stdout", () => {
+AS_ROOT.describe("what the README says about config edits and log: stdout", () => {
   test("restart keeps the loaded config; stop, forget and monitor pick up an edit", async () => {
     z = await Zinit.boot({
       services: { "app.yaml": "exec: sh -c 'echo version 1; exec sleep 1000'\n" },

@@ -2,7 +2,7 @@
 // PID namespace, chrooted into a tree that holds nothing but zinit, its ldd libraries, and the
 // service's own binary. The host talks to it through the socket inside the tree.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import {
   copyFileSync,
   existsSync,
@@ -17,6 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { REPO } from "../build/release.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { collect, runSync } from "../helpers/run.ts";
 import { cli, namespaceProcs, ZINIT } from "../helpers/zinit.ts";
 
@@ -62,7 +63,7 @@ async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-describe("rootfs.sh glibc tree", () => {
+AS_ROOT.describe("rootfs.sh glibc tree", () => {
   let dir = "";
   let dest = "";
 
@@ -182,7 +183,7 @@ describe("rootfs.sh glibc tree", () => {
   }, 90_000);
 });
 
-describe("booting the tree by hand, as the README says", () => {
+AS_ROOT.describe("booting the tree by hand, as the README says", () => {
   const readme = readFileSync(join(REPO, "README.md"), "utf8");
   const recipe = /```sh\n(ROOT=\/tmp\/zinit-root\n[^`]*?)\n```/.exec(readme)?.[1] ?? "";
   let dir = "";

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onSigpwr } from "../../src/sys/native.ts";
 import { outputMatches } from "../e2e/lib.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { Zinit } from "../helpers/zinit.ts";
 
 setDefaultTimeout(60_000);
@@ -105,17 +106,20 @@ describe("the compiled daemon", () => {
     return z;
   }
 
-  test("container mode as PID 1: keeps serving after GC, then SIGPWR stops services, exits 0", async () => {
-    const d = await boot(true, true);
-    // The daemon has collected garbage with the hook installed (a full GC ends its startup);
-    // hundreds of requests later it must still answer every one.
-    for (let i = 0; i < 300; i++) expect(await d.list()).toEqual({ app: "Running" });
-    process.kill(d.hostPid(), SIGPWR);
-    expect(await d.exited).toBe(0);
-    expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
-    expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
-    await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
-  });
+  AS_ROOT.test(
+    "container mode as PID 1: keeps serving after GC, then SIGPWR stops services, exits 0",
+    async () => {
+      const d = await boot(true, true);
+      // The daemon has collected garbage with the hook installed (a full GC ends its startup);
+      // hundreds of requests later it must still answer every one.
+      for (let i = 0; i < 300; i++) expect(await d.list()).toEqual({ app: "Running" });
+      process.kill(d.hostPid(), SIGPWR);
+      expect(await d.exited).toBe(0);
+      expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+      expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
+      await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
+    },
+  );
 
   test("not PID 1: SIGPWR is the same shutdown as SIGTERM", async () => {
     const d = await boot(false, false);
@@ -128,7 +132,7 @@ describe("the compiled daemon", () => {
 
   // reboot(2) with RB_POWER_OFF in a PID namespace ends its init as if by SIGINT, which
   // `unshare --fork` re-raises on itself (see test/e2e/power.test.ts).
-  test("init mode as PID 1: SIGPWR powers off", async () => {
+  AS_ROOT.test("init mode as PID 1: SIGPWR powers off", async () => {
     const d = await boot(false, true);
     process.kill(d.hostPid(), SIGPWR);
     expect(await d.exited).toBe(128 + 2);
