@@ -1,6 +1,6 @@
-// What a new user meets first: a mistyped config directory.
+// What a new user meets first: a mistyped config directory, an edited file, log: stdout.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,8 @@ import { AS_ROOT } from "../helpers/privilege.ts";
 import { run } from "../helpers/run.ts";
 import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
+
+setDefaultTimeout(60_000);
 
 let z: Zinit | null = null;
 let dir = "";

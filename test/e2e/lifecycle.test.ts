@@ -1,10 +1,12 @@
 // The compiled daemon as PID 1 of a fresh PID namespace: real processes, signals and sockets.
 
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AS_ROOT } from "../helpers/privilege.ts";
 import { cli, ReplyError, Zinit } from "../helpers/zinit.ts";
+
+setDefaultTimeout(60_000);
 
 let z: Zinit | null = null;
 afterEach(async () => {
