@@ -69,17 +69,21 @@ export function asRootWith(why: string | null): Requirement {
   return requirement(AS_ROOT.why ?? why);
 }
 
-/** The summary line, or null when nothing was skipped. */
+/** Skipped groups and tests, by the reason they could not run. */
+export type Tally = ReadonlyMap<string, { groups: number; tests: number }>;
+
+/** The line that says what was skipped and why, or null when nothing was. */
+export function summaryLine(tally: Tally): string | null {
+  if (tally.size === 0) return null;
+  const plural = (n: number, word: string) => (n > 0 ? [`${n} ${word}${n === 1 ? "" : "s"}`] : []);
+  const parts = [...tally].map(
+    ([why, { groups, tests }]) =>
+      `${[...plural(groups, "group"), ...plural(tests, "test")].join(" and ")} (${why})`,
+  );
+  return `zinit tests skipped here: ${parts.join("; ")}. They boot zinit as PID 1 (unshare --pid --mount-proc), chroot, make device nodes or use cgroups: run the tests as root to include them.`;
+}
+
+/** The summary line of this run so far. */
 export function skippedSummary(): string | null {
-  if (skipped.size === 0) return null;
-  const parts = [...skipped].map(([why, { groups, tests }]) => {
-    const what = [
-      groups > 0 ? `${groups} group${groups === 1 ? "" : "s"}` : "",
-      tests > 0 ? `${tests} test${tests === 1 ? "" : "s"}` : "",
-    ]
-      .filter(Boolean)
-      .join(" and ");
-    return `${what} (${why})`;
-  });
-  return `skipped, as this machine cannot run them: ${parts.join("; ")}. They boot zinit as PID 1 (unshare --pid --mount-proc), chroot, make device nodes or use cgroups: run the tests as root to include them.`;
+  return summaryLine(skipped);
 }
