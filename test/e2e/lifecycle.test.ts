@@ -1,7 +1,8 @@
 // The compiled daemon as PID 1 of a fresh PID namespace: real processes, signals and sockets.
 
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AS_ROOT } from "../helpers/privilege.ts";
 import { cli, ReplyError, Zinit } from "../helpers/zinit.ts";
@@ -60,20 +61,23 @@ AS_ROOT.describe("daemon as PID 1", () => {
   });
 
   test("test gates Spawned -> Running; dependents wait for it", async () => {
-    z = await Zinit.boot({
-      services: {
-        "gated.yaml":
-          "exec: sh -c 'sleep 1; touch ready; sleep 1000'\ndir: /tmp\ntest: test -e /tmp/ready\n",
-        "after-gated.yaml": "exec: sleep 1000\nafter: [gated]\n",
-      },
-    });
-    Bun.spawnSync(["rm", "-f", "/tmp/ready"]);
-    // Note: /tmp is shared with the host; the service creates the marker after 1 s.
-    await z.waitState("gated", "Spawned");
-    expect((await z.list())["after-gated"]).toBe("Blocked");
-    await z.waitState("gated", "Running");
-    await z.waitState("after-gated", "Running");
-    Bun.spawnSync(["rm", "-f", "/tmp/ready"]);
+    // A marker of this run's own: /tmp is shared with the host, and with other runs of this test.
+    const work = mkdtempSync(join(tmpdir(), "zinit-gate-"));
+    try {
+      z = await Zinit.boot({
+        services: {
+          "gated.yaml": `exec: sh -c 'sleep 1; touch ready; sleep 1000'\ndir: ${work}\ntest: test -e ${work}/ready\n`,
+          "after-gated.yaml": "exec: sleep 1000\nafter: [gated]\n",
+        },
+      });
+      // The service creates the marker after 1 s.
+      await z.waitState("gated", "Spawned");
+      expect((await z.list())["after-gated"]).toBe("Blocked");
+      await z.waitState("gated", "Running");
+      await z.waitState("after-gated", "Running");
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   test("crash -> restart with a new pid; exit codes in upstream's state strings", async () => {
