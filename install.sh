@@ -6,6 +6,8 @@
 #
 # It never stops, signals or shuts down a zinit that is already running: the new binary is
 # renamed over the old path, and running processes keep the file they were started from.
+# The download is about 110 MB (the binary holds the Bun runtime). On a musl system (Alpine)
+# the binary needs libstdc++ and libgcc: `apk add libstdc++`.
 #
 # Environment:
 #   ZINIT_RELEASE_URL  where the artifacts and SHA256SUMS live
@@ -84,6 +86,35 @@ case "$libc" in
   *) die "ZINIT_LIBC must be 'glibc' or 'musl', not '$libc'" ;;
 esac
 
+# The musl build loads libstdc++ and libgcc_s at start-up, and Alpine does not install them by
+# default. Checked before the download, where this machine's musl loader shows where it would
+# look: the loader's path file if there is one, else musl's default path.
+musl_missing_libs() {
+  [ -e "/lib/ld-musl-$arch.so.1" ] || return 0
+  if [ -r "/etc/ld-musl-$arch.path" ]; then
+    dirs="$(tr ':\n' '  ' <"/etc/ld-musl-$arch.path")"
+  else
+    dirs="/lib /usr/local/lib /usr/lib"
+  fi
+  dirs="$(printf '%s' "${LD_LIBRARY_PATH:-}" | tr ':' ' ') $dirs"
+  for lib in libstdc++.so.6 libgcc_s.so.1; do
+    found=0
+    for dir in $dirs; do
+      if [ -e "$dir/$lib" ]; then
+        found=1
+        break
+      fi
+    done
+    [ "$found" -eq 1 ] || printf ' %s' "$lib"
+  done
+}
+alpine_hint="on Alpine: apk add libstdc++"
+if [ "$libc" = musl ]; then
+  missing="$(musl_missing_libs)"
+  [ -z "$missing" ] ||
+    die "$artifact needs libstdc++ and libgcc (not found:$missing); $alpine_hint, then run this again; nothing was downloaded"
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
   root=1
   prefix="${PREFIX:-/usr/local}"
@@ -125,7 +156,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 workdir="$(mktemp -d "${TMPDIR:-/tmp}/zinit-install.XXXXXX")" || die "cannot create a temporary directory"
 
-say "downloading $artifact from $base_url"
+say "downloading $artifact (about 110 MB) from $base_url"
 fetch "$base_url/SHA256SUMS" "$workdir/SHA256SUMS" || die "could not download $base_url/SHA256SUMS"
 fetch "$base_url/$artifact" "$workdir/$artifact" || die "could not download $base_url/$artifact"
 
@@ -141,8 +172,16 @@ mkdir -p "$bindir" || die "cannot create $bindir"
 staged="$(mktemp "$bindir/.zinit.XXXXXX")" || die "cannot write to $bindir"
 cp "$workdir/$artifact" "$staged" || die "cannot write to $bindir"
 chmod 0755 "$staged"
-version="$("$staged" --version 2>&1)" ||
-  die "the downloaded $artifact does not run on this machine: $version; nothing was installed"
+if ! version="$("$staged" --version 2>&1)"; then
+  # A missing library makes the loader print one line, then one per symbol (some 40): the first.
+  first="$(printf '%s\n' "$version" | head -n 1)"
+  case "$version" in
+    *libstdc++* | *libgcc_s*)
+      die "the downloaded $artifact cannot start: $first; $alpine_hint; nothing was installed"
+      ;;
+  esac
+  die "the downloaded $artifact does not run on this machine: $first; nothing was installed"
+fi
 case "$version" in
   zinit\ *) ;;
   *) die "the downloaded $artifact printed '$version' instead of a zinit version; nothing was installed" ;;

@@ -2,31 +2,51 @@
 //
 //   bun build/build.ts            dist/zinit for this machine
 //   bun build/build.ts --release  dist/zinit-linux-{x86_64,aarch64}[-musl], the service file
-//                                 JSON Schema (dist/service.schema.json) and dist/SHA256SUMS
+//                                 JSON Schema (dist/service.schema.json), the installers
+//                                 (dist/install.sh, dist/install_run.sh) and dist/SHA256SUMS
 //
 // Every artifact is smoke-run where this machine can run it, because a broken `--bytecode` build
 // still exits 0 (docs/runtime.md). Release runtimes come from the exact @oven/bun-* tarballs
-// pinned by package-lock.json, so a release build never lets bun download anything itself.
+// pinned by package-lock.json, so a release build never lets bun download anything itself. They are kept
+// in ${XDG_CACHE_HOME:-~/.cache}/zinit-build/, outside node_modules, so that `npm ci` does not
+// throw them away: only the first release build fetches them.
+//
+// A release build smoke-runs the x86_64 musl artifacts through build/musl-smoke.sh, which needs
+// (Debian) musl musl-tools libstdc++-12-pic binutils.
 
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
 } from "node:fs";
-import { arch as hostArch } from "node:os";
-import { join, resolve } from "node:path";
+import { homedir, arch as hostArch, tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DIST = join(ROOT, "dist");
 const ENTRY = join(ROOT, "src/entry.ts");
 const BUN = join(ROOT, "node_modules/.bin/bun");
-const RUNTIME_CACHE = join(ROOT, "node_modules/.cache/zinit-runtimes");
-/** Shipped next to the binaries, for editors and CI (`# yaml-language-server: $schema=…`). */
-const SERVICE_SCHEMA = join(ROOT, "schema/service.schema.json");
+/** Where fetched runtimes are kept, across `npm ci`s and worktrees. */
+function runtimeCache(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  // The XDG rule: a relative value is invalid and ignored.
+  const base = xdg?.startsWith("/") ? xdg : join(homedir(), ".cache");
+  return join(base, "zinit-build");
+}
+/**
+ * Shipped next to the binaries: the JSON Schema for editors and CI (`# yaml-language-server:
+ * $schema=…`), and the installers that `curl …/releases/latest/download/install.sh | sh` fetches.
+ */
+const PUBLISHED = [
+  { from: join(ROOT, "schema/service.schema.json"), missing: "npm run schema" },
+  { from: join(ROOT, "install.sh"), missing: "it is part of the repository" },
+  { from: join(ROOT, "install_run.sh"), missing: "it is part of the repository" },
+];
 
 /** Ends the embedded application; a bare runtime holds it only once, as a constant in its own code. */
 const BUN_TRAILER = "\n---- Bun! ----\n";
@@ -255,7 +275,7 @@ function hasLibstdcxxPic(arch: Arch): boolean {
 
 /**
  * How this machine can run a target's artifact: natively; a musl one on a glibc host through
- * build/musl-smoke.sh (Debian: musl musl-tools libstdc++-12-pic); a foreign-arch glibc one under
+ * build/musl-smoke.sh (Debian: musl musl-tools libstdc++-12-pic binutils); a foreign-arch glibc one under
  * qemu-user with a glibc sysroot (Debian: qemu-user-static libc6-<arch>-cross); or not at all.
  */
 function runnerFor(t: Target): string[] | null {
@@ -266,6 +286,7 @@ function runnerFor(t: Target): string[] | null {
       t.libc === "musl" &&
       existsSync(t.interpreter) &&
       which("musl-gcc") !== null &&
+      which("readelf") !== null &&
       hasLibstdcxxPic(t.arch);
     return muslReady ? ["sh", join(ROOT, "build/musl-smoke.sh")] : null;
   }
@@ -290,9 +311,12 @@ async function sha256Hex(path: string): Promise<string> {
 
 /**
  * The runtime binary of a target's @oven/bun-* package, fetched with `npm pack` (npm refuses to
- * install foreign-platform packages) and checked against the sha512 that package-lock.json pins.
+ * install foreign-platform packages) into the runtime cache, under a name made of the package,
+ * its version and the start of the sha512 that package-lock.json pins, and checked against that
+ * sha512 at every build. Unpacked into `work`, this build's own directory, so that builds running
+ * side by side never see each other's half-written files.
  */
-async function fetchRuntime(t: Target, bunVersion: string): Promise<string> {
+async function fetchRuntime(t: Target, bunVersion: string, work: string): Promise<string> {
   const lock = readJson(join(ROOT, "package-lock.json"));
   const entry = (
     lock.packages as Record<string, { version?: string; integrity?: string }> | undefined
@@ -303,29 +327,44 @@ async function fetchRuntime(t: Target, bunVersion: string): Promise<string> {
     );
   }
   const want = entry.integrity.slice("sha512-".length);
-  mkdirSync(RUNTIME_CACHE, { recursive: true });
-  const tgz = join(
-    RUNTIME_CACHE,
-    `${t.runtimePkg.replace("@", "").replace("/", "-")}-${bunVersion}.tgz`,
-  );
+  const pkgName = t.runtimePkg.replace("@", "").replace("/", "-");
+  const key = Buffer.from(want, "base64").toString("hex").slice(0, 16);
+  const cache = runtimeCache();
+  const tgz = join(cache, `${pkgName}-${bunVersion}-${key}.tgz`);
   if (!existsSync(tgz) || (await sha512Base64(tgz)) !== want) {
     rmSync(tgz, { force: true });
+    // npm pack names its file <pkg>-<version>.tgz: fetched into a private directory, then moved.
+    const fetchDir = join(work, `fetch-${pkgName}`);
+    mkdirSync(fetchDir, { recursive: true });
     mustRun(`npm pack ${t.runtimePkg}@${bunVersion}`, [
       "npm",
       "pack",
       `${t.runtimePkg}@${bunVersion}`,
       "--pack-destination",
-      RUNTIME_CACHE,
+      fetchDir,
     ]);
-    if (!existsSync(tgz)) throw new BuildError(`npm pack did not produce ${tgz}`);
-    const got = await sha512Base64(tgz);
+    const packed = join(fetchDir, `${pkgName}-${bunVersion}.tgz`);
+    if (!existsSync(packed)) throw new BuildError(`npm pack did not produce ${packed}`);
+    const got = await sha512Base64(packed);
     if (got !== want) {
-      rmSync(tgz, { force: true });
-      throw new BuildError(`${tgz}: sha512 ${got} does not match package-lock.json's ${want}`);
+      throw new BuildError(`${packed}: sha512 ${got} does not match package-lock.json's ${want}`);
+    }
+    try {
+      mkdirSync(cache, { recursive: true });
+      copyFileSync(packed, `${tgz}.tmp-${process.pid}`);
+      renameSync(`${tgz}.tmp-${process.pid}`, tgz);
+      console.log(`  cached ${tgz}`);
+    } catch (err) {
+      // An unwritable cache costs the next build a fetch, not this one its runtime.
+      console.log(`  cannot cache ${tgz}: ${(err as Error).message}`);
+      rmSync(`${tgz}.tmp-${process.pid}`, { force: true });
+      return unpackRuntime(packed, join(work, pkgName));
     }
   }
-  const dir = tgz.replace(/\.tgz$/, "");
-  rmSync(dir, { recursive: true, force: true });
+  return unpackRuntime(tgz, join(work, pkgName));
+}
+
+function unpackRuntime(tgz: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
   mustRun(`unpacking ${tgz}`, [
     "tar",
@@ -352,28 +391,35 @@ async function buildRelease(version: string, bunVersion: string, rev: string): P
   const expected = expectedVersionLine(version, rev);
   const sums: string[] = [];
   const notRun: string[] = [];
-  for (const t of TARGETS) {
-    const out = join(DIST, t.file);
-    console.log(`building ${out} (${rev})`);
-    const runtime = await fetchRuntime(t, bunVersion);
-    compile(out, rev, { bunTarget: t.bunTarget, runtime });
-    verifyElf(out, t, Bun.file(runtime).size);
-    const runner = runnerFor(t);
-    if (runner) smokeVersion([...runner, out, "--version", "-d"], out, expected);
-    else if (t.arch === nativeArch()) {
-      // Every artifact of this machine's architecture must be seen to start before release.
-      throw new BuildError(
-        `cannot smoke-run ${t.file} here: install musl, musl-tools and libstdc++-12-pic (Debian)`,
-      );
-    } else notRun.push(t.file);
-    sums.push(`${await sha256Hex(out)}  ${t.file}\n`);
+  const work = mkdtempSync(join(tmpdir(), "zinit-release-"));
+  try {
+    for (const t of TARGETS) {
+      const out = join(DIST, t.file);
+      console.log(`building ${out} (${rev})`);
+      const runtime = await fetchRuntime(t, bunVersion, work);
+      compile(out, rev, { bunTarget: t.bunTarget, runtime });
+      verifyElf(out, t, Bun.file(runtime).size);
+      const runner = runnerFor(t);
+      if (runner) smokeVersion([...runner, out, "--version", "-d"], out, expected);
+      else if (t.arch === nativeArch()) {
+        // Every artifact of this machine's architecture must be seen to start before release.
+        throw new BuildError(
+          `cannot smoke-run ${t.file} here: install musl, musl-tools, libstdc++-12-pic and binutils (Debian)`,
+        );
+      } else notRun.push(t.file);
+      sums.push(`${await sha256Hex(out)}  ${t.file}\n`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  const schema = join(DIST, "service.schema.json");
-  if (!existsSync(SERVICE_SCHEMA))
-    throw new BuildError(`${SERVICE_SCHEMA} missing (npm run schema)`);
-  copyFileSync(SERVICE_SCHEMA, schema);
-  sums.push(`${await sha256Hex(schema)}  service.schema.json\n`);
-  console.log(`copied ${schema}`);
+  for (const { from, missing } of PUBLISHED) {
+    if (!existsSync(from)) throw new BuildError(`${from} missing (${missing})`);
+    const name = basename(from);
+    const to = join(DIST, name);
+    copyFileSync(from, to);
+    sums.push(`${await sha256Hex(to)}  ${name}\n`);
+    console.log(`copied ${to}`);
+  }
   await Bun.write(join(DIST, "SHA256SUMS"), sums.join(""));
   console.log(`wrote ${join(DIST, "SHA256SUMS")}`);
   if (notRun.length > 0) {

@@ -202,7 +202,6 @@ export async function runInit(
     log.error(`cannot read config directory '${configDir}': ${errorText(err)}`);
     loaded = { services: new Map(), files: new Map(), errors: [], warnings: [] };
   }
-  for (const error of loaded.errors) log.error(`skipping service file: ${error}`);
   log.info(
     `${BUILD_LINE}: loaded ${loaded.services.size} service(s) from ${configDir}; socket ${socketPath}`,
   );

@@ -110,10 +110,11 @@ async function runDemo(): Promise<void> {
     expect(Object.keys(reply.result).sort()).toEqual(["crasher", "migrate", "web", "worker"]);
   } finally {
     proc.kill("SIGINT");
+    await proc.exited;
+    ports.cleanup();
   }
   // Ctrl-C stops every service in order and exits 0.
   expect(await proc.exited).toBe(0);
-  ports.cleanup();
   expect(await new Response(proc.stderr).text()).toContain("all services stopped; exiting");
 }
 

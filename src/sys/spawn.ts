@@ -135,27 +135,30 @@ function errnoOf(err: unknown, fallback: number): number {
 /**
  * Resolves the program the way execvp would, but in the parent: with "/" relative to `cwd`,
  * without "/" through each PATH entry (relative entries resolve in `cwd` too). EACCES wins over
- * ENOENT when some candidate existed but was not executable, as execvp reports.
+ * ENOENT when some candidate existed but was not executable, as execvp reports. A failure names
+ * what was tried, since "No such file or directory" alone leaves the user guessing which file:
+ * the path, or the child's PATH for a bare name that is in none of its directories.
  */
 function resolveProgram(
   name: string,
   pathVar: string,
   cwd: string,
-): { path: string } | { errno: number } {
-  if (name === "") return { errno: ENOENT };
+): { path: string } | { errno: number; error: string } {
+  const failure = (n: number, what: string) => ({ errno: n, error: `${what}: ${osError(n)}` });
   if (name.includes("/")) {
     const path = isAbsolute(name) ? name : resolve(cwd, name);
     const n = checkExecutable(path);
-    return n === 0 ? { path } : { errno: n };
+    return n === 0 ? { path } : failure(n, `'${path}'`);
   }
-  let seen = ENOENT;
+  let denied: string | null = null;
   for (const dir of pathVar.split(":")) {
     const path = resolve(cwd, dir === "" ? "." : dir, name);
     const n = checkExecutable(path);
     if (n === 0) return { path };
-    if (n === EACCES) seen = EACCES;
+    if (n === EACCES) denied ??= path;
   }
-  return { errno: seen };
+  if (denied !== null) return failure(EACCES, `'${denied}' (found in PATH)`);
+  return { errno: ENOENT, error: `'${name}' not found in PATH (${pathVar})` };
 }
 
 function checkDirectory(cwd: string): number {
@@ -213,7 +216,7 @@ function spawnChecked(opts: SpawnOptions): SpawnResult {
 
   const pathVar = Object.hasOwn(env, "PATH") ? String(env.PATH) : DEFAULT_PATH;
   const program = resolveProgram(argv[0] ?? "", pathVar, cwd);
-  if ("errno" in program) return fail(program.errno);
+  if ("errno" in program) return { ok: false, errno: program.errno, error: program.error };
 
   const keep: Buffer[] = [];
   const path = cstr(program.path);

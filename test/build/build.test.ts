@@ -8,12 +8,13 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { runSync as run } from "../helpers/run.ts";
 import { REPO } from "./release.ts";
@@ -60,6 +61,8 @@ describe("build/build.ts in a scratch tree", () => {
       "build/musl-smoke.sh",
       "src/version.ts",
       "schema/service.schema.json",
+      "install.sh",
+      "install_run.sh",
     ]) {
       copyFileSync(join(REPO, f), join(dir, f));
     }
@@ -147,21 +150,53 @@ describe("build/build.ts in a scratch tree", () => {
     );
   });
 
+  /** The runtime cache the build uses, and the name it keys each target's tarball by. */
+  const cacheDir = (xdg?: string) => join(xdg ?? join(homedir(), ".cache"), "zinit-build");
+  const lock = JSON.parse(readFileSync(join(REPO, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version: string; integrity: string }>;
+  };
+  const runtimes = [
+    "@oven/bun-linux-x64",
+    "@oven/bun-linux-x64-musl",
+    "@oven/bun-linux-aarch64",
+    "@oven/bun-linux-aarch64-musl",
+  ].map((pkgName) => {
+    const { version, integrity } = lock.packages[`node_modules/${pkgName}`] ?? {
+      version: "",
+      integrity: "",
+    };
+    const sha512 = integrity.replace(/^sha512-/, "");
+    const key = Buffer.from(sha512, "base64").toString("hex").slice(0, 16);
+    return { sha512, file: `${pkgName.slice(1).replace("/", "-")}-${version}-${key}.tgz` };
+  });
+  const sha512 = (path: string) => createHash("sha512").update(readFileSync(path)).digest("base64");
+
   test("--release: four verified artifacts and a SHA256SUMS that sha256sum -c accepts", () => {
-    const r = build(["--release"], { ZINIT_REVISION: "rel" });
+    // The scratch tree's node_modules is the repository's: a cache inside it would be thrown
+    // away by every `npm ci`. The build keeps the runtimes in the user's cache, keyed.
+    const r = build(["--release"], { ZINIT_REVISION: "rel", XDG_CACHE_HOME: "" });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+    for (const { file, sha512: want } of runtimes) {
+      expect(sha512(join(cacheDir(), file))).toBe(want);
+    }
+    expect(r.stdout).not.toContain("node_modules");
     const names = [
       "zinit-linux-x86_64",
       "zinit-linux-x86_64-musl",
       "zinit-linux-aarch64",
       "zinit-linux-aarch64-musl",
     ];
-    // The service file JSON Schema ships with them, as committed.
-    expect(readFileSync(join(dir, "dist/service.schema.json"))).toEqual(
-      readFileSync(join(REPO, "schema/service.schema.json")),
-    );
-    const sums = [...names, "service.schema.json"].map(
+    // The service file JSON Schema and the installers ship with them, as committed.
+    const published = ["service.schema.json", "install.sh", "install_run.sh"];
+    for (const [n, from] of [
+      ["service.schema.json", "schema/service.schema.json"],
+      ["install.sh", "install.sh"],
+      ["install_run.sh", "install_run.sh"],
+    ] as const) {
+      expect(readFileSync(join(dir, "dist", n))).toEqual(readFileSync(join(REPO, from)));
+    }
+    const sums = [...names, ...published].map(
       (n) =>
         `${createHash("sha256")
           .update(readFileSync(join(dir, "dist", n)))
@@ -184,5 +219,27 @@ describe("build/build.ts in a scratch tree", () => {
       "/lib/ld-linux-aarch64.so.1",
       "/lib/ld-musl-aarch64.so.1",
     ]);
+  }, 240_000);
+
+  test("--release: cached runtimes are used as they are; a corrupted one is fetched again", () => {
+    // A cache of its own (XDG_CACHE_HOME), filled from the user's by the test above.
+    const xdg = join(dir, "xdg-cache");
+    mkdirSync(cacheDir(xdg), { recursive: true });
+    for (const { file } of runtimes)
+      copyFileSync(join(cacheDir(), file), join(cacheDir(xdg), file));
+    const [bad] = runtimes;
+    if (!bad) throw new Error("no runtimes");
+    writeFileSync(join(cacheDir(xdg), bad.file), "not a tarball");
+    const r = build(["--release"], { ZINIT_REVISION: "rel", XDG_CACHE_HOME: xdg });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    // Only the corrupted one was fetched; every entry now holds what the lockfile pins.
+    expect(r.stdout.match(/^ {2}cached .*$/gm)).toEqual([
+      `  cached ${join(cacheDir(xdg), bad.file)}`,
+    ]);
+    for (const { file, sha512: want } of runtimes) {
+      expect(sha512(join(cacheDir(xdg), file))).toBe(want);
+    }
+    expect(readdirSync(cacheDir(xdg)).sort()).toEqual(runtimes.map((t) => t.file).sort());
   }, 240_000);
 });

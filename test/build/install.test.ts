@@ -104,6 +104,21 @@ async function failsBeforeDownload(
   return sb;
 }
 
+/**
+ * True when this machine has musl's x86_64 loader and neither library the musl build needs in
+ * the directories that loader searches (its path file, else musl's default path).
+ */
+function muslLoaderWithoutLibstdcxx(): boolean {
+  if (!existsSync("/lib/ld-musl-x86_64.so.1")) return false;
+  const pathFile = "/etc/ld-musl-x86_64.path";
+  const dirs = existsSync(pathFile)
+    ? readFileSync(pathFile, "utf8").split(/[:\n]/).filter(Boolean)
+    : ["/lib", "/usr/local/lib", "/usr/lib"];
+  return !dirs.some(
+    (d) => existsSync(join(d, "libstdc++.so.6")) || existsSync(join(d, "libgcc_s.so.1")),
+  );
+}
+
 describe("install.sh", () => {
   test("piped into sh: downloads, verifies and installs into $PREFIX/bin", async () => {
     const { srv, sb } = setup(release("zinit-linux-x86_64"));
@@ -213,6 +228,48 @@ describe("install.sh", () => {
     const { stderr } = await refused(release("zinit-linux-x86_64", broken));
     expect(stderr).toBe(
       "zinit-install: error: the downloaded zinit-linux-x86_64 does not run on this machine: exec format error; nothing was installed\n",
+    );
+  });
+
+  test("a musl binary that cannot load libstdc++: one line saying what to install", async () => {
+    // What musl's loader prints for a Bun musl build on Alpine without libstdc++ (cut short).
+    const lines = [
+      "Error loading shared library libstdc++.so.6: No such file or directory (needed by $0)",
+      ...Array.from({ length: 38 }, (_, i) => `Error relocating $0: _ZSt${i}x: symbol not found`),
+    ];
+    const broken = `#!/bin/sh\n${lines.map((l) => `echo "${l}" >&2`).join("\n")}\nexit 127\n`;
+    // aarch64: this machine has no aarch64 musl loader, so the check before the download passes.
+    const { srv, sb } = setup(release("zinit-linux-aarch64-musl", broken));
+    preinstall(sb);
+    const r = await runInstaller("sh", env(srv, sb, { ZINIT_ARCH: "aarch64", ZINIT_LIBC: "musl" }));
+    expect(r.code).toBe(1);
+    const staged = /needed by ([^)]+)\)/.exec(r.stderr)?.[1] ?? "";
+    expect(r.stderr).toBe(
+      `zinit-install: error: the downloaded zinit-linux-aarch64-musl cannot start: Error loading shared library libstdc++.so.6: No such file or directory (needed by ${staged}); on Alpine: apk add libstdc++; nothing was installed\n`,
+    );
+    expect(readFileSync(sb.target, "utf8")).toBe(OLD);
+    expect(sb.binEntries()).toEqual(["zinit"]);
+  });
+
+  // Debian's musl package (which .ci/run installs) has the loader and no musl libstdc++: this
+  // machine is then an Alpine without `apk add libstdc++`, as far as the installer can tell.
+  test.if(muslLoaderWithoutLibstdcxx())(
+    "musl without libstdc++ where the loader looks: refused before the download",
+    async () => {
+      await failsBeforeDownload(
+        { ZINIT_LIBC: "musl" },
+        [],
+        "zinit-install: error: zinit-linux-x86_64-musl needs libstdc++ and libgcc (not found: libstdc++.so.6 libgcc_s.so.1); on Alpine: apk add libstdc++, then run this again; nothing was downloaded\n",
+      );
+    },
+  );
+
+  test("says how big the download is", async () => {
+    const { srv, sb } = setup(release("zinit-linux-x86_64"));
+    const r = await runInstaller("sh", env(srv, sb));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith(
+      `zinit-install: downloading zinit-linux-x86_64 (about 110 MB) from ${srv.url}\n`,
     );
   });
 

@@ -1,7 +1,7 @@
 // Every verb against a fake daemon: the exact requests, stdout, stderr and exit code.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION_LINE } from "../../src/version.ts";
@@ -16,9 +16,11 @@ import {
 } from "./fake-zinit.ts";
 
 let fake: FakeZinit | undefined;
+const scratch: string[] = [];
 afterEach(() => {
   fake?.stop();
   fake = undefined;
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 function serve(handler: Handler): FakeZinit {
@@ -29,7 +31,11 @@ function serve(handler: Handler): FakeZinit {
 const run = (z: FakeZinit, ...args: string[]) => runCli(["-s", z.path, ...args]);
 
 /** A scratch directory for files a test hands to the CLI. */
-const z0 = () => mkdtempSync(join(tmpdir(), "zinit-verbs-"));
+const z0 = () => {
+  const dir = mkdtempSync(join(tmpdir(), "zinit-verbs-"));
+  scratch.push(dir);
+  return dir;
+};
 
 describe("list / status / stats", () => {
   test("list: sorted YAML, quoted error states", async () => {

@@ -3,6 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
+import { check } from "../../src/cli/check.ts";
 import { ServiceStore } from "../../src/config/store.ts";
 import type { ServiceConfig } from "../../src/core/types.ts";
 
@@ -30,6 +31,10 @@ describe("examples/", () => {
     expect(errors).toEqual([]);
     expect(warnings).toEqual([]);
     expect([...services.keys()]).toEqual(["crasher", "migrate", "web", "worker"]);
+  });
+
+  test("zinit check passes them: no error, no warning, no unknown `after`, no cycle", () => {
+    expect(check([EXAMPLES])).toEqual({ files: 4, errors: [], warnings: [] });
   });
 
   test("web: HTTP server on 127.0.0.1:8081 with a test that requests it", () => {

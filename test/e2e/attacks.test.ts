@@ -3,10 +3,11 @@
 // frames. zinit must survive, its RSS stay under the bound the README states, and another client's
 // service_list stay fast meanwhile.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Conn } from "../helpers/conn.ts";
+import { asRootWith } from "../helpers/privilege.ts";
 import { Zinit } from "../helpers/zinit.ts";
 
 const CGROUP_ROOT = "/sys/fs/cgroup/memory";
@@ -14,15 +15,16 @@ const CGROUP_ROOT = "/sys/fs/cgroup/memory";
 const RSS_BOUND_MB = 350;
 const MEMORY_LIMIT = 768 * 1024 * 1024;
 
-const isRoot = process.getuid?.() === 0;
-const hasCgroup = isRoot && existsSync(`${CGROUP_ROOT}/cgroup.procs`);
-if (!hasCgroup) console.warn("attacks: skipped, needs root and a cgroup v1 memory controller");
+const CGROUP = asRootWith(
+  existsSync(`${CGROUP_ROOT}/cgroup.procs`)
+    ? null
+    : `no cgroup v1 memory controller at ${CGROUP_ROOT}`,
+);
 
 let z: Zinit;
 let cgroup = "";
 
-beforeAll(async () => {
-  if (!hasCgroup) return;
+CGROUP.beforeAll(async () => {
   z = await Zinit.boot({ services: { "idle.yaml": "exec: sleep 1000\n" } });
   cgroup = `${CGROUP_ROOT}/zinit-attacks-${process.pid}`;
   mkdirSync(cgroup, { recursive: true });
@@ -30,8 +32,7 @@ beforeAll(async () => {
   writeFileSync(`${cgroup}/cgroup.procs`, String(z.hostPid()));
 });
 
-afterAll(async () => {
-  if (!hasCgroup) return;
+CGROUP.afterAll(async () => {
   await z.stop();
   try {
     rmdirSync(cgroup);
@@ -45,7 +46,7 @@ const rssMb = (pid: number) =>
 
 const ATTACKER = join(import.meta.dir, "fixtures/attacker.ts");
 
-test.if(hasCgroup)(
+CGROUP.test(
   "amplifying batch, 20 MB unread, 300 dribblers + 64 parked 9 MB frames: zinit survives, bounded, fast",
   async () => {
     const pid = z.hostPid();

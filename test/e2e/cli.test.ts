@@ -1,14 +1,15 @@
 // Every CLI verb against a live daemon (the compiled binary as PID 1): output and exit codes.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 
 let z: Zinit;
 const marker = `/tmp/zinit-cli-usr1-${process.pid}`;
 
-beforeAll(async () => {
+AS_ROOT.beforeAll(async () => {
   z = await Zinit.boot({
     services: {
       "sleeper.yaml": "exec: sleep 1000\n",
@@ -22,12 +23,12 @@ beforeAll(async () => {
   await z.waitState("trapper", "Running");
 });
 
-afterAll(async () => {
+AS_ROOT.afterAll(async () => {
   await z?.stop();
   Bun.spawnSync(["rm", "-f", marker]);
 });
 
-describe("CLI against a live daemon", () => {
+AS_ROOT.describe("CLI against a live daemon", () => {
   test("list (and no subcommand) print upstream's YAML", async () => {
     const expected =
       "---\ndep: Running\nfamily: Running\nsleeper: Running\ntalker: Running\ntrapper: Running\n";
@@ -274,7 +275,7 @@ describe("CLI against a live daemon", () => {
   });
 });
 
-test("shutdown replies, stops everything and the daemon exits 0", async () => {
+AS_ROOT.test("shutdown replies, stops everything and the daemon exits 0", async () => {
   const own = await Zinit.boot({
     services: { "a.yaml": "exec: sleep 1000\n", "b.yaml": "exec: sleep 1000\nafter: [a]\n" },
   });

@@ -4,21 +4,22 @@
 // start-up (before which no program on it can have a handler, and the kernel discards the
 // signal) through the daemon's loading of its services.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JSC_OPTIONS } from "../../src/sys/runtime.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { ZINIT } from "../helpers/zinit.ts";
 
 let dir = "";
-beforeAll(() => {
+AS_ROOT.beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "zinit-early-"));
   mkdirSync(join(dir, "etc"));
   for (let i = 0; i < 300; i++)
     writeFileSync(join(dir, "etc", `s${i}.yaml`), "exec: sleep 1000\nlog: none\n");
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+AS_ROOT.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The host pid of the namespace's PID 1, as soon as `unshare --fork` has made it. */
 async function firstChild(pid: number): Promise<number> {
@@ -68,7 +69,7 @@ async function stopAfter(
   return { code, out };
 }
 
-describe("a SIGTERM during start-up", () => {
+AS_ROOT.describe("a SIGTERM during start-up", () => {
   // Our images set the runtime's options in the environment, so the daemon needs no re-exec: from
   // its first statement (about 5-8 ms after exec) on, nothing is lost.
   for (const delay of [10, 15, 20, 50, 100]) {

@@ -1,12 +1,15 @@
-// What a new user meets first: a mistyped config directory.
+// What a new user meets first: a mistyped config directory, an edited file, log: stdout.
 
-import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { run } from "../helpers/run.ts";
-import { ZINIT, Zinit } from "../helpers/zinit.ts";
+import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
+
+setDefaultTimeout(60_000);
 
 let z: Zinit | null = null;
 let dir = "";
@@ -29,7 +32,7 @@ describe("init -c with a directory that does not exist", () => {
     expect(existsSync(missing)).toBe(false);
   });
 
-  test("as PID 1: created, with a loud warning, and zinit runs", async () => {
+  AS_ROOT.test("as PID 1: created, with a loud warning, and zinit runs", async () => {
     z = await Zinit.boot({ extraArgs: ["-c", "/tmp/zinit-typo-pid1/zinti"] });
     await outputMatches(
       z,
@@ -37,5 +40,40 @@ describe("init -c with a directory that does not exist", () => {
     );
     expect(await z.list()).toEqual({});
     rmSync("/tmp/zinit-typo-pid1", { recursive: true, force: true });
+  });
+});
+
+AS_ROOT.describe("what the README says about config edits and log: stdout", () => {
+  test("restart keeps the loaded config; stop, forget and monitor pick up an edit", async () => {
+    z = await Zinit.boot({
+      services: { "app.yaml": "exec: sh -c 'echo version 1; exec sleep 1000'\n" },
+    });
+    const d = z;
+    const linesOf = async () => (await cli(d.socket, "log", "-s", "app")).stdout;
+    await d.waitFor(async () => (await linesOf()).includes("version 1"), 20_000, "version 1");
+    writeFileSync(join(d.configDir, "app.yaml"), "exec: sh -c 'echo version 2; exec sleep 1000'\n");
+    expect((await cli(d.socket, "restart", "app", "--wait")).code).toBe(0);
+    // The restarted process is the loaded config's: the file is not read again.
+    await d.waitFor(
+      async () => ((await linesOf()).match(/version 1/g) ?? []).length === 2,
+      20_000,
+      "the restart's line",
+    );
+    expect(await linesOf()).not.toContain("version 2");
+    for (const verb of ["stop", "forget", "monitor"]) {
+      expect(await cli(d.socket, verb, "app")).toMatchObject({ code: 0, stderr: "" });
+    }
+    await d.waitFor(async () => (await linesOf()).includes("version 2"), 20_000, "version 2");
+  });
+
+  test("log: stdout: the lines go to zinit's own output, not to the ring `zinit log` reads", async () => {
+    z = await Zinit.boot({
+      services: { "loud.yaml": "exec: sh -c 'echo to-stdout-xyz; exec sleep 1000'\nlog: stdout\n" },
+    });
+    await outputMatches(z, /^to-stdout-xyz$/m);
+    const log = await cli(z.socket, "log", "-s");
+    expect(log.code).toBe(0);
+    expect(log.stdout).not.toContain("to-stdout-xyz");
+    expect(log.stdout).not.toContain("[-] loud:");
   });
 });

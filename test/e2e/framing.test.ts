@@ -1,9 +1,10 @@
 // Socket framing, many connections, an oversized request and a seeded fuzz run against the
 // compiled daemon as PID 1: whatever arrives, it answers or closes, and keeps serving.
 
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { Conn, TIMEOUT } from "../helpers/conn.ts";
 import { blastAll, checkOutput, fuzzer, isSpace, replyLines } from "../helpers/fuzz.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { Zinit } from "../helpers/zinit.ts";
 
 setDefaultTimeout(120_000);
@@ -16,7 +17,7 @@ let z: Zinit;
 let daemonPid: number;
 let listLine: (id: unknown) => string;
 
-beforeAll(async () => {
+AS_ROOT.beforeAll(async () => {
   z = await Zinit.boot({
     services: {
       "redis.yaml": "exec: sleep 1000\n",
@@ -30,7 +31,7 @@ beforeAll(async () => {
     JSON.stringify({ jsonrpc: "2.0", result: { net: "Success", redis: "Running" }, id });
 }, 60_000);
 
-afterAll(async () => {
+AS_ROOT.afterAll(async () => {
   expect(await z.stop()).toBe(0);
 });
 
@@ -43,7 +44,7 @@ async function stillHealthy(): Promise<void> {
   expect(z.output).not.toContain("unhandled rejection");
 }
 
-describe("JSON-RPC framing on the daemon's socket", () => {
+AS_ROOT.describe("JSON-RPC framing on the daemon's socket", () => {
   test("newline-terminated: one compact line back, byte for byte", async () => {
     const c = new Conn(z.socket);
     await c.send(`${LIST}\n`);
@@ -183,20 +184,29 @@ function legacyExempt(text: string, bytes: Buffer, nl: number): boolean {
   return text === "" && nl !== -1 && bytes.subarray(nl + 1).some((b) => !isSpace(b));
 }
 
-test(`fuzz: ${FRAMES} random and mutated frames over ${CONNECTIONS} connections; the daemon survives`, async () => {
-  console.log(`e2e fuzz seed: ${SEED}`);
-  const perConn = fuzz.connections(FRAMES, CONNECTIONS);
-  const outputs = await blastAll(z.socket, perConn, WAVE, TIMEOUT * 3, `the daemon (seed ${SEED})`);
-  const replies = replyLines(outputs);
-  console.log(`e2e fuzz: ${replies} reply lines over ${CONNECTIONS} connections`);
-  expect(replies).toBeGreaterThan(FRAMES / 10);
-  perConn.forEach((input, i) => {
-    checkOutput(input, outputs[i] as Buffer, legacyExempt);
-  });
-  await stillHealthy();
-  const c = new Conn(z.socket);
-  await c.send(LIST);
-  await c.count(1);
-  expect(c.lines).toEqual([listLine(1)]);
-  c.close();
-});
+AS_ROOT.test(
+  `fuzz: ${FRAMES} random and mutated frames over ${CONNECTIONS} connections; the daemon survives`,
+  async () => {
+    console.log(`e2e fuzz seed: ${SEED}`);
+    const perConn = fuzz.connections(FRAMES, CONNECTIONS);
+    const outputs = await blastAll(
+      z.socket,
+      perConn,
+      WAVE,
+      TIMEOUT * 3,
+      `the daemon (seed ${SEED})`,
+    );
+    const replies = replyLines(outputs);
+    console.log(`e2e fuzz: ${replies} reply lines over ${CONNECTIONS} connections`);
+    expect(replies).toBeGreaterThan(FRAMES / 10);
+    perConn.forEach((input, i) => {
+      checkOutput(input, outputs[i] as Buffer, legacyExempt);
+    });
+    await stillHealthy();
+    const c = new Conn(z.socket);
+    await c.send(LIST);
+    await c.count(1);
+    expect(c.lines).toEqual([listLine(1)]);
+    c.close();
+  },
+);

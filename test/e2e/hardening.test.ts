@@ -2,8 +2,9 @@
 // crash storms, and processes that outlived their services. The compiled daemon as PID 1 of a
 // fresh PID namespace (root).
 
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
 
@@ -26,7 +27,7 @@ function chain(n: number): Record<string, string> {
   return files;
 }
 
-describe("shutdown", () => {
+AS_ROOT.describe("shutdown", () => {
   test("a dependent whose process already exited never stalls the ordered shutdown (50 runs)", async () => {
     const slow: number[] = [];
     for (let run = 0; run < 50; run++) {
@@ -75,7 +76,7 @@ describe("shutdown", () => {
   }, 600_000);
 });
 
-describe("resources", () => {
+AS_ROOT.describe("resources", () => {
   test("out of fds: spawns fail with EMFILE and back off, the socket keeps answering, freed fds are used", async () => {
     const services: Record<string, string> = {};
     for (let i = 0; i < 300; i++) services[`w${i}.yaml`] = "exec: sleep 1000\n";
@@ -137,7 +138,7 @@ describe("resources", () => {
   }, 120_000);
 });
 
-describe("priorities", () => {
+AS_ROOT.describe("priorities", () => {
   test("zinit's event loop and its session run at nice -10; every service starts at nice 0", async () => {
     z = await Zinit.boot({
       services: { "nice.yaml": "exec: sh -c 'cut -d\" \" -f19 /proc/self/stat; sleep 1000'\n" },
@@ -165,7 +166,7 @@ describe("priorities", () => {
   });
 });
 
-describe("the final sweep", () => {
+AS_ROOT.describe("the final sweep", () => {
   test("in a container, a process that outlived its service gets SIGTERM and is named", async () => {
     z = await Zinit.boot({
       services: {

@@ -7,12 +7,13 @@
 // the service blocks on, and follows the daemon through its event stream.
 // (`zinit ready` and /metrics: waits.test.ts and metrics.test.ts.)
 
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Conn } from "../helpers/conn.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { cli, Zinit } from "../helpers/zinit.ts";
 import { freePort, nsPids, outputMatches } from "./lib.ts";
 
@@ -114,7 +115,7 @@ const inspect = (z: Zinit, name: string) =>
 const commOf = (z: Zinit, nspid: number) => nsPids(z).get(nspid)?.comm;
 
 let dir = "";
-beforeAll(() => {
+AS_ROOT.beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "zinit-health-"));
   const scripts: Record<string, string> = {
     // sd_notify from python: READY=1 and STATUS= once the test says go; the send time, after.
@@ -193,9 +194,9 @@ sys.exit(7)
   for (const [file, text] of Object.entries(scripts)) writeFileSync(join(dir, file), text);
   for (const f of ["log.fifo", "sd.fifo", "fd.fifo", "sn.fifo", "job.fifo"]) mkfifo(join(dir, f));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+AS_ROOT.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("readiness gates dependents; notifications; /readyz", () => {
+AS_ROOT.describe("readiness gates dependents; notifications; /readyz", () => {
   let z: Zinit;
   let events: Events;
   const tcpPort = freePort();
@@ -368,7 +369,7 @@ describe("readiness gates dependents; notifications; /readyz", () => {
   });
 });
 
-describe("liveness and the watchdog", () => {
+AS_ROOT.describe("liveness and the watchdog", () => {
   let z: Zinit;
   let events: Events;
   const alive = () => join(dir, "alive");
@@ -465,7 +466,7 @@ describe("liveness and the watchdog", () => {
   });
 });
 
-describe("MAINPID", () => {
+AS_ROOT.describe("MAINPID", () => {
   let z: Zinit;
   let events: Events;
 

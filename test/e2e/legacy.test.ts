@@ -1,12 +1,13 @@
 // The v0.2.14 line protocol against the compiled daemon as PID 1: every command, the exact reply
 // bytes (sorted keys, no newline, then close), `log` streaming, and `shutdown` ending the daemon.
 
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TIMEOUT } from "../helpers/conn.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { Zinit } from "../helpers/zinit.ts";
 import { askRaw, nsPids, outputMatches, readText } from "./lib.ts";
 
@@ -18,7 +19,7 @@ const OK = '{"state":"ok","body":null}';
 const err = (body: string) => JSON.stringify({ state: "error", body });
 const send = (line: string) => askRaw(z.socket, line);
 
-beforeAll(async () => {
+AS_ROOT.beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "zinit-e2e-legacy-"));
   z = await Zinit.boot({
     services: {
@@ -38,12 +39,12 @@ beforeAll(async () => {
   await z.waitState("net", "Success");
 }, 60_000);
 
-afterAll(async () => {
+AS_ROOT.afterAll(async () => {
   await z.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("legacy protocol on the daemon's socket", () => {
+AS_ROOT.describe("legacy protocol on the daemon's socket", () => {
   test("list: sorted keys, no newline", async () => {
     expect(await send("list\n")).toBe(
       '{"state":"ok","body":{"hello":"Blocked","net":"Success","redis":"Running","tr":"Running"}}',

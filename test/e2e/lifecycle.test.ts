@@ -1,11 +1,14 @@
 // The compiled daemon as PID 1 of a fresh PID namespace: real processes, signals and sockets.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ReplyError, Zinit } from "../helpers/zinit.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
+import { cli, ReplyError, Zinit } from "../helpers/zinit.ts";
 import { outputMatches } from "./lib.ts";
+
+setDefaultTimeout(60_000);
 
 let z: Zinit | null = null;
 afterEach(async () => {
@@ -20,7 +23,7 @@ const recorder = (dir: string, name: string, extra = "") =>
 const lines = (file: string) =>
   existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
 
-describe("daemon as PID 1", () => {
+AS_ROOT.describe("daemon as PID 1", () => {
   test("ordered start with after and a oneshot; reverse-order stop on SIGTERM; exit 0", async () => {
     const dir = `/tmp/zinit-order-${process.pid}`;
     Bun.spawnSync(["rm", "-rf", dir]);
@@ -152,26 +155,41 @@ describe("daemon as PID 1", () => {
     });
     await z.waitState("good", "Running");
     expect(Object.keys(await z.list())).toEqual(["good"]);
-    // One line per file: the file, the line and column, the field.
-    for (const line of [
-      "badsig.yaml:3:9: signal.stop: unknown signal 'SIGFOO'",
-      "broken.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]",
-      "noexec.yaml:1:1: exec: missing exec directive",
-    ]) {
-      expect(z.output).toContain(
-        `zinit: ERROR skipping service file: ${join(z.configDir, line)}\n`,
-      );
-    }
+    // One line per file, once: the file, the line and column, the field.
+    expect([...(z.output.match(/^zinit: ERROR skipping service file: .*$/gm) ?? [])]).toEqual(
+      [
+        "badsig.yaml:3:9: signal.stop: unknown signal 'SIGFOO'",
+        "broken.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]",
+        "noexec.yaml:1:1: exec: missing exec directive",
+      ].map((line) => `zinit: ERROR skipping service file: ${join(z!.configDir, line)}`),
+    );
     // An unknown key loads the file, with a warning naming the key it was meant to be.
     expect(z.output).toContain(
       `zinit: WARN ${join(z.configDir, "good.yaml")}:2:1: shutdown_timout: unknown key, ignored; did you mean 'shutdown_timeout'?\n`,
     );
   });
 
-  test("a service with a missing binary: Failure with the errno text, retried", async () => {
-    z = await Zinit.boot({ services: { "ghost.yaml": "exec: /nonexistent/bin/ghost --flag\n" } });
+  test("a service with a missing binary: Failure naming the file, retried", async () => {
+    z = await Zinit.boot({
+      services: {
+        "ghost.yaml": "exec: /nonexistent/bin/ghost --flag\n",
+        "nobin.yaml": "exec: no-such-binary --flag\nenv:\n  PATH: /usr/sbin:/usr/bin:/bin\n",
+      },
+    });
     await z.waitState("ghost", "Failure");
-    expect(z.output).toContain("service ghost failed to start: No such file or directory");
+    await z.waitState("nobin", "Failure");
+    expect(z.output).toContain(
+      "service ghost failed to start: '/nonexistent/bin/ghost': No such file or directory (os error 2)",
+    );
+    // A bare name: the service's own PATH, which is what was searched.
+    const why = "failed to start: 'no-such-binary' not found in PATH (/usr/sbin:/usr/bin:/bin)";
+    expect(z.output).toContain(`zinit: ERROR service nobin ${why}; restarting in`);
+    const status = await cli(z.socket, "status", "nobin");
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("state: Failure\n");
+    expect(status.stderr).toStartWith(`zinit: nobin is not running: ${why}`);
+    const log = await cli(z.socket, "log", "-s", "zinit");
+    expect(log.stdout).toContain(`[-] zinit: service nobin ${why}; restarting in`);
     await z.waitFor(
       () => (z!.output.match(/service ghost failed to start/g) ?? []).length >= 3,
       10_000,

@@ -2,10 +2,11 @@
 // 16 MB output queue, log files reopened on SIGUSR1, and a follower that ends cleanly when zinit
 // shuts down normally.
 
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { collect } from "../helpers/run.ts";
 import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 import { ask, readText } from "./lib.ts";
@@ -32,7 +33,7 @@ async function newest(socket: string, name: string) {
   return (reply.result as { records: Array<{ seq: number; line: string }> }).records[0];
 }
 
-describe("log queries on the compiled daemon", () => {
+AS_ROOT.describe("log queries on the compiled daemon", () => {
   test("upstream's lines as before; -t, --json, -n, --grep, --since/--until on top", async () => {
     z = await Zinit.boot({ services: { "talker.yaml": TALKER } });
     const d = z;
@@ -121,7 +122,7 @@ describe("log queries on the compiled daemon", () => {
   });
 });
 
-describe("log files on the compiled daemon", () => {
+AS_ROOT.describe("log files on the compiled daemon", () => {
   test("--log-dir writes each service's lines with times; SIGUSR1 reopens them (container)", async () => {
     work = mkdtempSync(join(tmpdir(), "zinit-e2e-logs-"));
     z = await Zinit.boot({
@@ -173,7 +174,7 @@ describe("log files on the compiled daemon", () => {
   });
 });
 
-describe("a zinit log follower", () => {
+AS_ROOT.describe("a zinit log follower", () => {
   test("ends with exit 0 and one line when zinit shuts down normally", async () => {
     z = await Zinit.boot({ services: { "poked.yaml": POKED } });
     const d = z;

@@ -2,7 +2,8 @@
 // and CPU from /proc, checked with the real promtool; and how long a scrape of 1000 services
 // takes.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { promtoolCheck } from "../helpers/promtool.ts";
 import { Zinit } from "../helpers/zinit.ts";
 
@@ -15,7 +16,7 @@ async function httpBase(d: Zinit): Promise<string> {
   return `http://${access.address}`;
 }
 
-beforeAll(async () => {
+AS_ROOT.beforeAll(async () => {
   z = await Zinit.boot({
     services: {
       "sleeper.yaml": "exec: sleep 1000\n",
@@ -30,7 +31,7 @@ beforeAll(async () => {
   base = await httpBase(z);
 });
 
-afterAll(async () => {
+AS_ROOT.afterAll(async () => {
   await z?.stop();
 });
 
@@ -43,20 +44,20 @@ const sampleOf = (text: string, prefix: string) =>
       .at(-1),
   );
 
-describe("metrics of real processes", () => {
+AS_ROOT.describe("metrics of real processes", () => {
   test("RSS, CPU seconds and processes from /proc; promtool accepts the page", async () => {
-    // The burner spends a moment of CPU before it sleeps; failing's test fails at least once.
-    const failures = 'zinit_service_probe_failures_total{service="failing",probe="ready"}';
+    // The burner spends a moment of CPU before it sleeps; the failing check has ended once (on
+    // a loaded machine that can take longer than the other services' start).
     await z.waitFor(
       async () => {
         const t = await (await fetch(`${base}/metrics`)).text();
         return (
           sampleOf(t, 'zinit_service_cpu_seconds_total{service="burner"}') > 0 &&
-          sampleOf(t, failures) > 0
+          sampleOf(t, 'zinit_service_probe_failures_total{service="failing",probe="ready"}') > 0
         );
       },
       30_000,
-      "burner's CPU time and failing's first failed test",
+      "burner's CPU time and failing's first failed check",
     );
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
@@ -67,7 +68,9 @@ describe("metrics of real processes", () => {
     const sleeperRss = sampleOf(text, 'zinit_service_memory_rss_bytes{service="sleeper"}');
     expect(sleeperRss).toBeGreaterThan(100_000);
     expect(familyRss).toBeGreaterThan(sleeperRss);
-    expect(sampleOf(text, failures)).toBeGreaterThan(0);
+    expect(
+      sampleOf(text, 'zinit_service_probe_failures_total{service="failing",probe="ready"}'),
+    ).toBeGreaterThan(0);
     expect(sampleOf(text, "process_resident_memory_bytes ")).toBeGreaterThan(10_000_000);
     expect(sampleOf(text, "process_open_fds ")).toBeGreaterThan(3);
     const verdict = await promtoolCheck(text);
@@ -85,36 +88,42 @@ describe("metrics of real processes", () => {
   });
 });
 
-test("1000 services: how long a scrape takes", async () => {
-  const services: Record<string, string> = {};
-  for (let i = 0; i < 1000; i++)
-    services[`s${String(i).padStart(4, "0")}.yaml`] = "exec: sleep 1000\n";
-  const big = await Zinit.boot({ services, extraArgs: ["--http", "127.0.0.1:0"] });
-  try {
-    const url = await httpBase(big);
-    await big.waitFor(
-      async () => (await fetch(`${url}/readyz`)).status === 200,
-      60_000,
-      "1000 running",
-    );
-    const times: number[] = [];
-    let text = "";
-    for (let i = 0; i < 21; i++) {
-      const t0 = performance.now();
-      text = await (await fetch(`${url}/metrics`)).text();
-      times.push(performance.now() - t0);
-      await Bun.sleep(20);
+AS_ROOT.test(
+  "1000 services: how long a scrape takes",
+  async () => {
+    const services: Record<string, string> = {};
+    for (let i = 0; i < 1000; i++)
+      services[`s${String(i).padStart(4, "0")}.yaml`] = "exec: sleep 1000\n";
+    const big = await Zinit.boot({ services, extraArgs: ["--http", "127.0.0.1:0"] });
+    try {
+      const url = await httpBase(big);
+      await big.waitFor(
+        async () => (await fetch(`${url}/readyz`)).status === 200,
+        60_000,
+        "1000 running",
+      );
+      const times: number[] = [];
+      let text = "";
+      for (let i = 0; i < 21; i++) {
+        const t0 = performance.now();
+        text = await (await fetch(`${url}/metrics`)).text();
+        times.push(performance.now() - t0);
+        await Bun.sleep(20);
+      }
+      times.sort((a, b) => a - b);
+      console.log(
+        `metrics, 1000 services as PID 1: median ${times[10]?.toFixed(1)} ms, min ${times[0]?.toFixed(1)} ms, ${text.length} bytes`,
+      );
+      expect(
+        text
+          .split("\n")
+          .filter((l) => l.startsWith("zinit_service_processes{") && l.endsWith(" 1")),
+      ).toHaveLength(1000);
+      // Generous for a shared machine; the measured figure is in the README.
+      expect(times[10]).toBeLessThan(500);
+    } finally {
+      await big.stop();
     }
-    times.sort((a, b) => a - b);
-    console.log(
-      `metrics, 1000 services as PID 1: median ${times[10]?.toFixed(1)} ms, min ${times[0]?.toFixed(1)} ms, ${text.length} bytes`,
-    );
-    expect(
-      text.split("\n").filter((l) => l.startsWith("zinit_service_processes{") && l.endsWith(" 1")),
-    ).toHaveLength(1000);
-    // Generous for a shared machine; the measured figure is in the README.
-    expect(times[10]).toBeLessThan(500);
-  } finally {
-    await big.stop();
-  }
-}, 120_000);
+  },
+  120_000,
+);

@@ -4,7 +4,7 @@
 // below what is in use, so every thread or process the daemon would make from there on fails.
 // Needs root and a pids controller (cgroup v1 here; v2 with +pids elsewhere).
 
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import {
   existsSync,
   mkdirSync,
@@ -16,20 +16,18 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { asRootWith } from "../helpers/privilege.ts";
 import { rawRequest, ZINIT } from "../helpers/zinit.ts";
 
 const PIDS_ROOT = existsSync("/sys/fs/cgroup/pids/cgroup.procs")
   ? "/sys/fs/cgroup/pids"
   : "/sys/fs/cgroup";
 const CG = join(PIDS_ROOT, `zinit-pids-test-${process.pid}`);
-const usable =
-  process.getuid?.() === 0 &&
-  existsSync(join(PIDS_ROOT, "cgroup.procs")) &&
-  existsSync("/sys/fs/cgroup/pids");
-if (!usable)
-  console.warn(
-    "pids test skipped: needs root and a cgroup v1 pids controller at /sys/fs/cgroup/pids",
-  );
+const PIDS = asRootWith(
+  existsSync(join(PIDS_ROOT, "cgroup.procs")) && existsSync("/sys/fs/cgroup/pids")
+    ? null
+    : "no cgroup v1 pids controller at /sys/fs/cgroup/pids",
+);
 
 const cg = {
   read: (f: string) => readFileSync(join(CG, f), "utf8").trim(),
@@ -77,7 +75,7 @@ afterAll(() => {
   rmdirSync(CG);
 });
 
-test.skipIf(!usable)(
+PIDS.test(
   "RPCs, a stop and spawns while the pids cgroup is full: the daemon lives, no thread is added",
   async () => {
     const dir = mkdtempSync("/tmp/zinit-pids-");

@@ -4,15 +4,15 @@
 // event stream of a crash loop, and the `stop` command running before the stop signal. Waits
 // follow the daemon's own event stream or happen in the daemon (`zinit wait`).
 
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 import { outputMatches, readText } from "./lib.ts";
 
 setDefaultTimeout(90_000);
 
-const isRoot = process.getuid?.() === 0;
 const WAIT_MS = 30_000;
 
 /** One item of `zinit events --json` (the items of stream_subscribeEvents). */
@@ -143,7 +143,7 @@ async function inspect(name: string): Promise<Record<string, unknown>> {
   return JSON.parse(out.stdout);
 }
 
-describe.if(isRoot)("critical services in a container", () => {
+AS_ROOT.describe("critical services in a container", () => {
   test("exit 3 of a critical service: everything stops in reverse dependency order, zinit exits 3", async () => {
     z = await Zinit.boot({ services: {} });
     const order = join(z.dir, "order");
@@ -226,7 +226,7 @@ describe.if(isRoot)("critical services in a container", () => {
   });
 });
 
-describe.if(isRoot)("restart policy and budget", () => {
+AS_ROOT.describe("restart policy and budget", () => {
   test("restart: never keeps a killed service down: state, pid and target stay", async () => {
     await bootAndMonitor({
       never: "exec: sleep 1000\nrestart: never\n",
@@ -360,7 +360,7 @@ describe.if(isRoot)("restart policy and budget", () => {
   });
 });
 
-describe.if(isRoot)("the stop command", () => {
+AS_ROOT.describe("the stop command", () => {
   test("runs before the stop signal, which follows when it ends", async () => {
     z = await Zinit.boot({ services: {} });
     const marker = join(z.dir, "marker");

@@ -2,11 +2,12 @@
 // services are stopped, and the daemon ends the way its mode requires. Each test needs its own
 // daemon because each one ends it.
 
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Conn } from "../helpers/conn.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { shuttingDownError } from "../helpers/rpc-errors.ts";
 import { Zinit } from "../helpers/zinit.ts";
 import { ask, outputMatches, readText } from "./lib.ts";
@@ -42,7 +43,7 @@ async function bootWith(container: boolean): Promise<Zinit> {
   return z;
 }
 
-describe("system_shutdown (container)", () => {
+AS_ROOT.describe("system_shutdown (container)", () => {
   test("replies null, refuses everything mutating while it runs, stops services, exits 0", async () => {
     const d = await bootWith(true);
     const c = new Conn(d.socket);
@@ -74,7 +75,7 @@ describe("system_shutdown (container)", () => {
   });
 });
 
-describe("power in init mode (PID 1 of a PID namespace, no --container)", () => {
+AS_ROOT.describe("power in init mode (PID 1 of a PID namespace, no --container)", () => {
   // reboot(2) inside a PID namespace ends the namespace's init: "killed" by SIGHUP for a reboot,
   // SIGINT for a power-off. `unshare --fork` re-raises its child's fatal signal on itself, so
   // Bun sees unshare killed by that signal and resolves `exited` with 128 + the signal number.

@@ -2,7 +2,7 @@
 // PID namespace, chrooted into a tree that holds nothing but zinit, its ldd libraries, and the
 // service's own binary. The host talks to it through the socket inside the tree.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import {
   copyFileSync,
   existsSync,
@@ -17,7 +17,8 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { REPO } from "../build/release.ts";
-import { runSync } from "../helpers/run.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
+import { collect, runSync } from "../helpers/run.ts";
 import { cli, namespaceProcs, ZINIT } from "../helpers/zinit.ts";
 
 const ROOTFS_SH = join(REPO, "build/rootfs.sh");
@@ -62,7 +63,7 @@ async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-describe("rootfs.sh glibc tree", () => {
+AS_ROOT.describe("rootfs.sh glibc tree", () => {
   let dir = "";
   let dest = "";
 
@@ -180,4 +181,79 @@ describe("rootfs.sh glibc tree", () => {
       }
     }
   }, 90_000);
+});
+
+AS_ROOT.describe("booting the tree by hand, as the README says", () => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const recipe = /```sh\n(ROOT=\/tmp\/zinit-root\n[^`]*?)\n```/.exec(readme)?.[1] ?? "";
+  let dir = "";
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "zinit-recipe-"));
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the README's recipe, pasted into a shell: boots, answers, Ctrl-C stops it with exit 0", async () => {
+    expect(recipe.split("\n").at(-1)).toBe(
+      'unshare --pid --fork --mount-proc="$ROOT/proc" chroot "$ROOT" /sbin/zinit init --container',
+    );
+    const root = join(dir, "root");
+    // The recipe as written, in a tree of the test's own. Its last line runs as a terminal runs
+    // a foreground job: in a process group of its own, which a Ctrl-C signals as a whole.
+    const lines = recipe.replace("ROOT=/tmp/zinit-root", `ROOT=${root}`).split("\n");
+    const prepared = runSync(["sh", "-euc", lines.slice(0, -1).join("\n")], { cwd: REPO });
+    expect(prepared).toEqual({ code: 0, stdout: "", stderr: "" });
+    const proc = Bun.spawn(["sh", "-c", `exec ${lines.at(-1)}`], {
+      cwd: REPO,
+      env: { ...process.env, ROOT: root },
+      detached: true,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const out = collect(proc);
+    try {
+      const socket = join(root, "run/zinit.sock");
+      await waitFor("sleeper Running in the tree", 30_000, async () => {
+        if (proc.exitCode !== null)
+          throw new Error(`the recipe ended: ${JSON.stringify(await out)}`);
+        const r = await cli(socket, "list");
+        return r.stdout === "---\nsleeper: Running\n" ? true : undefined;
+      });
+      process.kill(-proc.pid, "SIGINT");
+      const r = await out;
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain("zinit: INFO stopped sleeper in ");
+      expect(r.stderr).toEndWith("zinit: INFO all services stopped; exiting\n");
+    } finally {
+      if (proc.exitCode === null) {
+        try {
+          process.kill(-proc.pid, "SIGKILL");
+        } catch {
+          // the group is gone already
+        }
+        await proc.exited;
+      }
+    }
+  }, 90_000);
+
+  test("without /proc in the tree the runtime aborts before zinit runs, as the README says", () => {
+    // A fresh tree booted with plain --mount-proc: the new /proc lands outside it.
+    const root = join(dir, "bare");
+    expect(runSync(["sh", ROOTFS_SH, "-b", ZINIT, root, "glibc"]).code).toBe(0);
+    const r = Bun.spawnSync(
+      ["unshare", "--pid", "--fork", "--mount-proc", "chroot", root, "/sbin/zinit", "init"],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
+    const stderr = r.stderr.toString();
+    // If this ever changes (the runtime lets JavaScript run first), zinit should say what is
+    // missing in one line, and the README should say so.
+    expect(stderr).toContain("Bun has crashed");
+    expect(stderr).not.toContain("zinit:");
+    // SIGILL, re-raised by unshare: a shell reports exit code 128 + 4 = 132.
+    expect(r.signalCode).toBe("SIGILL");
+  });
 });

@@ -1,12 +1,13 @@
 // Every JSON-RPC method and its documented errors, over the unix socket of the compiled daemon
 // running as PID 1 of a PID namespace, with real services behind each call.
 
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import openrpc from "../../src/api/openrpc.json" with { type: "json" };
 import { Conn, type Reply, TIMEOUT } from "../helpers/conn.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import {
   alreadyExists,
   data,
@@ -30,7 +31,7 @@ let work: string;
 const trapper = (name: string) =>
   `exec: sh -c 'trap "echo got usr1; echo usr1 >> ${work}/${name}.usr1" USR1; while :; do sleep 1000 & wait; done'\n`;
 
-beforeAll(async () => {
+AS_ROOT.beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "zinit-e2e-rpc-"));
   z = await Zinit.boot({
     services: {
@@ -51,12 +52,12 @@ beforeAll(async () => {
   await z.waitState("once", "Success");
 }, 60_000);
 
-afterAll(async () => {
+AS_ROOT.afterAll(async () => {
   expect(await z.stop()).toBe(0);
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("unix socket JSON-RPC against the running daemon", () => {
+AS_ROOT.describe("unix socket JSON-RPC against the running daemon", () => {
   test("rpc.discover returns the OpenRPC document as a JSON string", async () => {
     const reply = await ask(z.socket, "rpc.discover");
     expect(typeof reply.result).toBe("string");
@@ -454,7 +455,7 @@ async function wsClient(port: number) {
   };
 }
 
-describe("HTTP and WebSocket server started through the socket", () => {
+AS_ROOT.describe("HTTP and WebSocket server started through the socket", () => {
   const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list","params":{}}';
   const post = (base: string, body: string, type = "application/json", path = "any/path") =>
     fetch(`${base}/${path}`, { method: "POST", headers: { "content-type": type }, body });

@@ -3,7 +3,7 @@
 // CLI finding upstream's /tmp/zinit.sock when its default is absent (in a private mount
 // namespace, with /tmp and /run of its own). Needs root (setpriv, unshare, mount).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import {
   chmodSync,
   chownSync,
@@ -14,11 +14,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { collect, type RunResult, run } from "../helpers/run.ts";
 import { rawRequest, ZINIT } from "../helpers/zinit.ts";
-
-const isRoot = process.getuid?.() === 0;
-if (!isRoot) console.warn("sockets: skipped, needs root");
 
 const NOBODY = 65534;
 const asNobody = [
@@ -33,8 +31,7 @@ let dir = "";
 let etc = "";
 let shared = "";
 
-beforeAll(() => {
-  if (!isRoot) return;
+AS_ROOT.beforeAll(() => {
   dir = mkdtempSync("/tmp/zinit-sockets-");
   chmodSync(dir, 0o755);
   etc = join(dir, "etc");
@@ -75,7 +72,7 @@ function deadSocket(path: string, mode: number): void {
 
 const ownerHint = "choose another socket with -s PATH, $ZINIT_SOCKET or $XDG_RUNTIME_DIR";
 
-describe.if(isRoot)("another user's socket", () => {
+AS_ROOT.describe("another user's socket", () => {
   test("a live one: refused, naming whose it is; the other daemon is untouched", async () => {
     const path = join(shared, "live.sock");
     const listener = Bun.listen({ unix: path, socket: { data() {} } });
@@ -170,7 +167,7 @@ function privateMounts(script: string): Promise<RunResult> {
 const waitSocket = (path: string) =>
   `i=0; while [ ! -S ${path} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`;
 
-describe.if(isRoot)("/tmp/zinit.sock, upstream's default", () => {
+AS_ROOT.describe("/tmp/zinit.sock, upstream's default", () => {
   test("the CLI falls back to it when its own default is absent", async () => {
     const out = await privateMounts(`
       mkdir /tmp/etc; echo 'exec: sleep 1000' > /tmp/etc/idle.yaml

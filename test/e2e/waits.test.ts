@@ -2,13 +2,14 @@
 // their exit codes, `status` saying why, `ready`, bulk stop/start, and `events` following real
 // changes.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { LiveCli } from "../cli/fake-zinit.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { cli, ZINIT, Zinit } from "../helpers/zinit.ts";
 
 let z: Zinit;
 
-beforeAll(async () => {
+AS_ROOT.beforeAll(async () => {
   z = await Zinit.boot({
     services: {
       "good.yaml": "exec: sleep 1000\n",
@@ -23,7 +24,7 @@ beforeAll(async () => {
   await z.waitState("bad", /^Error\(Exited\(Pid\(\d+\), 3\)\)$/);
 });
 
-afterAll(async () => {
+AS_ROOT.afterAll(async () => {
   await z?.stop();
 });
 
@@ -33,7 +34,7 @@ const timed = async (...args: string[]) => {
   return { ...out, ms: performance.now() - t0 };
 };
 
-describe("waits in the daemon", () => {
+AS_ROOT.describe("waits in the daemon", () => {
   test("start --wait returns once the service is Running (its test passed): exit 0", async () => {
     expect((await cli(z.socket, "stop", "slow")).code).toBe(0);
     const out = await timed("start", "slow", "--wait", "--timeout", "20");
@@ -71,7 +72,7 @@ describe("waits in the daemon", () => {
   });
 });
 
-describe("status and ready", () => {
+AS_ROOT.describe("status and ready", () => {
   test("status NAME of a service that is not Running: upstream's YAML, and why on stderr", async () => {
     const s = await z.status("never");
     const out = await cli(z.socket, "status", "never");
@@ -109,7 +110,7 @@ describe("status and ready", () => {
   });
 });
 
-describe("events and bulk actions", () => {
+AS_ROOT.describe("events and bulk actions", () => {
   test("events shows a restart as it happens; Ctrl-C exits 0", async () => {
     const follower = new LiveCli(
       Bun.spawn([ZINIT, "-s", z.socket, "events"], { stdout: "pipe", stderr: "pipe" }),

@@ -68,11 +68,20 @@ export class Zinit {
     ];
     const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     const z = new Zinit(dir, configDir, socket, proc);
-    await z.waitFor(
-      async () => (await z.tryRpc("service_list")) !== undefined,
-      20_000,
-      "socket up",
-    );
+    try {
+      await z.waitFor(
+        async () => z.proc.exitCode !== null || (await z.tryRpc("service_list")) !== undefined,
+        20_000,
+        "socket up",
+      );
+      if (z.proc.exitCode !== null) {
+        throw new Error(`zinit exited with ${z.proc.exitCode} before its socket was up`);
+      }
+    } catch (err) {
+      // Nothing of a failed boot is left behind: the daemon, its directory.
+      await z.stop();
+      throw new Error(`${(err as Error).message}\n--- zinit output ---\n${z.output}`);
+    }
     return z;
   }
 

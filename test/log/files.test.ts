@@ -16,6 +16,7 @@ import { filePrefix, LogFiles, MAX_OPEN_FILES } from "../../src/log/files.ts";
 import type { LineBatch } from "../../src/log/lines.ts";
 import { loadNative } from "../../src/log/native.ts";
 import { batchOf } from "../helpers/lines.ts";
+import { asRootWith } from "../helpers/privilege.ts";
 import { run } from "../helpers/run.ts";
 
 loadNative();
@@ -191,13 +192,10 @@ describe("log files", () => {
     expect(reports[1]).toMatch(/d\.log: not a regular file/);
   });
 
-  test(
+  // A private tmpfs: a mount namespace and mount(8).
+  asRootWith(Bun.which("mount") ? null : "no mount(8)").test(
     "disk full and read-only: reported once, lines dropped, retried, then the file says how many were lost",
     async () => {
-      if (process.getuid?.() !== 0 || !Bun.which("unshare") || !Bun.which("mount")) {
-        console.log("skipped: needs root, unshare and mount for a private tmpfs");
-        return;
-      }
       const out = await run([
         "unshare",
         "--mount",

@@ -8,6 +8,7 @@ import { getpid, kill, killGroup } from "../../src/sys/process.ts";
 import { decodeStatus, stopReaper } from "../../src/sys/reaper.ts";
 import { spawn } from "../../src/sys/spawn.ts";
 import { openPipe } from "../helpers/pipe.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { installReaper, readAll, spawnOptions, waitExit } from "./harness.ts";
 
 const FIXTURE = join(import.meta.dir, "fixtures", "child.ts");
@@ -112,23 +113,31 @@ describe("process", () => {
     });
   }, 60_000);
 
-  test("as PID 1, 200 orphaned sleeps are all reaped and no zombie is left", async () => {
-    const { report, status } = await fixture("pid1", UNSHARE);
-    expect(status).toEqual({ kind: "exited", code: 0 });
-    expect(report).toEqual({
-      pid: 1,
-      reaped: 201,
-      statuses: [JSON.stringify({ kind: "exited", code: 0 })],
-      others: [],
-      zombies: [],
-    });
-  }, 60_000);
+  AS_ROOT.test(
+    "as PID 1, 200 orphaned sleeps are all reaped and no zombie is left",
+    async () => {
+      const { report, status } = await fixture("pid1", UNSHARE);
+      expect(status).toEqual({ kind: "exited", code: 0 });
+      expect(report).toEqual({
+        pid: 1,
+        reaped: 201,
+        statuses: [JSON.stringify({ kind: "exited", code: 0 })],
+        others: [],
+        zombies: [],
+      });
+    },
+    60_000,
+  );
 
-  test("reboot(2) in a PID namespace ends its init with SIGINT (poweroff) or SIGHUP (reboot)", async () => {
-    // unshare re-raises the signal that ended the namespace's init on itself.
-    const off = await fixture("poweroff", UNSHARE);
-    expect(off).toEqual({ report: null, status: { kind: "signaled", signal: 2, core: false } });
-    const re = await fixture("reboot", UNSHARE);
-    expect(re).toEqual({ report: null, status: { kind: "signaled", signal: 1, core: false } });
-  }, 60_000);
+  AS_ROOT.test(
+    "reboot(2) in a PID namespace ends its init with SIGINT (poweroff) or SIGHUP (reboot)",
+    async () => {
+      // unshare re-raises the signal that ended the namespace's init on itself.
+      const off = await fixture("poweroff", UNSHARE);
+      expect(off).toEqual({ report: null, status: { kind: "signaled", signal: 2, core: false } });
+      const re = await fixture("reboot", UNSHARE);
+      expect(re).toEqual({ report: null, status: { kind: "signaled", signal: 1, core: false } });
+    },
+    60_000,
+  );
 });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onSigpwr } from "../../src/sys/native.ts";
 import { outputMatches } from "../e2e/lib.ts";
+import { AS_ROOT } from "../helpers/privilege.ts";
 import { Zinit } from "../helpers/zinit.ts";
 
 setDefaultTimeout(60_000);
@@ -90,7 +91,11 @@ describe("the compiled daemon", () => {
       container,
       pid1,
       services: {
-        "app.yaml": `exec: sh -c 'trap "echo stopped >> ${work}/app.stop; exit 0" TERM; true > ${work}/app.ready; sleep 1000 & wait'\n`,
+        // The ready file is written by the child, which then execs sleep: by then the trap is
+        // set in sh and the child's SIGTERM is the default. Written by sh after `sleep &`, it
+        // could come before the child's exec, when a SIGTERM to the group is caught by the trap
+        // sh's fork inherited and lost at the exec: sleep would live on until the SIGKILL.
+        "app.yaml": `exec: sh -c 'trap "echo stopped >> ${work}/app.stop; exit 0" TERM; sh -c "true > ${work}/app.ready; exec sleep 1000" & wait'\n`,
       },
     });
     // "Running" comes at spawn; a SIGTERM before the trap is set would end sh without a record.
@@ -101,33 +106,39 @@ describe("the compiled daemon", () => {
     return z;
   }
 
-  test("container mode as PID 1: keeps serving after GC, then SIGPWR stops services, exits 0", async () => {
-    const d = await boot(true, true);
-    // The daemon has collected garbage with the hook installed (a full GC ends its startup);
-    // hundreds of requests later it must still answer every one.
-    for (let i = 0; i < 300; i++) expect(await d.list()).toEqual({ app: "Running" });
-    process.kill(d.hostPid(), SIGPWR);
-    expect(await d.exited).toBe(0);
-    expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
-    await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
-  });
+  AS_ROOT.test(
+    "container mode as PID 1: keeps serving after GC, then SIGPWR stops services, exits 0",
+    async () => {
+      const d = await boot(true, true);
+      // The daemon has collected garbage with the hook installed (a full GC ends its startup);
+      // hundreds of requests later it must still answer every one.
+      for (let i = 0; i < 300; i++) expect(await d.list()).toEqual({ app: "Running" });
+      process.kill(d.hostPid(), SIGPWR);
+      expect(await d.exited).toBe(0);
+      expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+      expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
+      await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
+    },
+  );
 
   test("not PID 1: SIGPWR is the same shutdown as SIGTERM", async () => {
     const d = await boot(false, false);
     process.kill(d.hostPid(), SIGPWR);
     expect(await d.exited).toBe(0);
     expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+    expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
     await outputMatches(d, /received SIGPWR\n(.*\n)*.*all services stopped; exiting\n$/);
   });
 
   // reboot(2) with RB_POWER_OFF in a PID namespace ends its init as if by SIGINT, which
   // `unshare --fork` re-raises on itself (see test/e2e/power.test.ts).
-  test("init mode as PID 1: SIGPWR powers off", async () => {
+  AS_ROOT.test("init mode as PID 1: SIGPWR powers off", async () => {
     const d = await boot(false, true);
     process.kill(d.hostPid(), SIGPWR);
     expect(await d.exited).toBe(128 + 2);
     expect(d.proc.signalCode).toBe("SIGINT");
     expect(readFileSync(`${work}/app.stop`, "utf8")).toBe("stopped\n");
+    expect(d.output).toMatch(/stopped app in \d+\.\d+ s \(SIGTERM\)/);
     await outputMatches(d, /received SIGPWR\n(.*\n)*.*powering off\n$/);
   });
 });

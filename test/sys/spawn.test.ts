@@ -128,17 +128,31 @@ describe("spawn", () => {
     });
   });
 
-  test("a missing binary is ok:false with ENOENT and leaves no child", () => {
+  test("a missing binary is ok:false with ENOENT naming it, and leaves no child", () => {
     const before = listProcs().filter((p) => p.ppid === process.pid).length;
-    for (const argv0 of ["/nonexistent/prog", "no-such-program-zinit-test"]) {
-      const r = spawn(spawnOptions([argv0]));
-      expect(r).toEqual({ ok: false, errno: 2, error: "No such file or directory (os error 2)" });
-    }
+    expect(spawn(spawnOptions(["/nonexistent/prog"]))).toEqual({
+      ok: false,
+      errno: 2,
+      error: "'/nonexistent/prog': No such file or directory (os error 2)",
+    });
+    // A relative path is named as resolved in the child's directory.
+    expect(spawn(spawnOptions(["./nope"], { cwd: dir }))).toEqual({
+      ok: false,
+      errno: 2,
+      error: `'${join(dir, "nope")}': No such file or directory (os error 2)`,
+    });
+    // A bare name: the child's PATH (not ours) is what was searched.
+    const env = { PATH: `/nonexistent/a:${dir}` };
+    expect(spawn(spawnOptions(["no-such-binary"], { env }))).toEqual({
+      ok: false,
+      errno: 2,
+      error: `'no-such-binary' not found in PATH (/nonexistent/a:${dir})`,
+    });
     expect(listProcs().filter((p) => p.ppid === process.pid).length).toBe(before);
     expect(ourZombies()).toEqual([]);
   });
 
-  test("a directory or a non-executable file is ok:false with EACCES", () => {
+  test("a directory or a non-executable file is ok:false with EACCES naming it", () => {
     const plain = join(dir, "plain");
     writeFileSync(plain, "#!/bin/sh\n");
     chmodSync(plain, 0o644);
@@ -146,9 +160,15 @@ describe("spawn", () => {
       expect(spawn(spawnOptions([argv0]))).toEqual({
         ok: false,
         errno: 13,
-        error: "Permission denied (os error 13)",
+        error: `'${argv0}': Permission denied (os error 13)`,
       });
     }
+    // Found in PATH but not executable: execvp's EACCES, with the file it found.
+    expect(spawn(spawnOptions(["plain"], { env: { PATH: `/nonexistent:${dir}` } }))).toEqual({
+      ok: false,
+      errno: 13,
+      error: `'${plain}' (found in PATH): Permission denied (os error 13)`,
+    });
   });
 
   test("an empty argv is refused", () => {
