@@ -20,7 +20,7 @@ test("the README opens with the demo command and the test command", () => {
 test(".ci/run runs the README's test command", () => {
   const ci = readFileSync(join(ROOT, ".ci/run"), "utf8").split("\n");
   expect(ci.some((line) => line.trim().startsWith(firstBlocks[1] ?? "!"))).toBe(true);
-  expect(pkg.scripts.test).toBe("bun run build && bun test");
+  expect(pkg.scripts.test).toBe("bun run build && bun test --timeout 60000");
 });
 
 /** True when something (typically a running `npm run demo`) already listens on the port. */
