@@ -142,6 +142,9 @@ AS_ROOT.describe("priorities", () => {
   test("zinit's event loop and its session run at nice -10; every service starts at nice 0", async () => {
     z = await Zinit.boot({
       services: { "nice.yaml": "exec: sh -c 'cut -d\" \" -f19 /proc/self/stat; sleep 1000'\n" },
+      // In a session of its own, as a container runtime starts it: zinit leaves a terminal's
+      // session (CI's pty, a user's shell) at the user's priority.
+      prefix: ["setsid"],
     });
     await z.waitFor(
       async () => ((await z!.rpc("stream_currentLogs", ["nice"])) as string[]).length > 1,
