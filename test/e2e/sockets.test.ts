@@ -13,7 +13,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { AS_ROOT } from "../helpers/privilege.ts";
 import { collect, type RunResult, run } from "../helpers/run.ts";
 import { rawRequest, ZINIT } from "../helpers/zinit.ts";
@@ -151,7 +151,11 @@ AS_ROOT.describe("another user's socket", () => {
   });
 });
 
-/** A shell script as root in a mount namespace of its own, with fresh /tmp and /run. */
+/**
+ * A shell script as root in a mount namespace of its own, with fresh /tmp and /run. The binary
+ * is `$ZINIT_BIN`, reached through a bind mount of its directory on /mnt: a checkout under /tmp
+ * would be hidden by the fresh /tmp.
+ */
 function privateMounts(script: string): Promise<RunResult> {
   return run([
     "unshare",
@@ -160,7 +164,7 @@ function privateMounts(script: string): Promise<RunResult> {
     "private",
     "sh",
     "-euc",
-    `mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run; ${script}`,
+    `mount --bind ${dirname(ZINIT)} /mnt; ZINIT_BIN=/mnt/${basename(ZINIT)}; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run; ${script}`,
   ]);
 }
 
@@ -171,11 +175,11 @@ AS_ROOT.describe("/tmp/zinit.sock, upstream's default", () => {
   test("the CLI falls back to it when its own default is absent", async () => {
     const out = await privateMounts(`
       mkdir /tmp/etc; echo 'exec: sleep 1000' > /tmp/etc/idle.yaml
-      ${ZINIT} init -c /tmp/etc -s /tmp/zinit.sock > /tmp/log 2>&1 &
+      $ZINIT_BIN init -c /tmp/etc -s /tmp/zinit.sock > /tmp/log 2>&1 &
       ${waitSocket("/tmp/zinit.sock")}
       test ! -e /var/run/zinit.sock
-      env -u ZINIT_SOCKET -u XDG_RUNTIME_DIR ${ZINIT} list
-      env -u ZINIT_SOCKET ${ZINIT} shutdown
+      env -u ZINIT_SOCKET -u XDG_RUNTIME_DIR $ZINIT_BIN list
+      env -u ZINIT_SOCKET $ZINIT_BIN shutdown
       wait
     `);
     expect(out).toEqual({ code: 0, stdout: "---\nidle: Running\n", stderr: "" });
@@ -184,12 +188,12 @@ AS_ROOT.describe("/tmp/zinit.sock, upstream's default", () => {
   test("root's daemon on the default socket also answers there", async () => {
     const out = await privateMounts(`
       mkdir /tmp/etc; echo 'exec: sleep 1000' > /tmp/etc/idle.yaml
-      env -u ZINIT_SOCKET ${ZINIT} init -c /tmp/etc > /tmp/log 2>&1 &
+      env -u ZINIT_SOCKET $ZINIT_BIN init -c /tmp/etc > /tmp/log 2>&1 &
       ${waitSocket("/var/run/zinit.sock")}
       ${waitSocket("/tmp/zinit.sock")}
       stat -c '%a %U' /var/run/zinit.sock /tmp/zinit.sock
-      ${ZINIT} -s /tmp/zinit.sock list
-      env -u ZINIT_SOCKET ${ZINIT} shutdown
+      $ZINIT_BIN -s /tmp/zinit.sock list
+      env -u ZINIT_SOCKET $ZINIT_BIN shutdown
       wait
       test ! -e /tmp/zinit.sock && test ! -e /var/run/zinit.sock && echo both removed
     `);
@@ -203,15 +207,15 @@ AS_ROOT.describe("/tmp/zinit.sock, upstream's default", () => {
   test("another user's live daemon there is left alone: root's daemon says so and goes on", async () => {
     const out = await privateMounts(`
       mkdir -m 755 /tmp/etc; echo 'exec: sleep 1000' > /tmp/etc/idle.yaml
-      ${asNobody.join(" ")} ${ZINIT} init -c /tmp/etc -s /tmp/zinit.sock > /tmp/theirs 2>&1 &
+      ${asNobody.join(" ")} $ZINIT_BIN init -c /tmp/etc -s /tmp/zinit.sock > /tmp/theirs 2>&1 &
       ${waitSocket("/tmp/zinit.sock")}
-      env -u ZINIT_SOCKET ${ZINIT} init -c /tmp/etc > /tmp/ours 2>&1 &
+      env -u ZINIT_SOCKET $ZINIT_BIN init -c /tmp/etc > /tmp/ours 2>&1 &
       ${waitSocket("/var/run/zinit.sock")}
-      env -u ZINIT_SOCKET ${ZINIT} list
+      env -u ZINIT_SOCKET $ZINIT_BIN list
       stat -c '%U' /tmp/zinit.sock
       grep -o 'not also listening on /tmp/zinit.sock: .*' /tmp/ours
-      ${ZINIT} -s /tmp/zinit.sock shutdown
-      env -u ZINIT_SOCKET ${ZINIT} shutdown
+      $ZINIT_BIN -s /tmp/zinit.sock shutdown
+      env -u ZINIT_SOCKET $ZINIT_BIN shutdown
       wait
     `);
     expect(out).toEqual({
