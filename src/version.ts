@@ -4,7 +4,7 @@ import pkg from "../package.json" with { type: "json" };
 declare const ZINIT_REVISION: string | undefined;
 
 export const VERSION: string = pkg.version;
-export const REVISION: string = typeof ZINIT_REVISION === "string" ? ZINIT_REVISION : "dev";
+const REVISION: string = typeof ZINIT_REVISION === "string" ? ZINIT_REVISION : "dev";
 /**
  * What `zinit -V` prints: exactly two words, as upstream's `git describe` tag does. ZOS's client
  * runs `zinit -V` and refuses to send shutdown/reboot unless it splits into two words.

@@ -5,16 +5,16 @@
 import { type ErrorKind, ZinitError } from "../core/errors.ts";
 
 export const PARSE_ERROR = -32700;
-export const INVALID_REQUEST = -32600;
+const INVALID_REQUEST = -32600;
 export const METHOD_NOT_FOUND = -32601;
 export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 
 export const SERVICE_NOT_FOUND = -32000;
-export const SERVICE_ALREADY_MONITORED = -32001;
+const SERVICE_ALREADY_MONITORED = -32001;
 export const SERVICE_IS_UP = -32002;
 export const SERVICE_IS_DOWN = -32003;
-export const INVALID_SIGNAL = -32004;
+const INVALID_SIGNAL = -32004;
 export const CONFIG_ERROR = -32005;
 export const SHUTTING_DOWN = -32006;
 export const SERVICE_ALREADY_EXISTS = -32007;

@@ -10,7 +10,7 @@
 
 import { FrameBudget } from "./limits.ts";
 
-export const DEFAULT_MAX_FRAME = 10 * 1024 * 1024;
+const DEFAULT_MAX_FRAME = 10 * 1024 * 1024;
 
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;

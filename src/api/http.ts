@@ -29,7 +29,7 @@ export interface HttpAccess {
   token: string | null;
 }
 
-export const OPEN_ACCESS_NONE: HttpAccess = { corsOrigins: [], allowHosts: [], token: null };
+const OPEN_ACCESS_NONE: HttpAccess = { corsOrigins: [], allowHosts: [], token: null };
 
 /** A read-only GET endpoint that skips the Host, Origin and token checks (Kubernetes probes). */
 export type OpenRoute = (url: URL) => Response | Promise<Response>;
@@ -68,7 +68,7 @@ export function parseAddress(address: string): { host: string; port: number } {
 }
 
 /** Upstream needed a literal IP (#34); a hostname is resolved here, first address wins. */
-export async function resolveHost(host: string): Promise<string> {
+async function resolveHost(host: string): Promise<string> {
   if (host === "localhost") return "127.0.0.1";
   if (isIP(host) !== 0) return host;
   try {

@@ -77,7 +77,7 @@ const ACCESS_OPTIONS: OptionSpec[] = [
 type LimitKey = keyof ApiLimits;
 
 /** `init`'s API limits; sizes take K/M/G suffixes (powers of 1024), timeouts are seconds. */
-export const LIMIT_OPTIONS: Array<OptionSpec & { key: LimitKey }> = [
+const LIMIT_OPTIONS: Array<OptionSpec & { key: LimitKey }> = [
   {
     key: "maxFrame",
     long: "max-frame",
@@ -497,7 +497,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export const isVerb = (word: string): word is Verb => Object.hasOwn(VERBS, word);
+const isVerb = (word: string): word is Verb => Object.hasOwn(VERBS, word);
 
 /** citty's definition for a set of options; the verb's own short names win over the globals'. */
 function argsDef(options: OptionSpec[]): ArgsDef {
@@ -668,7 +668,7 @@ function parseWaitFor(text: string): WaitFor {
  * the command line is friendlier. Anything unknown goes through as typed, so the daemon's error
  * names what the user wrote.
  */
-export function canonicalSignal(text: string): string {
+function canonicalSignal(text: string): string {
   if (/^\d{1,2}$/.test(text)) {
     const name = signalName(Number(text));
     return parseSignal(name) === null ? text : name;

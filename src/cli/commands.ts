@@ -120,7 +120,7 @@ async function bindAddress(address: string): Promise<{ ip: string; text: string 
  * A ConfigError with its cause on the same line (`…: failed to load 'web.yaml': /etc/zinit/
  * web.yaml:2:10: oneshot: expected true or false, got "maybe"`); any other error as it is.
  */
-export function withCause(err: unknown): unknown {
+function withCause(err: unknown): unknown {
   if (!(err instanceof DaemonError) || err.code !== CONFIG_ERROR || !isRecord(err.data)) return err;
   const chain = err.data.cause_chain;
   const causes = Array.isArray(chain) ? chain.filter((c) => typeof c === "string") : [];

@@ -35,7 +35,7 @@ export function printWarning(message: string): void {
   write(process.stderr, `zinit: WARNING: ${message}\n`);
 }
 
-export async function flushOutput(): Promise<void> {
+async function flushOutput(): Promise<void> {
   for (const stream of streams) {
     if (backedUp.has(stream)) await new Promise((resolve) => stream.once("drain", resolve));
   }

@@ -4,7 +4,7 @@
 import { fsErrorText } from "../core/errors.ts";
 import { readConfigFile } from "./file.ts";
 
-export const ETC_ENVIRONMENT = "/etc/environment";
+const ETC_ENVIRONMENT = "/etc/environment";
 
 /**
  * Parses /etc/environment as upstream does (each line trimmed, `#` lines skipped, split at the

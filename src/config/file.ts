@@ -14,7 +14,7 @@ const PROBE_BYTES = 4096;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export class UnreadableFileError extends Error {
+class UnreadableFileError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UnreadableFileError";

@@ -80,13 +80,13 @@ export interface ParsedService {
   warnings: string[];
 }
 
-export const DEFAULT_SHUTDOWN_TIMEOUT = 10;
+const DEFAULT_SHUTDOWN_TIMEOUT = 10;
 /** Longer timeouts overflow the 32-bit millisecond timers that enforce them (they'd fire at once). */
 export const MAX_SHUTDOWN_TIMEOUT = Math.floor(MAX_TIMER_MS / 1000);
 /** `log_max_size`: smaller files would rotate every few lines. */
-export const MIN_LOG_BYTES = 4096;
+const MIN_LOG_BYTES = 4096;
 /** `log_keep`: rotation renames every kept file, so their number is bounded. */
-export const MAX_LOG_KEEP = 1000;
+const MAX_LOG_KEEP = 1000;
 
 const ms = (min: number) => ({ min, max: MAX_TIMER_MS, unit: "ms" });
 
@@ -672,7 +672,7 @@ function validate(
 }
 
 /** `signal.stop`, `after[1]`, `env."A=B"`: how a field is named in messages. */
-export function formatPath(path: readonly PathKey[]): string {
+function formatPath(path: readonly PathKey[]): string {
   let out = "";
   for (const k of path) {
     if (typeof k === "number") out += `[${k}]`;

@@ -33,7 +33,7 @@ import {
 import { readYaml, YamlError } from "./yaml.ts";
 
 /** A service is `NAME.yaml`, else `NAME.yml`; when both exist, `.yaml` wins. */
-export const SERVICE_EXTENSIONS = [".yaml", ".yml"] as const;
+const SERVICE_EXTENSIONS = [".yaml", ".yml"] as const;
 
 /** The service name of a file name, or null if the file is not a service file. */
 export function serviceStem(fileName: string): string | null {

@@ -20,7 +20,7 @@ import {
 export type YamlTyping = "text" | "json";
 
 /** Longest alias expansion accepted: a "billion laughs" file must not exhaust PID 1's memory. */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 /** Where a rejected part of a document is: keys of maps, indexes of lists. */
 export type PathKey = string | number;
@@ -174,7 +174,7 @@ function withHint(message: string, code: string, text: string, offset: number): 
   return `${m[1]}: ${message}: quote the whole ${m[1]} value (a plain value cannot contain ": ")`;
 }
 
-export function oneLine(message: unknown): string {
+function oneLine(message: unknown): string {
   return String(message)
     .replace(/\s*\n\s*/g, " ")
     .trim();

@@ -11,7 +11,7 @@ import { describeExit } from "./state.ts";
 import type { ExitStatus, Probe, ServiceConfig } from "./types.ts";
 
 /** A failing probe is logged on its first failure, when its reason changes, and at most this often otherwise. */
-export const FAILURE_LOG_INTERVAL_MS = 30_000;
+const FAILURE_LOG_INTERVAL_MS = 30_000;
 
 export interface HealthState {
   ready: boolean;
@@ -75,7 +75,7 @@ export interface HealthContext {
 export type Verdict = "ready" | { unhealthy: string } | null;
 
 /** The readiness probe of a service: `health.ready`, else its 0.2 `test` (never for oneshots). */
-export function readinessProbe(config: ServiceConfig): Probe | null {
+function readinessProbe(config: ServiceConfig): Probe | null {
   if (config.notify !== null) return null;
   if (config.ready !== null) return config.ready;
   if (config.oneshot || config.test === "") return null;
@@ -87,7 +87,7 @@ export function readinessProbe(config: ServiceConfig): Probe | null {
 }
 
 /** Does this service become Running by itself at spawn (no probe, no notification)? */
-export function readyAtSpawn(config: ServiceConfig): boolean {
+function readyAtSpawn(config: ServiceConfig): boolean {
   return config.notify === null && readinessProbe(config) === null;
 }
 

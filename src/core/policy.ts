@@ -19,8 +19,8 @@ export const DEFAULT_LIVE_PERIOD_MS = 10_000;
 export const DEFAULT_LIVE_TIMEOUT_MS = 5_000;
 export const DEFAULT_LIVE_FAILURE_THRESHOLD = 3;
 
-export const TEST_RETRY_BASE_MS = 50;
-export const MAX_TEST_BACKOFF_MS = 2_000;
+const TEST_RETRY_BASE_MS = 50;
+const MAX_TEST_BACKOFF_MS = 2_000;
 /** A health check that has not exited by then is killed and counts as a failed check. */
 export const TEST_TIMEOUT_MS = 10_000;
 /** After SIGKILL, how long to wait for the kernel before giving up on a process (D state). */

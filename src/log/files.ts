@@ -48,7 +48,7 @@ export interface FileEnv {
 }
 
 /** `2026-01-01T12:00:00.123Z`: UTC, millisecond precision, sorts as text. */
-export function isoTime(ms: number): string {
+function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
 

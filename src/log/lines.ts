@@ -11,7 +11,7 @@ export type Stream = "stdout" | "stderr";
 export type LineSink = (text: string) => void;
 
 /** Longer lines are delivered in pieces of at most this many bytes, so memory stays bounded. */
-export const DEFAULT_MAX_LINE = 64 * 1024;
+const DEFAULT_MAX_LINE = 64 * 1024;
 
 /** `[+] name: text` for stdout, `[-] name: text` for stderr (upstream's exact ring format). */
 export function formatLine(name: string, stream: Stream, text: string): string {
@@ -42,7 +42,7 @@ export function lineStart(ends: Uint32Array, k: number): number {
 }
 
 /** Offset just past the text of line `k` (its `\n` or `\r\n` left out). */
-export function textEnd(bytes: Uint8Array, ends: Uint32Array, k: number): number {
+function textEnd(bytes: Uint8Array, ends: Uint32Array, k: number): number {
   const s = lineStart(ends, k);
   let e = ends[k] as number;
   if (e > s && bytes[e - 1] === 10) {

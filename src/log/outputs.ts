@@ -30,7 +30,7 @@ import { outputWriter } from "./writer.ts";
 export type { Stream };
 
 /** Where `log: file` writes without `log_file` (and without `init --log-dir`). */
-export const DEFAULT_LOG_DIR = "/var/log/zinit";
+const DEFAULT_LOG_DIR = "/var/log/zinit";
 
 export interface OutputRequest {
   /** The name its lines carry: `web`, `web/test`… */

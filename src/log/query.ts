@@ -8,7 +8,7 @@ import type { LogRecord, LogRing, RecordFilter, Slab } from "./ring.ts";
 
 /** Most records in one reply, and most characters of line text. */
 export const PAGE_RECORDS = 5000;
-export const PAGE_CHARS = 1024 * 1024;
+const PAGE_CHARS = 1024 * 1024;
 const SLICE_MS = 5;
 
 export interface LogQuery extends RecordFilter {

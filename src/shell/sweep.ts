@@ -8,7 +8,7 @@ import type { LogLevel } from "../core/effects.ts";
 import type { ProcInfo, Sys } from "../sys/port.ts";
 
 /** How long stray processes get between SIGTERM and SIGKILL. */
-export const FINAL_SWEEP_MS = 2_000;
+const FINAL_SWEEP_MS = 2_000;
 
 export interface SweepOptions {
   sys: Sys;
@@ -20,7 +20,7 @@ export interface SweepOptions {
 }
 
 /** Live processes the sweep is for, zombies excluded (they are reaped, not signalled). */
-export function strays(sys: Sys, isPid1: boolean): ProcInfo[] {
+function strays(sys: Sys, isPid1: boolean): ProcInfo[] {
   const self = sys.self();
   // Kernel threads (kthreadd, pid 2, and its children) show up in a machine's /proc too.
   if (isPid1) {

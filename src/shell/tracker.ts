@@ -16,7 +16,7 @@
 import type { ProcInfo, Sys } from "../sys/port.ts";
 
 /** How long one full scan of /proc may serve for finding orphans in a service's sessions. */
-export const SCAN_MAX_AGE_MS = 1_000;
+const SCAN_MAX_AGE_MS = 1_000;
 /** A scan serves at least this many times as long as it took. */
 const SCAN_AGE_FACTOR = 20;
 /** How many parents `owns` walks up before it gives up on a pid. */

@@ -24,7 +24,7 @@ import { pump } from "./stream.ts";
  * config and /proc reads. A spawn that would eat into them fails with EMFILE instead, so zinit
  * itself never runs out and keeps answering.
  */
-export const FD_RESERVE = 256;
+const FD_RESERVE = 256;
 
 export function hostSys(): Sys {
   const self = getpid();

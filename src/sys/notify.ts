@@ -36,7 +36,7 @@ const F_SETOWN = 8;
 const O_ASYNC = 0o20000;
 
 /** systemd's limit for one notification; longer datagrams are dropped. */
-export const MAX_NOTIFY_BYTES = 4096;
+const MAX_NOTIFY_BYTES = 4096;
 
 type Receiver = (d: Datagram) => void;
 

@@ -29,7 +29,7 @@ const P_ALL = 0;
 const P_PID = 1;
 
 /** The most often a scan of every child runs while exits keep coming. */
-export const SCAN_INTERVAL_MS = 100;
+const SCAN_INTERVAL_MS = 100;
 /** siginfo_t is 128 bytes; si_pid is the int at offset 16 on x86_64 and aarch64. */
 const SIGINFO_SIZE = 128;
 const SI_PID = 4; // in Int32 units
