@@ -40,7 +40,7 @@ export interface WaitResult {
   why: "met" | "timeout" | "failed";
 }
 
-export interface ProcessStats {
+interface ProcessStats {
   pid: number;
   /** RSS in bytes. */
   memory_usage: number;
@@ -53,7 +53,7 @@ export interface ServiceStats extends ProcessStats {
   children: ProcessStats[];
 }
 
-export type LogListener = (line: string) => void;
+type LogListener = (line: string) => void;
 
 export interface Control {
   /** The loaded `shutdown_timeout` of a service, in seconds (clients size their stop waits by it). */

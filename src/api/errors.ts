@@ -106,7 +106,7 @@ const HINTS = new Map<number, string>([
 ]);
 const DEFAULT_HINT = "Enable verbose logs and inspect cause_chain for details";
 
-export interface ErrorOptions {
+interface ErrorOptions {
   /** Code for errors that are not ZinitErrors (upstream: -32006 for shutdown, else -32603). */
   defaultCode?: number;
   /** `data.action` when it differs from the message's action, as in upstream's file errors. */

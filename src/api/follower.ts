@@ -4,7 +4,7 @@
 // how many it missed (upstream's `[-] zinit: N lines dropped`), before its next item or as soon as
 // its output has emptied, whichever comes first.
 
-export interface LaggingFeed<T> {
+interface LaggingFeed<T> {
   /** A new item: delivered, or counted as dropped while the peer is congested. */
   push(item: T): void;
   /** The peer's output emptied: report what was dropped, if anything. */

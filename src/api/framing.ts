@@ -30,7 +30,7 @@ const decoder = new TextDecoder("utf-8");
 type Mode = "idle" | "json" | "garbage";
 
 /** Why a splitter stopped: its frame passed `maxFrame`, or the shared budget ran out. */
-export type FrameOverflow = "too-big" | "busy";
+type FrameOverflow = "too-big" | "busy";
 
 /**
  * A resumable splitter: `feed` hands it a chunk, `next` takes one frame at a time, so a transport

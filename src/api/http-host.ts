@@ -12,7 +12,7 @@ export interface HttpHostHandle extends HttpHost {
   close(): Promise<void>;
 }
 
-export interface HttpHostOptions {
+interface HttpHostOptions {
   /** Called with the bound address each time a server starts. */
   onStart: (address: string) => void;
   limits?: Partial<ApiLimits>;

@@ -34,7 +34,7 @@ const OPEN_ACCESS_NONE: HttpAccess = { corsOrigins: [], allowHosts: [], token: n
 /** A read-only GET endpoint that skips the Host, Origin and token checks (Kubernetes probes). */
 export type OpenRoute = (url: URL) => Response | Promise<Response>;
 
-export interface HttpOptions {
+interface HttpOptions {
   limits?: Partial<ApiLimits>;
   /** Default: nothing beyond loopback, no token. */
   access?: () => HttpAccess;

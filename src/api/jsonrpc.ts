@@ -43,7 +43,7 @@ interface Subscription {
 }
 
 /** The batch rules; the rest of the limits belong to the transports. */
-export interface BatchLimits {
+interface BatchLimits {
   /** Most requests in one batch. */
   maxBatch: number;
   /** Largest reply to one batch, in characters of its JSON text. */
@@ -69,7 +69,7 @@ function randomSubscriptionId(): number {
   return ((words[0] as number) & 0x1fffff) * 2 ** 32 + (words[1] as number);
 }
 
-export interface SessionOptions {
+interface SessionOptions {
   /** False for plain HTTP, where there is no channel for notifications. Default true. */
   subscriptions?: boolean;
   /**

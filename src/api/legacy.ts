@@ -11,7 +11,7 @@ import type { Control } from "./control.ts";
 import { laggingFeed, lagLine } from "./follower.ts";
 
 /** Where a command's answer goes; the transport owns buffering and back-pressure. */
-export interface LegacyOutput {
+interface LegacyOutput {
   write(text: string): void;
   /** Flushes what was written, then closes the connection. */
   end(): void;

@@ -44,14 +44,14 @@ import { readiness } from "./readiness.ts";
 export type { Transport };
 
 /** What a method knows of its caller. */
-export interface CallContext {
+interface CallContext {
   transport: Transport;
   /** Aborts when the caller is gone (its connection closed), for methods that wait. */
   signal?: AbortSignal;
 }
 
 /** A plain request/response method. Throws ApiError to answer with an error object. */
-export interface CallMethod {
+interface CallMethod {
   kind: "call";
   call(params: unknown, ctx?: CallContext): Promise<unknown>;
 }
@@ -77,7 +77,7 @@ export interface UnsubscribeMethod {
   subscription: string;
 }
 
-export type MethodDef = CallMethod | SubscribeMethod | UnsubscribeMethod;
+type MethodDef = CallMethod | SubscribeMethod | UnsubscribeMethod;
 export type MethodTable = ReadonlyMap<string, MethodDef>;
 
 /** What `rpc.discover` returns: upstream sends the document as a JSON string, not an object. */
@@ -481,7 +481,7 @@ function fileCall<T>(method: FileMethod, name: string, run: () => T): T {
 }
 
 /** What the method table reaches besides the daemon: the service files and the HTTP server. */
-export interface MethodDeps {
+interface MethodDeps {
   /** The service files (create/get/delete). */
   files: ServiceStore;
   http: HttpHost;

@@ -7,7 +7,7 @@
 
 import { concat } from "./framing.ts";
 
-export type OutboundSink =
+type OutboundSink =
   /** Takes what the kernel takes now: the count of bytes written, or -1 if the socket is gone. */
   | { kind: "stream"; write(bytes: Uint8Array): number }
   /**
@@ -16,7 +16,7 @@ export type OutboundSink =
    */
   | { kind: "messages"; send(text: string): boolean; buffered(): number };
 
-export interface OutboundEvents {
+interface OutboundEvents {
   /** Output went over (true) or back under (false) the congestion mark: pause or resume input. */
   congestion(congested: boolean): void;
   /** Everything queued has reached the peer's transport: lagging followers may report losses. */
@@ -27,7 +27,7 @@ export interface OutboundEvents {
   gone(): void;
 }
 
-export interface OutboundLimits {
+interface OutboundLimits {
   maxQueued: number;
   writeTimeoutMs: number;
 }

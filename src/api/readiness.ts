@@ -8,14 +8,14 @@ import type { Control } from "./control.ts";
 /** Not-ready services listed by name, at most; the rest are only counted. */
 export const MAX_LISTED = 100;
 
-export interface NotReady {
+interface NotReady {
   name: string;
   state: string;
   /** Why, in a few words: the failing check, else the service's reason. */
   reason: string;
 }
 
-export interface ReadyReport {
+interface ReadyReport {
   ready: boolean;
   shutting_down: boolean;
   /** How many services were checked. */

@@ -20,7 +20,7 @@ export interface SocketServer {
   path: string;
 }
 
-export interface UnixOptions {
+interface UnixOptions {
   /** File mode of the socket; default 0o600 (root only), unlike upstream which left it to the umask. */
   mode?: number;
   /** Any subset; the rest are DEFAULT_LIMITS. */

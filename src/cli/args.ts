@@ -28,7 +28,7 @@ export interface OptionSpec {
   default?: string;
 }
 
-export interface PositionalSpec {
+interface PositionalSpec {
   name: string;
   required: boolean;
   help: string;
@@ -442,7 +442,7 @@ export const VERBS = {
 } satisfies Record<string, VerbSpec>;
 
 export type Verb = keyof typeof VERBS;
-export type ClientVerb = Exclude<Verb, "init" | "help">;
+type ClientVerb = Exclude<Verb, "init" | "help">;
 
 export interface ClientInvocation {
   verb: ClientVerb;

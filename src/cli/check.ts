@@ -16,7 +16,7 @@ import type { ServiceConfig } from "../core/types.ts";
 import type { ClientInvocation } from "./args.ts";
 import { print } from "./output.ts";
 
-export interface CheckReport {
+interface CheckReport {
   /** Service files examined. */
   files: number;
   errors: string[];

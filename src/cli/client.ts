@@ -18,7 +18,7 @@ export class DaemonError extends Error {
   }
 }
 
-export type TransportFailure = "connect" | "closed" | "timeout" | "protocol";
+type TransportFailure = "connect" | "closed" | "timeout" | "protocol";
 
 /** Anything that went wrong below the RPC layer. */
 export class TransportError extends Error {
@@ -31,7 +31,7 @@ export class TransportError extends Error {
   }
 }
 
-export interface ClientOptions {
+interface ClientOptions {
   /** How long one call may wait for its reply; 0 waits forever. */
   timeoutMs: number;
   /** Receives every line sent (`--> …`) and received (`<-- …`), for `--debug`. */

@@ -164,7 +164,7 @@ export const COMMAND_JSON: JsonSchema = { ...TEXT_JSON, pattern: "\\S" };
 
 // ---- integers and sizes --------------------------------------------------------------------------
 
-export interface IntRange {
+interface IntRange {
   min: number;
   max: number;
   /** What the number counts, for the "at most" message: "seconds", "ms". */

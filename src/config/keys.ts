@@ -13,7 +13,7 @@ export interface KeyTree {
 /** Known keys of one map that are easy to confuse with a key of another map, and their right name here. */
 export type KeyAliases = Readonly<Record<string, string>>;
 
-export interface UnknownKey {
+interface UnknownKey {
   /** Path of the unknown key itself. */
   path: PathKey[];
   suggestion: string | null;

@@ -41,7 +41,7 @@ export function serviceStem(fileName: string): string | null {
   return ext ? fileName.slice(0, -ext.length) : null;
 }
 
-export interface LoadResult {
+interface LoadResult {
   services: Map<string, ServiceConfig>;
   /** The file each service was loaded from. */
   files: Map<string, string>;
@@ -52,7 +52,7 @@ export interface LoadResult {
 }
 
 /** Why a file method failed; the API turns it into upstream's error object. */
-export type StoreFailure =
+type StoreFailure =
   | "notFound" // no NAME.yaml nor NAME.yml
   | "exists" // create: a file of that name is already there
   | "read" // get: the file can't be read
@@ -74,9 +74,9 @@ export class StoreError extends Error {
   }
 }
 
-export type Reporter = (level: "warn" | "error", message: string) => void;
+type Reporter = (level: "warn" | "error", message: string) => void;
 
-export interface StoreOptions {
+interface StoreOptions {
   /** zinit's log: every skipped file and every warning of a load or a create, one line each. */
   report?: Reporter;
 }

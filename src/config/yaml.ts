@@ -17,7 +17,7 @@ import {
 } from "yaml";
 
 /** `text`: every scalar is a string except plain true/false and null (serde_yaml 0.8). `json`: YAML 1.2 core types. */
-export type YamlTyping = "text" | "json";
+type YamlTyping = "text" | "json";
 
 /** Longest alias expansion accepted: a "billion laughs" file must not exhaust PID 1's memory. */
 const MAX_ALIAS_COUNT = 100;

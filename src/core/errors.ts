@@ -14,7 +14,7 @@ export type ErrorKind =
   | "InvalidServiceName"
   | "InternalError";
 
-export interface ErrorDetails {
+interface ErrorDetails {
   service?: string;
   signal?: string;
   /** Underlying causes, outermost first (upstream's `cause_chain`). */

@@ -1,7 +1,7 @@
 // The dependency graph of `after` lists: cycle reports and strongly connected components. Every
 // walk here uses an explicit stack: a chain of 20,000 services must not overflow the call stack.
 
-export type Deps = ReadonlyMap<string, readonly string[]>;
+type Deps = ReadonlyMap<string, readonly string[]>;
 
 /**
  * The cycles found by a depth-first walk (one per back edge), each as a path `a -> b -> a`,

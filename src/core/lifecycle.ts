@@ -164,7 +164,7 @@ export type LifecycleEvent =
   | { kind: "hookFailed"; error: string } // … could not start
   | { kind: "hookExited"; status: ExitStatus }; // … ended
 
-export type EventKind = LifecycleEvent["kind"];
+type EventKind = LifecycleEvent["kind"];
 
 export const EVENT_KINDS: readonly EventKind[] = [
   "start",

@@ -2,7 +2,7 @@
 // names, the request sent, how the reply's status line is read, and what an sd_notify datagram
 // says. Shared by the schema (a bad URL fails at load) and the shell (which does the I/O).
 
-export interface HttpTarget {
+interface HttpTarget {
   host: string;
   port: number;
   /** Path and query, e.g. `/healthz?full=1`. */

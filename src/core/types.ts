@@ -7,10 +7,10 @@ export type Target = "Up" | "Down";
 export type LogMode = "ring" | "stdout" | "none" | "file";
 
 /** `restart:`: when a main process that ended is started again (while its target is Up). */
-export type RestartPolicy = "always" | "on-failure" | "never";
+type RestartPolicy = "always" | "on-failure" | "never";
 
 /** What a critical service's final failure does to a machine (a container always exits). */
-export type CriticalAction = "reboot" | "poweroff";
+type CriticalAction = "reboot" | "poweroff";
 
 /** A command line as written and its shell-word split. */
 export interface Command {

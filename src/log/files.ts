@@ -40,7 +40,7 @@ export interface FileConfig {
   keep: number;
 }
 
-export interface FileEnv {
+interface FileEnv {
   /** Monotonic milliseconds, for the retry delay. */
   now(): number;
   /** One of zinit's own log lines. */

@@ -32,7 +32,7 @@ export type { Stream };
 /** Where `log: file` writes without `log_file` (and without `init --log-dir`). */
 const DEFAULT_LOG_DIR = "/var/log/zinit";
 
-export interface OutputRequest {
+interface OutputRequest {
   /** The name its lines carry: `web`, `web/test`… */
   label: string;
   mode: LogMode;
@@ -45,12 +45,12 @@ export interface OutputRequest {
 }
 
 /** The child's stdout and stderr: a sink the shell's pipes feed, or /dev/null. */
-export interface ProcessOutput {
+interface ProcessOutput {
   stdout: ChunkSink | "null";
   stderr: ChunkSink | "null";
 }
 
-export interface ServiceLogsOptions {
+interface ServiceLogsOptions {
   ring: LogRing;
   /** Milliseconds since the epoch, stamped on every line. */
   wallClock: () => number;

@@ -25,7 +25,7 @@ export interface LogRecord {
 }
 
 /** A service name to keep only that service's lines, or `undefined` for every line. */
-export type LogFilter = string | undefined;
+type LogFilter = string | undefined;
 
 /**
  * Upstream's filter: the text after the 4-character `[+] `/`[-] ` prefix starts with `<name>:`.
@@ -215,7 +215,7 @@ interface RecordSubscriber {
   active: boolean;
 }
 
-export interface RingOptions {
+interface RingOptions {
   /** Most lines kept (`init -b`); at least 1. */
   lines: number;
   /** Most bytes kept (`init --buffer-bytes`); at least MIN_BUFFER_BYTES. */

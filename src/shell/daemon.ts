@@ -44,7 +44,7 @@ function errnoText(errno: number): string {
   return name === undefined ? strerror(errno) : `${name}: ${strerror(errno)}`;
 }
 
-export interface DaemonOptions {
+interface DaemonOptions {
   /** The config directory's service files (`monitor` loads from it). */
   files: ServiceStore;
   shell: Shell;

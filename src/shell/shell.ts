@@ -29,7 +29,7 @@ import { ProcessTracker } from "./tracker.ts";
 /** The longest stretch of work the loop does before letting the event loop run. */
 export const SLICE_MS = 5;
 
-export interface ShellOptions {
+interface ShellOptions {
   sys: Sys;
   logs: ServiceLogs;
   /** zinit's own environment and /etc/environment, overlaid by each service's `env`. */

@@ -10,7 +10,7 @@ import type { ProcInfo, Sys } from "../sys/port.ts";
 /** How long stray processes get between SIGTERM and SIGKILL. */
 const FINAL_SWEEP_MS = 2_000;
 
-export interface SweepOptions {
+interface SweepOptions {
   sys: Sys;
   isPid1: boolean;
   say: (level: LogLevel, message: string) => void;

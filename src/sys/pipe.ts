@@ -4,7 +4,7 @@
 
 import { errno, F_GETFL, F_SETFL, libc, O_CLOEXEC, O_NONBLOCK, osError } from "./libc.ts";
 
-export type PipeResult =
+type PipeResult =
   | { ok: true; read: number; write: number }
   | { ok: false; errno: number; error: string };
 
