@@ -4,9 +4,10 @@
 
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { tooManyConnections, unfinishedOverBudget } from "./api/framing.ts";
 import { isLoopbackIp } from "./api/http.ts";
 import { createHttpHost } from "./api/http-host.ts";
-import { DEFAULT_LIMITS, FrameBudget } from "./api/limits.ts";
+import { Budget, DEFAULT_LIMITS } from "./api/limits.ts";
 import { createMethodTable } from "./api/methods.ts";
 import { probeRoutes } from "./api/probes.ts";
 import { type SocketServer, serveUnix } from "./api/unix.ts";
@@ -82,8 +83,21 @@ export async function runInit(
     process.exit(1);
   }
 
-  // One cap on unfinished request frames for every listener of this daemon.
-  const budget = new FrameBudget(opts.limits.maxUnfinished ?? DEFAULT_LIMITS.maxUnfinished);
+  // One cap on unfinished request frames, and one on connections, for every listener of this
+  // daemon; each says in the log when it refuses (once per 30 s: a flood is not logged per try).
+  const limit = { ...DEFAULT_LIMITS, ...opts.limits };
+  const budget = new Budget(
+    limit.maxUnfinished,
+    atMostEvery(30_000, () =>
+      log.warn(`API: ${unfinishedOverBudget(limit.maxUnfinished)} (--max-unfinished); refusing`),
+    ),
+  );
+  const connections = new Budget(
+    limit.maxConnections,
+    atMostEvery(30_000, () =>
+      log.warn(`API: ${tooManyConnections(limit.maxConnections)}; refusing new ones`),
+    ),
+  );
   const sys = hostSys();
   const say = (level: LogLevel, message: string) => log[level](message);
   const ring = new LogRing({
@@ -131,6 +145,7 @@ export async function runInit(
     limits: opts.limits,
     access: { corsOrigins: opts.corsOrigins, allowHosts: opts.allowHosts, token },
     openRoutes: probeRoutes(daemon),
+    connections,
   });
   const table = createMethodTable(daemon, { files, http });
 
@@ -161,6 +176,7 @@ export async function runInit(
       mode: opts.socketMode,
       limits: opts.limits,
       budget,
+      connections,
     });
   } catch (err) {
     log.error(`cannot listen on ${socketPath}: ${errorText(err)}`);
@@ -175,6 +191,7 @@ export async function runInit(
         mode: opts.socketMode,
         limits: opts.limits,
         budget,
+        connections,
       });
     } catch (err) {
       log.warn(`not also listening on ${opts.compatSocket}: ${errorText(err)}`);
@@ -309,4 +326,15 @@ function installSignals(daemon: Daemon, container: boolean, isPid1: boolean): vo
     log.info(`${sig} arrived during start-up`);
     handlers[sig]?.();
   }
+}
+
+/** `fn`, called at most once per `ms` however often the result is. */
+function atMostEvery(ms: number, fn: () => void): () => void {
+  let last = Number.NEGATIVE_INFINITY;
+  return () => {
+    const now = performance.now();
+    if (now - last < ms) return;
+    last = now;
+    fn();
+  };
 }

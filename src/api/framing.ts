@@ -8,7 +8,7 @@
 // newline or `{`/`[`: one parse error per line of junk, and a valid frame that follows junk on the
 // same line is still found.
 
-import { FrameBudget } from "./limits.ts";
+import { Budget } from "./limits.ts";
 
 const DEFAULT_MAX_FRAME = 10 * 1024 * 1024;
 
@@ -57,7 +57,7 @@ export class FrameSplitter {
   constructor(
     readonly maxFrame: number = DEFAULT_MAX_FRAME,
     /** Shared by every connection, so many unfinished frames together stay bounded too. */
-    private readonly budget: FrameBudget = new FrameBudget(Number.POSITIVE_INFINITY),
+    private readonly budget: Budget = new Budget(Number.POSITIVE_INFINITY),
   ) {}
 
   get overflowed(): boolean {
@@ -260,18 +260,22 @@ export function oversizedReply(maxFrame: number): string {
   });
 }
 
-/** jsonrpsee's "server is busy": the unfinished requests of all clients together hit the cap. */
-export function busyReply(maxUnfinished: number): string {
+/** jsonrpsee's "server is busy": a cap shared by all clients was hit; `why` names it. */
+export function busyReply(why: string): string {
   return JSON.stringify({
     jsonrpc: "2.0",
-    error: {
-      code: -32009,
-      message: "Server is busy, try again later",
-      data: `Unfinished requests of all clients exceed ${maxUnfinished} bytes`,
-    },
+    error: { code: -32009, message: "Server is busy, try again later", data: why },
     id: null,
   });
 }
+
+/** Why a frame was refused when the unfinished frames of all clients hit `--max-unfinished`. */
+export const unfinishedOverBudget = (max: number) =>
+  `Unfinished requests of all clients exceed ${max} bytes`;
+
+/** Why a connection was refused at `--max-connections`. */
+export const tooManyConnections = (max: number) =>
+  `${max} connections are open, the most zinit takes (--max-connections)`;
 
 /** A frame left unfinished for too long: the peer is dropped with a parse error saying why. */
 export function stalledFrameReply(timeoutMs: number): string {

@@ -4,7 +4,7 @@
 
 import type { HttpHost, HttpHostState } from "./control.ts";
 import { type HttpAccess, type HttpServer, type OpenRoute, serveHttp } from "./http.ts";
-import type { ApiLimits } from "./limits.ts";
+import type { ApiLimits, Budget } from "./limits.ts";
 import type { MethodTable } from "./methods.ts";
 
 export interface HttpHostHandle extends HttpHost {
@@ -20,6 +20,8 @@ interface HttpHostOptions {
   access?: Partial<HttpAccess>;
   /** Read-only GET endpoints that skip the access checks (Kubernetes probes). */
   openRoutes?: ReadonlyMap<string, OpenRoute>;
+  /** Shared with the unix sockets: see `ApiLimits.maxConnections`. */
+  connections?: Budget;
 }
 
 /** `table` is read when a server starts: the table and the host are built together. */
@@ -49,6 +51,7 @@ export function createHttpHost(table: () => MethodTable, opts: HttpHostOptions):
         limits: opts.limits,
         access: () => access,
         openRoutes: opts.openRoutes,
+        connections: opts.connections,
       });
       const previous = server;
       server = next;

@@ -8,8 +8,9 @@ import { timingSafeEqual } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { ServerWebSocket } from "bun";
+import { tooManyConnections } from "./framing.ts";
 import { handleHttpBody, RpcSession } from "./jsonrpc.ts";
-import { type ApiLimits, DEFAULT_LIMITS } from "./limits.ts";
+import { type ApiLimits, Budget, DEFAULT_LIMITS } from "./limits.ts";
 import type { MethodTable } from "./methods.ts";
 import { OutboundQueue } from "./outbound.ts";
 
@@ -40,6 +41,8 @@ interface HttpOptions {
   access?: () => HttpAccess;
   /** Path → handler, for GET and HEAD only; everything else keeps every check. */
   openRoutes?: ReadonlyMap<string, OpenRoute>;
+  /** Open connections, shared with the daemon's unix sockets: each WebSocket holds one. */
+  connections?: Budget;
 }
 
 const JSON_TYPES = new Set([
@@ -140,6 +143,7 @@ export async function serveHttp(
   opts: HttpOptions = {},
 ): Promise<HttpServer> {
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const connections = opts.connections ?? new Budget(limits.maxConnections);
   const access = opts.access ?? (() => OPEN_ACCESS_NONE);
   const openRoutes = opts.openRoutes ?? new Map<string, OpenRoute>();
   const { host, port } = parseAddress(address);
@@ -187,8 +191,12 @@ export async function serveHttp(
           const origin = req.headers.get("origin");
           const cors = corsHeaders(origin);
           if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+            if (!connections.take(1)) {
+              return text(503, `Server is busy: ${tooManyConnections(connections.max)}`, cors);
+            }
             if (srv.upgrade(req, { data: { session: null, out: null, inflight: 0 } }))
               return undefined;
+            connections.release(1);
             return text(400, "WebSocket upgrade failed", cors);
           }
           if (req.method === "OPTIONS") {
@@ -280,6 +288,7 @@ export async function serveHttp(
           ws.data.out?.writable();
         },
         close(ws: ServerWebSocket<WsData>) {
+          connections.release(1);
           ws.data.out?.close();
           ws.data.session?.close();
           ws.data.session = null;

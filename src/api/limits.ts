@@ -22,6 +22,11 @@ export interface ApiLimits {
   frameTimeoutMs: number;
   /** Bytes of unfinished request frames over all connections together. */
   maxUnfinished: number;
+  /**
+   * Connections open at once over the unix sockets and WebSockets together. Plain HTTP
+   * connections are not counted: Bun closes them after 10 s without a request.
+   */
+  maxConnections: number;
 }
 
 const MiB = 1024 * 1024;
@@ -37,26 +42,34 @@ export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
   writeTimeoutMs: 60_000,
   frameTimeoutMs: 30_000,
   maxUnfinished: 64 * MiB,
+  maxConnections: 1024,
 };
 
 /**
- * The bytes of unfinished frames held by every connection of a daemon: each reader takes what it
- * buffers and gives it back once the frame is complete or dropped.
+ * A cap shared by every listener of a daemon: the bytes of unfinished frames (each reader takes
+ * what it buffers and gives it back once the frame is complete or dropped), or open connections
+ * (one each). `onFull` hears every refusal, to say so in zinit's log.
  */
-export class FrameBudget {
+export class Budget {
   private used = 0;
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    private readonly onFull: () => void = () => {},
+  ) {}
 
-  /** Reserves `bytes`; false (and nothing reserved) when that would pass the cap. */
-  take(bytes: number): boolean {
-    if (this.used + bytes > this.max) return false;
-    this.used += bytes;
+  /** Reserves `amount`; false (and nothing reserved) when that would pass the cap. */
+  take(amount: number): boolean {
+    if (this.used + amount > this.max) {
+      this.onFull();
+      return false;
+    }
+    this.used += amount;
     return true;
   }
 
-  release(bytes: number): void {
-    this.used = Math.max(0, this.used - bytes);
+  release(amount: number): void {
+    this.used = Math.max(0, this.used - amount);
   }
 
   get inUse(): number {

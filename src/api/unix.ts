@@ -8,10 +8,18 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:
 import { dirname } from "node:path";
 import type { Socket } from "bun";
 import type { Control } from "./control.ts";
-import { busyReply, concat, FrameSplitter, oversizedReply, stalledFrameReply } from "./framing.ts";
+import {
+  busyReply,
+  concat,
+  FrameSplitter,
+  oversizedReply,
+  stalledFrameReply,
+  tooManyConnections,
+  unfinishedOverBudget,
+} from "./framing.ts";
 import { RpcSession } from "./jsonrpc.ts";
 import { legacyError, runLegacyCommand } from "./legacy.ts";
-import { type ApiLimits, DEFAULT_LIMITS, FrameBudget } from "./limits.ts";
+import { type ApiLimits, Budget, DEFAULT_LIMITS } from "./limits.ts";
 import type { MethodTable } from "./methods.ts";
 import { OutboundQueue } from "./outbound.ts";
 
@@ -26,7 +34,9 @@ interface UnixOptions {
   /** Any subset; the rest are DEFAULT_LIMITS. */
   limits?: Partial<ApiLimits>;
   /** Shared with the daemon's other listeners so the cap on unfinished frames is global. */
-  budget?: FrameBudget;
+  budget?: Budget;
+  /** Open connections, shared the same way (with the WebSocket server). */
+  connections?: Budget;
 }
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -91,6 +101,8 @@ interface Conn {
   frameTimer: Timer | null;
   /** Listeners for the output queue emptying (a legacy `log` follower catching up). */
   onEmptied: (() => void) | null;
+  /** It holds one of the `connections` slots (a connection refused at open does not). */
+  slot: boolean;
 }
 
 /**
@@ -115,7 +127,8 @@ export async function serveUnix(
 ): Promise<SocketServer> {
   const mode = opts.mode ?? 0o600;
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const budget = opts.budget ?? new FrameBudget(limits.maxUnfinished);
+  const budget = opts.budget ?? new Budget(limits.maxUnfinished);
+  const connections = opts.connections ?? new Budget(limits.maxConnections);
   // sun_path holds 108 bytes including the NUL; Bun's own error wouldn't say why.
   if (Buffer.byteLength(path) > 107) {
     throw new Error(`socket path is longer than 107 bytes: ${path}`);
@@ -154,6 +167,7 @@ export async function serveUnix(
     if (c.closed) return;
     c.closed = true;
     conns.delete(sock);
+    if (c.slot) connections.release(1);
     c.out.close();
     stopFrameTimer(c);
     c.onEmptied = null;
@@ -274,7 +288,7 @@ export async function serveUnix(
     if (overflow && !p.eof) {
       write(
         sock,
-        `${overflow === "busy" ? busyReply(budget.max) : oversizedReply(limits.maxFrame)}\n`,
+        `${overflow === "busy" ? busyReply(unfinishedOverBudget(budget.max)) : oversizedReply(limits.maxFrame)}\n`,
       );
       linger(sock, () => finishRpc(sock, p));
       return;
@@ -476,6 +490,7 @@ export async function serveUnix(
       lastInput: 0,
       frameTimer: null,
       onEmptied: null,
+      slot: false,
       out: new OutboundQueue({ kind: "stream", write: (bytes) => sock.write(bytes) }, limits, {
         congestion: (congested) => {
           c.outputBlocked = congested;
@@ -493,6 +508,15 @@ export async function serveUnix(
     };
     sock.data = c;
     conns.add(sock);
+    // Past the cap the peer hears why and its fd is given back at once (a unix socket still
+    // delivers what was written before the close); it may not linger, or a flood of connections
+    // would hold fds anyway.
+    if (!connections.take(1)) {
+      sock.write(`${busyReply(tooManyConnections(connections.max))}\n`);
+      drop(sock);
+      return;
+    }
+    c.slot = true;
   };
 
   const guard =

@@ -121,6 +121,12 @@ const LIMIT_OPTIONS: Array<OptionSpec & { key: LimitKey }> = [
     value: "BYTES",
     help: "unfinished requests of all clients together",
   },
+  {
+    key: "maxConnections",
+    long: "max-connections",
+    value: "N",
+    help: "connections open at once (unix sockets and WebSockets)",
+  },
 ].map((o) => ({
   ...o,
   default: limitText(o.key as LimitKey, DEFAULT_LIMITS[o.key as LimitKey]),
@@ -128,7 +134,7 @@ const LIMIT_OPTIONS: Array<OptionSpec & { key: LimitKey }> = [
 
 function limitText(key: LimitKey, value: number): string {
   if (key.endsWith("Ms")) return String(value / 1000);
-  if (key === "maxBatch" || key === "maxInflight") return String(value);
+  if (key === "maxBatch" || key === "maxInflight" || key === "maxConnections") return String(value);
   for (const [unit, size] of [
     ["G", 2 ** 30],
     ["M", 2 ** 20],

@@ -4,10 +4,12 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseAddress, serveHttp } from "../../src/api/http.ts";
 import { handleHttpBody } from "../../src/api/jsonrpc.ts";
-import { type ApiLimits, DEFAULT_LIMITS, FrameBudget } from "../../src/api/limits.ts";
+import { type ApiLimits, Budget, DEFAULT_LIMITS } from "../../src/api/limits.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { Conn } from "../helpers/conn.ts";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
@@ -26,10 +28,18 @@ afterEach(() => {
   dir = "";
 });
 
-async function serve(limits: Partial<ApiLimits> = {}, budget?: FrameBudget): Promise<string> {
+async function serve(
+  limits: Partial<ApiLimits> = {},
+  budget?: Budget,
+  connections?: Budget,
+): Promise<string> {
   t = await testDaemon({ files: { web: "exec: server\n" } });
   dir = mkdtempSync(join(tmpdir(), "zinit-limits-"));
-  server = await serveUnix(join(dir, "zinit.sock"), t.table, t.daemon, { limits, budget });
+  server = await serveUnix(join(dir, "zinit.sock"), t.table, t.daemon, {
+    limits,
+    budget,
+    connections,
+  });
   return server.path;
 }
 
@@ -188,7 +198,7 @@ describe("unfinished frames", () => {
   });
 
   test("unfinished frames of all connections share --max-unfinished; past it: server busy", async () => {
-    const budget = new FrameBudget(1024 * 1024);
+    const budget = new Budget(1024 * 1024);
     const path = await serve({}, budget);
     const parked = new Conn(path);
     await parked.send(
@@ -222,5 +232,90 @@ describe("unfinished frames", () => {
     while (budget.inUse > 0 && Date.now() < until) await Bun.sleep(5);
     expect(budget.inUse).toBe(0);
     third.close();
+  });
+});
+
+/** Polls `cond` (a budget's count, which no event announces) for up to 10 s. */
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond() && Date.now() < deadline) await Bun.sleep(5);
+}
+
+/** The status line of a WebSocket upgrade request sent over plain TCP. */
+function upgradeStatus(address: string): Promise<string> {
+  const { host, port } = parseAddress(address);
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, host, () =>
+      sock.write(
+        `GET / HTTP/1.1\r\nHost: ${address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      ),
+    );
+    let head = "";
+    sock.on("data", (chunk) => {
+      head += chunk.toString("latin1");
+      if (head.includes("\r\n")) {
+        sock.destroy();
+        resolve(head.slice(0, head.indexOf("\r\n")));
+      }
+    });
+    sock.on("error", reject);
+  });
+}
+
+describe("connections", () => {
+  const busy = (max: number) => ({
+    jsonrpc: "2.0",
+    error: {
+      code: -32009,
+      message: "Server is busy, try again later",
+      data: `${max} connections are open, the most zinit takes (--max-connections)`,
+    },
+    id: null,
+  });
+
+  test("past --max-connections a new connection hears server busy and is closed; a freed slot is taken again", async () => {
+    const connections = new Budget(2);
+    const path = await serve({}, undefined, connections);
+    const a = new Conn(path);
+    const b = new Conn(path);
+    expect((await a.call(1, "service_list")).result).toEqual({ web: "Running" });
+    expect((await b.call(2, "service_list")).result).toEqual({ web: "Running" });
+    const refused = new Conn(path);
+    await refused.waitClosed();
+    expect(refused.messages).toEqual([busy(2)]);
+    expect(connections.inUse).toBe(2);
+    a.close();
+    await a.closed;
+    await until(() => connections.inUse === 1);
+    expect(connections.inUse).toBe(1);
+    const c = new Conn(path);
+    expect((await c.call(3, "service_list")).result).toEqual({ web: "Running" });
+    expect(connections.inUse).toBe(2);
+    b.close();
+    c.close();
+  });
+
+  test("WebSockets share the cap with the unix socket: past it the upgrade gets 503", async () => {
+    const connections = new Budget(2);
+    const path = await serve({}, undefined, connections);
+    const http = await serveHttp("127.0.0.1:0", t!.table, { connections });
+    try {
+      const unixConn = new Conn(path);
+      expect((await unixConn.call(1, "service_list")).result).toEqual({ web: "Running" });
+      const ws = new WebSocket(`ws://${http.address}/`);
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      expect(connections.inUse).toBe(2);
+      expect(await upgradeStatus(http.address)).toBe("HTTP/1.1 503 Service Unavailable");
+      ws.close();
+      await until(() => connections.inUse === 1);
+      expect(await upgradeStatus(http.address)).toBe("HTTP/1.1 101 Switching Protocols");
+      unixConn.close();
+    } finally {
+      await http.stop();
+    }
   });
 });
