@@ -31,6 +31,8 @@ export interface HealthState {
   loggedAt: number;
   /** The last `STATUS=` a systemd-style service sent. */
   status: string;
+  /** Between its `RELOADING=1` and the `READY=1` that says the reload is done (sd_notify(3)). */
+  reloading: boolean;
   /** Failed checks since the service was monitored, per level (kept across runs, for metrics). */
   failures: Record<ProbeLevel, number>;
   /** When the check in flight began, per level. */
@@ -53,6 +55,7 @@ export function newHealth(): HealthState {
     loggedFailure: "",
     loggedAt: Number.NEGATIVE_INFINITY,
     status: "",
+    reloading: false,
     failures: { ready: 0, live: 0 },
     probeStartedAt: { ready: 0, live: 0 },
     lastProbeMs: { ready: null, live: null },
@@ -228,6 +231,16 @@ export function notified(
   const h = svc.health;
   if (fields.STATUS !== undefined) h.status = fields.STATUS;
   if (fields.WATCHDOG === "1" && h.ready && svc.config.watchdogMs !== null) armWatchdog(svc, ctx);
+  // A reload (systemd's Type=notify-reload) keeps the service Running and its dependents up: it
+  // is shown and logged, from RELOADING=1 to the READY=1 that ends it.
+  if (fields.RELOADING === "1" && h.ready && !h.reloading) {
+    h.reloading = true;
+    ctx.log("info", `service ${svc.name}: reloading (RELOADING=1)`);
+  }
+  if (fields.READY === "1" && h.reloading && fields.RELOADING !== "1") {
+    h.reloading = false;
+    ctx.log("info", `service ${svc.name}: reloaded (READY=1)`);
+  }
   if (fields.READY === "1" && svc.config.notify !== null && !h.ready) return becomeReady(svc, ctx);
   return null;
 }

@@ -54,6 +54,8 @@ export interface ServiceDetail extends ServiceStatus {
   critical: boolean;
   /** The last `STATUS=` of a systemd-style service. */
   status_text: string;
+  /** Between its `RELOADING=1` and the `READY=1` that ends the reload. */
+  reloading: boolean;
   /** The last failed readiness or liveness check, "" when the last one passed. */
   check_failure: string;
   /** Runs once: it is done (and lets dependents start) when it has exited successfully. */
@@ -178,6 +180,7 @@ export class Supervisor {
       uptime_ms: svc.pid !== 0 ? Math.max(0, now - svc.spawnedAt) : null,
       critical: c.critical,
       status_text: svc.health.status,
+      reloading: svc.health.reloading,
       check_failure: svc.health.lastFailure,
       oneshot: c.oneshot,
       probes: {

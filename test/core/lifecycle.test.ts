@@ -252,6 +252,28 @@ describe("start timeout", () => {
   });
 });
 
+describe("reload notification", () => {
+  test("RELOADING=1 … READY=1: shown and logged; the service stays Running throughout", () => {
+    const c = new Core();
+    c.monitor({ d: { notify: { kind: "systemd" } } });
+    c.spawned("d", 10, 0);
+    const notify = (fields: Record<string, string>, now: number) =>
+      c.event({ type: "notify", name: "d", pid: 10, fields }, now);
+    // Before the service is ready, RELOADING=1 means nothing.
+    expect(logs(notify({ RELOADING: "1" }, 100))).toEqual([]);
+    expect(c.s.inspect("d", 100).reloading).toBe(false);
+    notify({ READY: "1" }, 200);
+    const reload = notify({ RELOADING: "1", MONOTONIC_USEC: "1" }, 300);
+    expect(logs(reload)).toEqual(["service d: reloading (RELOADING=1)"]);
+    expect(c.s.inspect("d", 300)).toMatchObject({ reloading: true, state: "Running", ready: true });
+    expect(c.state("d")).toBe("Running");
+    const done = notify({ READY: "1" }, 400);
+    expect(logs(done)).toEqual(["service d: reloaded (READY=1)"]);
+    expect(ofType(done, "spawn")).toEqual([]);
+    expect(c.s.inspect("d", 400)).toMatchObject({ reloading: false, state: "Running" });
+  });
+});
+
 describe("stop command", () => {
   test("runs first; the stop signal follows when it ends; SIGKILL at shutdown_timeout", () => {
     const c = new Core();

@@ -107,6 +107,7 @@ const inspect = (z: Zinit, name: string) =>
     pid: number;
     restarts: number;
     status_text: string;
+    reloading: boolean;
     check_failure: string;
     probes: Record<"ready" | "live", { failures: number; last_duration_ms: number | null }>;
   }>;
@@ -119,6 +120,8 @@ AS_ROOT.beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "zinit-health-"));
   const scripts: Record<string, string> = {
     // sd_notify from python: READY=1 and STATUS= once the test says go; the send time, after.
+    // Then a reload, as systemd's Type=notify-reload services do it: RELOADING=1 at the next go,
+    // READY=1 at the one after.
     "sd.py": `
 import os, socket, sys, time
 open(sys.argv[1]).read()
@@ -126,6 +129,10 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 t = time.time()
 s.sendto(b"READY=1\\nSTATUS=serving 3 clients", os.environ["NOTIFY_SOCKET"])
 open(sys.argv[2], "w").write(repr(t))
+open(sys.argv[1]).read()
+s.sendto(b"RELOADING=1", os.environ["NOTIFY_SOCKET"])
+open(sys.argv[1]).read()
+s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
 while True:
     time.sleep(1000)
 `,
@@ -358,6 +365,16 @@ AS_ROOT.describe("readiness gates dependents; notifications; /readyz", () => {
     await release(join(dir, "sn.fifo"));
     await events.running("sn");
     expect((await inspect(z, "sn")).status_text).toBe("via systemd-notify");
+  });
+
+  test("RELOADING=1 … READY=1: shown in service_inspect and logged; Running throughout", async () => {
+    const pid = (await inspect(z, "sd")).pid;
+    await release(join(dir, "sd.fifo"));
+    await outputMatches(z, /service sd: reloading \(RELOADING=1\)\n/);
+    expect(await inspect(z, "sd")).toMatchObject({ reloading: true, state: "Running", pid });
+    await release(join(dir, "sd.fifo"));
+    await outputMatches(z, /service sd: reloaded \(READY=1\)\n/);
+    expect(await inspect(z, "sd")).toMatchObject({ reloading: false, state: "Running", pid });
   });
 
   test("/readyz is 200 once every service is up", async () => {
