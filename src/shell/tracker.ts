@@ -21,6 +21,17 @@ const SCAN_MAX_AGE_MS = 1_000;
 const SCAN_AGE_FACTOR = 20;
 /** How many parents `owns` walks up before it gives up on a pid. */
 const MAX_ANCESTRY = 64;
+/**
+ * The start time of a main process, not read yet: it is our child, so its pid cannot be reused
+ * before we reap it, and reaping forgets it (`ownerOfExit`). Reading /proc/<pid>/stat of a
+ * process in the middle of its exec costs more than the rest of a spawn; the first look at the
+ * member records the real start time.
+ */
+const OUR_CHILD = -1;
+
+/** Is `p` the process remembered with start time `start`? */
+const isMember = (start: number | undefined, p: ProcInfo) =>
+  start !== undefined && (start === OUR_CHILD || start === p.starttime);
 
 interface Tracked {
   /** Sessions led by the service's main processes, current and earlier runs with leftovers. */
@@ -43,8 +54,8 @@ export class ProcessTracker {
     const t = this.entry(name);
     t.sessions.add(pid);
     this.ownerBySession.set(pid, name);
-    const info = this.sys.proc(pid);
-    if (info) this.remember(name, t, info);
+    t.known.set(pid, OUR_CHILD);
+    this.ownerByPid.set(pid, name);
   }
 
   /**
@@ -66,7 +77,7 @@ export class ProcessTracker {
   alive(name: string, pid: number): boolean {
     const p = this.sys.proc(pid);
     const start = this.services.get(name)?.known.get(pid);
-    return p !== null && (start === undefined || p.starttime === start);
+    return p !== null && (start === undefined || isMember(start, p));
   }
 
   /** The service a reaped process belonged to: by its pid, else by the session it was in. */
@@ -91,7 +102,7 @@ export class ProcessTracker {
     };
     for (const [pid, start] of t.known) {
       const p = this.sys.proc(pid);
-      if (p && p.starttime === start) visit(p);
+      if (p && isMember(start, p)) visit(p);
     }
     for (const sid of t.sessions) {
       for (const p of this.scanned(sid)) visit(this.sys.proc(p.pid));
@@ -139,7 +150,7 @@ export class ProcessTracker {
     }
     for (const [pid, start] of t.known) {
       const p = this.sys.proc(pid);
-      if (p && p.starttime === start) return true;
+      if (p && isMember(start, p)) return true;
       t.known.delete(pid);
       if (this.ownerByPid.get(pid) === name) this.ownerByPid.delete(pid);
     }
@@ -155,7 +166,7 @@ export class ProcessTracker {
     if (!t || pid <= 0) return false;
     let p = this.sys.proc(pid);
     for (let step = 0; p && step < MAX_ANCESTRY; step++) {
-      if (t.known.get(p.pid) === p.starttime || t.sessions.has(p.sid)) return true;
+      if (isMember(t.known.get(p.pid), p) || t.sessions.has(p.sid)) return true;
       if (p.ppid <= 1 || p.ppid === this.sys.self()) return false;
       p = this.sys.proc(p.ppid);
     }
