@@ -7,6 +7,7 @@ import { type HttpAccess, type HttpServer, hostAllowed, serveHttp } from "../../
 import { createHttpHost, type HttpHostHandle } from "../../src/api/http-host.ts";
 import { createMethodTable } from "../../src/api/methods.ts";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { rawHttp } from "../helpers/http.ts";
 
 let t: TestDaemon | null = null;
 let server: HttpServer | null = null;
@@ -23,40 +24,8 @@ afterEach(async () => {
 
 const LIST = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
 
-/** One raw HTTP/1.1 request; resolves to the status code and the whole response text. */
-async function raw(
-  address: string,
-  head: string,
-  body = "",
-): Promise<{ status: number; text: string }> {
-  const [h, p] = [
-    address.slice(0, address.lastIndexOf(":")),
-    address.slice(address.lastIndexOf(":") + 1),
-  ];
-  let text = "";
-  await new Promise<void>((resolve, reject) => {
-    Bun.connect({
-      hostname: h.replace(/^\[|\]$/g, ""),
-      port: Number(p),
-      socket: {
-        open(s) {
-          s.write(
-            `${head}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-          );
-        },
-        data(_s, d) {
-          text += d.toString();
-        },
-        close: () => resolve(),
-        error: (_s, e) => reject(e),
-      },
-    }).catch(reject);
-  });
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), text };
-}
-
 const post = (address: string, headers: string, body = LIST) =>
-  raw(address, `POST / HTTP/1.1\r\n${headers}Content-Type: application/json\r\n`, body);
+  rawHttp(address, `POST / HTTP/1.1\r\n${headers}Content-Type: application/json\r\n`, body);
 
 async function start(access: Partial<HttpAccess> = {}, openRoutes?: Map<string, () => Response>) {
   t = await testDaemon({ files: { web: "exec: server\n" } });
@@ -80,7 +49,7 @@ describe("Host and Origin", () => {
     const page = await post(a, `Host: ${a}\r\nOrigin: http://evil.example\r\n`);
     expect(page.status).toBe(403);
     expect(page.text).toContain("Origin not allowed");
-    const preflight = await raw(
+    const preflight = await rawHttp(
       a,
       `OPTIONS / HTTP/1.1\r\nHost: ${a}\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\n`,
     );
@@ -101,7 +70,7 @@ describe("Host and Origin", () => {
     const ok = await post(a, "Host: zinit.lan:8080\r\nOrigin: https://ui.example\r\n");
     expect(ok.status).toBe(200);
     expect(ok.text.toLowerCase()).toContain("access-control-allow-origin: https://ui.example");
-    const pre = await raw(
+    const pre = await rawHttp(
       a,
       `OPTIONS / HTTP/1.1\r\nHost: ${a}\r\nOrigin: https://ui.example\r\nAccess-Control-Request-Method: POST\r\n`,
     );
@@ -134,7 +103,7 @@ describe("token", () => {
     expect((await post(a, `Host: ${a}\r\nAuthorization: Bearer s3cret\r\n`)).status).toBe(200);
     const key = Buffer.from("0123456789abcdef").toString("base64");
     const upgrade = (auth: string) =>
-      raw(
+      rawHttp(
         a,
         `GET / HTTP/1.1\r\nHost: ${a}\r\n${auth}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`,
       );
@@ -155,12 +124,12 @@ describe("token", () => {
     const routes = new Map([["/healthz", () => new Response("ok")]]);
     const a = await start({ token: "s3cret" }, routes);
     // kubelet: the pod IP as Host, no token.
-    const probe = await raw(a, "GET /healthz HTTP/1.1\r\nHost: 10.1.2.3:8080\r\n");
+    const probe = await rawHttp(a, "GET /healthz HTTP/1.1\r\nHost: 10.1.2.3:8080\r\n");
     expect(probe.status).toBe(200);
     expect(probe.text.endsWith("ok")).toBe(true);
     expect(
       (
-        await raw(
+        await rawHttp(
           a,
           "POST /healthz HTTP/1.1\r\nHost: 10.1.2.3\r\nContent-Type: application/json\r\n",
           LIST,
@@ -169,14 +138,14 @@ describe("token", () => {
     ).toBe(403);
     expect(
       (
-        await raw(
+        await rawHttp(
           a,
           `POST /healthz HTTP/1.1\r\nHost: ${a}\r\nContent-Type: application/json\r\n`,
           LIST,
         )
       ).status,
     ).toBe(401);
-    expect((await raw(a, "GET /other HTTP/1.1\r\nHost: 10.1.2.3\r\n")).status).toBe(403);
+    expect((await rawHttp(a, "GET /other HTTP/1.1\r\nHost: 10.1.2.3\r\n")).status).toBe(403);
   });
 });
 

@@ -4,15 +4,15 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAddress, serveHttp } from "../../src/api/http.ts";
+import { serveHttp } from "../../src/api/http.ts";
 import { handleHttpBody } from "../../src/api/jsonrpc.ts";
 import { type ApiLimits, Budget, DEFAULT_LIMITS } from "../../src/api/limits.ts";
 import { type SocketServer, serveUnix } from "../../src/api/unix.ts";
 import { Conn } from "../helpers/conn.ts";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { sendHttp } from "../helpers/http.ts";
 import { pushLine } from "../helpers/lines.ts";
 
 let t: TestDaemon | null = null;
@@ -241,26 +241,15 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond() && Date.now() < deadline) await Bun.sleep(5);
 }
 
-/** The status line of a WebSocket upgrade request sent over plain TCP. */
-function upgradeStatus(address: string): Promise<string> {
-  const { host, port } = parseAddress(address);
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, host, () =>
-      sock.write(
-        `GET / HTTP/1.1\r\nHost: ${address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-      ),
-    );
-    let head = "";
-    sock.on("data", (chunk) => {
-      head += chunk.toString("latin1");
-      if (head.includes("\r\n")) {
-        sock.destroy();
-        resolve(head.slice(0, head.indexOf("\r\n")));
-      }
-    });
-    sock.on("error", reject);
-  });
+/** The status line of the answer to a WebSocket upgrade request. */
+async function upgradeStatus(address: string): Promise<string> {
+  const { text } = await sendHttp(
+    address,
+    `GET / HTTP/1.1\r\nHost: ${address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    true,
+  );
+  return text.slice(0, text.indexOf("\r\n"));
 }
 
 describe("connections", () => {

@@ -4,6 +4,7 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { type TestDaemon, testDaemon } from "../helpers/daemon.ts";
+import { rawHttp } from "../helpers/http.ts";
 import { promtoolCheck } from "../helpers/promtool.ts";
 
 let t: TestDaemon | null = null;
@@ -13,45 +14,9 @@ afterEach(() => {
   t = null;
 });
 
-interface Reply {
-  status: number;
-  headers: string;
-  body: string;
-}
-
-/** One raw HTTP/1.1 request (fetch() would not send a forged Host). */
-async function raw(address: string, head: string, body = ""): Promise<Reply> {
-  const at = address.lastIndexOf(":");
-  let text = "";
-  await new Promise<void>((resolve, reject) => {
-    Bun.connect({
-      hostname: address.slice(0, at),
-      port: Number(address.slice(at + 1)),
-      socket: {
-        open(s) {
-          s.write(
-            `${head}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-          );
-        },
-        data(_s, d) {
-          text += d.toString();
-        },
-        close: () => resolve(),
-        error: (_s, e) => reject(e),
-      },
-    }).catch(reject);
-  });
-  const split = text.indexOf("\r\n\r\n");
-  return {
-    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]),
-    headers: text.slice(0, split).toLowerCase(),
-    body: text.slice(split + 4),
-  };
-}
-
 /** What a kubelet sends: the pod IP as Host, no token, no Origin. */
 const kubelet = (address: string, path: string, method = "GET") =>
-  raw(
+  rawHttp(
     address,
     `${method} ${path} HTTP/1.1\r\nHost: 10.1.2.3:8080\r\nUser-Agent: kube-probe/1.30\r\n`,
   );
@@ -129,7 +94,7 @@ describe("probes a kubelet can use", () => {
     const { address } = await serving({ a: "exec: a\n" });
     const rpc = '{"jsonrpc":"2.0","id":1,"method":"service_list"}';
     const post = (path: string, host: string, extra = "") =>
-      raw(
+      rawHttp(
         address,
         `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${extra}`,
         rpc,
