@@ -4,18 +4,7 @@
 
 import { expect } from "bun:test";
 import { connect } from "node:net";
-
-/** mulberry32: small, fast, and good enough to drive a fuzzer deterministically. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./prng.ts";
 
 // Methods without lasting side effects: the fuzzer must not stop services, shut the peer down or
 // write files into the config directory.

@@ -2,21 +2,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { type LineBatch, LineCutter, lineText, textBatch } from "../../src/log/lines.ts";
 import { formatLines, loadNative, nativeStatus, setNative } from "../../src/log/native.ts";
 import { batches, batchOf } from "../helpers/lines.ts";
+import { prng } from "../helpers/prng.ts";
 
 const NATIVE = loadNative();
 afterAll(() => setNative(NATIVE));
-
-/** mulberry32, so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Bytes that exercise every rule: newlines, CRs, multi-byte and broken UTF-8, long runs. */
 function randomOutput(rand: () => number, size: number): Uint8Array {
