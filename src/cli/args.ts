@@ -172,6 +172,15 @@ const list = (text: string | undefined): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== "");
 
+/** `-c DIR`: of `init`, and of `check`, which reads the files as `init` would. */
+const CONFIG_DIR_OPTION: OptionSpec = {
+  long: "config",
+  short: "c",
+  value: "DIR",
+  help: "service configurations directory",
+  default: DEFAULT_CONFIG_DIR,
+};
+
 const service = (help = "service name"): PositionalSpec => ({
   name: "SERVICE",
   required: true,
@@ -218,15 +227,7 @@ export const VERBS = {
         help: "a config directory, or service files (default: the -c directory)",
       },
     ],
-    options: [
-      {
-        long: "config",
-        short: "c",
-        value: "DIR",
-        help: "service configurations directory",
-        default: DEFAULT_CONFIG_DIR,
-      },
-    ],
+    options: [CONFIG_DIR_OPTION],
   },
   forget: {
     about: "forget a service. you can only forget a stopped service",
@@ -242,13 +243,7 @@ export const VERBS = {
     about: "run in init mode, start and maintain configured services",
     positionals: [],
     options: [
-      {
-        long: "config",
-        short: "c",
-        value: "DIR",
-        help: "service configurations directory",
-        default: DEFAULT_CONFIG_DIR,
-      },
+      CONFIG_DIR_OPTION,
       {
         long: "buffer",
         short: "b",
