@@ -164,20 +164,33 @@ function signalPipe(): { ok: true; read: number; write: number } | { ok: false; 
   return fds;
 }
 
-/** Calls `onSignal` for every SIGPWR sent to us from outside. Fails (with the reason) when the
- *  hook cannot be installed here (no writable dir, tcc failure): the daemon then logs a warning. */
-export function onSigpwr(onSignal: () => void): { ok: true } | { ok: false; error: string } {
-  if (sigpwrInstalled) return { ok: false, error: "a SIGPWR hook is already installed" };
+/**
+ * A signal pipe whose write end `install` hands to the C handler of `signal` (0 or -1 with errno,
+ * as sigaction); the pipe, or why there is none (both ends closed then).
+ */
+function hookedPipe(
+  signal: string,
+  install: (lib: NativeLibrary, writeFd: number) => number,
+): ReturnType<typeof signalPipe> {
   const lib = library();
   if (typeof lib === "string") return { ok: false, error: lib };
   const fds = signalPipe();
   if (!fds.ok) return fds;
-  if (lib.symbols.zinit_sigpwr_install(fds.write) !== 0) {
-    const error = `sigaction(SIGPWR): ${osError(errno())}`;
+  if (install(lib, fds.write) !== 0) {
+    const error = `sigaction(${signal}): ${osError(errno())}`;
     close(fds.read);
     close(fds.write);
     return { ok: false, error };
   }
+  return fds;
+}
+
+/** Calls `onSignal` for every SIGPWR sent to us from outside. Fails (with the reason) when the
+ *  hook cannot be installed here (no writable dir, tcc failure): the daemon then logs a warning. */
+export function onSigpwr(onSignal: () => void): { ok: true } | { ok: false; error: string } {
+  if (sigpwrInstalled) return { ok: false, error: "a SIGPWR hook is already installed" };
+  const fds = hookedPipe("SIGPWR", (lib, fd) => lib.symbols.zinit_sigpwr_install(fd));
+  if (!fds.ok) return fds;
   sigpwrInstalled = true;
   pump(fds.read, {
     push: (bytes) => {
@@ -204,16 +217,8 @@ export function onSigchld(
   onPids: (pids: number[]) => void,
 ): { ok: true } | { ok: false; error: string } {
   if (sigchld !== null) return { ok: false, error: "a SIGCHLD hook is already installed" };
-  const lib = library();
-  if (typeof lib === "string") return { ok: false, error: lib };
-  const fds = signalPipe();
+  const fds = hookedPipe("SIGCHLD", (lib, fd) => lib.symbols.zinit_sigchld_install(fd));
   if (!fds.ok) return fds;
-  if (lib.symbols.zinit_sigchld_install(fds.write) !== 0) {
-    const error = `sigaction(SIGCHLD): ${osError(errno())}`;
-    close(fds.read);
-    close(fds.write);
-    return { ok: false, error };
-  }
   sigchld = fds;
   pump(fds.read, pidSink(onPids));
   return { ok: true };
