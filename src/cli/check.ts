@@ -10,7 +10,7 @@ import { readConfigFile } from "../config/file.ts";
 import { suggest } from "../config/keys.ts";
 import { ServiceStore, serviceStem } from "../config/store.ts";
 import { readYaml } from "../config/yaml.ts";
-import { fsErrorText } from "../core/errors.ts";
+import { errorText, fsErrorText } from "../core/errors.ts";
 import { findCycles } from "../core/graph.ts";
 import type { ServiceConfig } from "../core/types.ts";
 import type { ClientInvocation } from "./args.ts";
@@ -49,27 +49,35 @@ export function check(paths: readonly string[]): CheckReport {
   return report;
 }
 
-/** Every service file of a config directory, as `zinit init` loads it. */
-function checkDir(dir: string, report: CheckReport): void {
-  const store = new ServiceStore(dir);
-  let names: string[];
-  let loaded: ReturnType<ServiceStore["loadAll"]>;
+/** A config directory's files as `zinit init` loads them; null, reported, if it cannot be read. */
+function loadDir(
+  store: ServiceStore,
+  dir: string,
+  report: CheckReport,
+): { names: string[]; loaded: ReturnType<ServiceStore["loadAll"]>; services: Loaded[] } | null {
   try {
-    names = store.names();
-    loaded = store.loadAll();
+    const names = store.names();
+    const loaded = store.loadAll();
+    const services = [...loaded.services].map(([name, config]) => ({
+      name,
+      config,
+      path: loaded.files.get(name) as string,
+    }));
+    return { names, loaded, services };
   } catch (err) {
     report.errors.push(`${dir}: cannot read the directory: ${fsErrorText(err)}`);
-    return;
+    return null;
   }
-  report.files += names.length;
-  report.errors.push(...loaded.errors);
-  report.warnings.push(...loaded.warnings);
-  const services = [...loaded.services].map(([name, config]) => ({
-    name,
-    config,
-    path: loaded.files.get(name) as string,
-  }));
-  checkGraph(dir, new Set(names), services, services, report);
+}
+
+/** Every service file of a config directory, as `zinit init` loads it. */
+function checkDir(dir: string, report: CheckReport): void {
+  const all = loadDir(new ServiceStore(dir), dir, report);
+  if (!all) return;
+  report.files += all.names.length;
+  report.errors.push(...all.loaded.errors);
+  report.warnings.push(...all.loaded.warnings);
+  checkGraph(dir, new Set(all.names), all.services, all.services, report);
 }
 
 /**
@@ -78,15 +86,8 @@ function checkDir(dir: string, report: CheckReport): void {
  */
 function checkFiles(dir: string, files: string[], report: CheckReport): void {
   const store = new ServiceStore(dir);
-  let names: string[];
-  let others: ReturnType<ServiceStore["loadAll"]>;
-  try {
-    names = store.names();
-    others = store.loadAll();
-  } catch (err) {
-    report.errors.push(`${dir}: cannot read the directory: ${fsErrorText(err)}`);
-    return;
-  }
+  const others = loadDir(store, dir, report);
+  if (!others) return;
   const mine: Loaded[] = [];
   for (const file of files) {
     report.files++;
@@ -95,15 +96,12 @@ function checkFiles(dir: string, files: string[], report: CheckReport): void {
       report.warnings.push(...warnings);
       mine.push({ name: serviceStem(file) as string, path: join(dir, file), config });
     } catch (err) {
-      report.errors.push(err instanceof Error ? err.message : String(err));
+      report.errors.push(errorText(err));
     }
   }
-  const graph = new Map<string, Loaded>();
-  for (const [name, config] of others.services) {
-    graph.set(name, { name, config, path: others.files.get(name) as string });
-  }
+  const graph = new Map<string, Loaded>(others.services.map((s) => [s.name, s]));
   for (const s of mine) graph.set(s.name, s);
-  const known = new Set([...names, ...mine.map((s) => s.name)]);
+  const known = new Set([...others.names, ...mine.map((s) => s.name)]);
   checkGraph(dir, known, mine, [...graph.values()], report);
 }
 
