@@ -7,10 +7,11 @@ import type { ProcInfo } from "./port.ts";
 
 export type { ProcInfo };
 
-/** Fields of /proc/<pid>/stat beyond ProcInfo that CPU sampling needs (clock ticks). */
+/** Fields of /proc/<pid>/stat beyond ProcInfo: CPU times (clock ticks) and resident pages. */
 export interface ProcStat extends ProcInfo {
   utime: number;
   stime: number;
+  rssPages: number;
 }
 
 /**
@@ -28,14 +29,16 @@ export function parseStat(text: string): ProcStat | null {
     .slice(close + 1)
     .trim()
     .split(/\s+/);
-  if (rest.length < 20) return null;
+  if (rest.length < 22) return null;
   const state = rest[0] ?? "";
-  const nums = [rest[1], rest[2], rest[3], rest[11], rest[12], rest[19]].map((s) => Number(s));
+  const nums = [rest[1], rest[2], rest[3], rest[11], rest[12], rest[19], rest[21]].map((s) =>
+    Number(s),
+  );
   const [ppid = Number.NaN, pgid = Number.NaN, sid = Number.NaN, utime = Number.NaN] = nums;
-  const [, , , , stime = Number.NaN, starttime = Number.NaN] = nums;
+  const [, , , , stime = Number.NaN, starttime = Number.NaN, rssPages = Number.NaN] = nums;
   if (!Number.isInteger(pid) || pid <= 0 || state.length !== 1) return null;
-  if (![ppid, pgid, sid, utime, stime, starttime].every(Number.isInteger)) return null;
-  return { pid, ppid, pgid, sid, state, starttime, comm, utime, stime };
+  if (![ppid, pgid, sid, utime, stime, starttime, rssPages].every(Number.isInteger)) return null;
+  return { pid, ppid, pgid, sid, state, starttime, comm, utime, stime, rssPages };
 }
 
 /** Resident pages from /proc/<pid>/statm (its second field); null if malformed. */
@@ -68,21 +71,26 @@ export function readProc(pid: number): ProcInfo | null {
   return stat === null ? null : toInfo(stat);
 }
 
-/** Every process visible in /proc, in /proc's order. */
-export function listProcs(): ProcInfo[] {
+/** The stat of every process visible in /proc, in /proc's order, each read once. */
+export function listStats(): ProcStat[] {
   let names: string[];
   try {
     names = readdirSync("/proc");
   } catch {
     return [];
   }
-  const procs: ProcInfo[] = [];
+  const stats: ProcStat[] = [];
   for (const name of names) {
     if (!/^[1-9][0-9]*$/.test(name)) continue;
-    const info = readProc(Number(name));
-    if (info) procs.push(info);
+    const stat = readStat(Number(name));
+    if (stat) stats.push(stat);
   }
-  return procs;
+  return stats;
+}
+
+/** Every process visible in /proc, in /proc's order. */
+export function listProcs(): ProcInfo[] {
+  return listStats().map(toInfo);
 }
 
 /**
@@ -121,8 +129,8 @@ export function zombies(): ProcInfo[] {
   return listProcs().filter((p) => p.state === "Z");
 }
 
-const clockTicks = Number(libc.sysconf(SC_CLK_TCK)) || 100;
-const pageSize = Number(libc.sysconf(SC_PAGESIZE)) || 4096;
+export const clockTicks = Number(libc.sysconf(SC_CLK_TCK)) || 100;
+export const pageSize = Number(libc.sysconf(SC_PAGESIZE)) || 4096;
 
 /**
  * RSS (bytes) and CPU (% of one core, over one shared window of `windowMs`) of each pid. A pid that

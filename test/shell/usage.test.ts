@@ -1,11 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { parseUsage, scanUsage } from "../../src/shell/usage.ts";
+import { scanUsage, usageOf } from "../../src/shell/usage.ts";
+import { parseStat } from "../../src/sys/proc.ts";
 
-describe("parseUsage", () => {
+describe("usage", () => {
   test("the fields after the comm, which may hold spaces and parentheses", () => {
     const line =
       "4242 (we (i) rd) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 3 1 20 0 1 0 98765 10485760 321 18446744073709551615";
-    expect(parseUsage(4242, line, 100, 4096)).toEqual({
+    const stat = parseStat(line);
+    expect(stat).not.toBeNull();
+    expect(usageOf(stat as NonNullable<typeof stat>, 100, 4096)).toEqual({
       pid: 4242,
       ppid: 1,
       sid: 4242,
@@ -16,8 +19,8 @@ describe("parseUsage", () => {
   });
 
   test("malformed lines are null", () => {
-    expect(parseUsage(1, "1 (x) S 1 2", 100, 4096)).toBeNull();
-    expect(parseUsage(1, "garbage", 100, 4096)).toBeNull();
+    expect(parseStat("1 (x) S 1 2")).toBeNull();
+    expect(parseStat("garbage")).toBeNull();
   });
 
   test("a real scan finds this process with its parent and some memory", () => {

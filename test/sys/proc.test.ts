@@ -59,6 +59,7 @@ describe("parseStat", () => {
       comm: "a) (b c)",
       utime: 17,
       stime: 4,
+      rssPages: 500,
     });
     expect(parseStat(`7 () ${TAIL.replace(/^S/, "Z")}`)?.comm).toBe("");
     expect(parseStat(`7 () ${TAIL.replace(/^S/, "Z")}`)?.state).toBe("Z");
