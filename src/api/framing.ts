@@ -8,6 +8,7 @@
 // newline or `{`/`[`: one parse error per line of junk, and a valid frame that follows junk on the
 // same line is still found.
 
+import { concat } from "../bytes.ts";
 import { Budget } from "./limits.ts";
 
 const DEFAULT_MAX_FRAME = 10 * 1024 * 1024;
@@ -234,17 +235,6 @@ export class FrameSplitter {
     this.mode = "idle";
     this.dispose();
   }
-}
-
-export function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** jsonrpsee's reply to an oversized request (code -32007 "Request is too big"). */

@@ -5,7 +5,7 @@
 // followers skip lines), and decides when a peer is to be dropped: its unread output passed the
 // cap, or it has read nothing for the write timeout.
 
-import { concat } from "./framing.ts";
+import { concat } from "../bytes.ts";
 
 type OutboundSink =
   /** Takes what the kernel takes now: the count of bytes written, or -1 if the socket is gone. */

@@ -7,10 +7,10 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Socket } from "bun";
+import { concat } from "../bytes.ts";
 import type { Control } from "./control.ts";
 import {
   busyReply,
-  concat,
   FrameSplitter,
   oversizedReply,
   stalledFrameReply,

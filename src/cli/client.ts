@@ -4,6 +4,7 @@
 
 import { getSystemErrorMessage } from "node:util";
 import type { Socket } from "bun";
+import { concat } from "../bytes.ts";
 import { isRecord } from "../values.ts";
 
 /** An error object the daemon answered with; `message` is what the user sees. */
@@ -287,15 +288,4 @@ export class RpcClient {
     this.resolveClosed(error);
     if (error instanceof TransportError && error.kind === "protocol") this.close();
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
